@@ -1,0 +1,106 @@
+"""Every error stagekit raises, under one root.
+
+StagekitError
+├── UnsafePathError          a relative path that would escape the store (``..``, absolute, NUL, ``\\``)
+├── PipelineError            a problem of the pipeline itself
+│   └── UnitNotResolvedError a unit left the pipeline without its future being resolved
+├── UnitFailedError          a unit could not be fetched or saved (names the unit, URL, cause)
+├── DownloadError            an artifact could not be fetched (names the URL, without credentials)
+│   ├── DigestMismatchError  the bytes do not match the declared digest or size
+│   └── HTTPStatusError      the server answered with a status that is not retried or ran out of tries
+├── MetadataError            remote metadata is malformed (names the URL, field or line)
+└── StoreError               the store or its catalog is not usable
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DigestMismatchError",
+    "DownloadError",
+    "HTTPStatusError",
+    "MetadataError",
+    "PipelineError",
+    "StagekitError",
+    "StoreError",
+    "UnitFailedError",
+    "UnitNotResolvedError",
+    "UnsafePathError",
+]
+
+
+class StagekitError(Exception):
+    """Root of every error stagekit raises on purpose."""
+
+
+class UnsafePathError(StagekitError, ValueError):
+    """A relative path given by a remote or a plugin is not a safe relative POSIX path."""
+
+
+class PipelineError(StagekitError):
+    """The pipeline could not carry a unit to its end."""
+
+
+class UnitNotResolvedError(PipelineError):
+    """A unit reached the end of the stream (or was dropped) without being resolved."""
+
+
+class UnitFailedError(StagekitError):
+    """A unit failed: one of its artifacts or its metadata could not be handled.
+
+    ``unit_key`` names the unit, ``url`` the resource that failed (no credentials),
+    ``__cause__`` holds the underlying error.
+    """
+
+    def __init__(self, message: str, *, unit_key: str | None = None, url: str | None = None):
+        super().__init__(message)
+        self.unit_key = unit_key
+        self.url = url
+
+
+class DownloadError(StagekitError):
+    """An artifact could not be downloaded; ``url`` never contains credentials."""
+
+    def __init__(self, message: str, *, url: str | None = None, tries: int = 0):
+        super().__init__(message)
+        self.url = url
+        self.tries = tries
+
+
+class DigestMismatchError(DownloadError):
+    """Downloaded bytes do not match an expected digest or size."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        tries: int = 0,
+        algorithm: str = "",
+        expected: str = "",
+        actual: str = "",
+    ):
+        super().__init__(message, url=url, tries=tries)
+        self.algorithm = algorithm
+        self.expected = expected
+        self.actual = actual
+
+
+class HTTPStatusError(DownloadError):
+    """The server answered with an error status (after retries where they apply)."""
+
+    def __init__(self, message: str, *, url: str | None = None, tries: int = 0, status: int = 0):
+        super().__init__(message, url=url, tries=tries)
+        self.status = status
+
+
+class MetadataError(StagekitError):
+    """Remote metadata is malformed; the message names the URL and the field or line."""
+
+    def __init__(self, message: str, *, url: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.url = url
+        self.field = field
+
+
+class StoreError(StagekitError):
+    """The artifact store or its catalog cannot be used."""
