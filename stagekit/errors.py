@@ -1,13 +1,13 @@
 """Every error stagekit raises, under one root.
 
 StagekitError
-├── UnsafePathError          a relative path that would escape the store (``..``, absolute, NUL, ``\\``)
+├── UnsafePathError          a path that could escape the store (``..``, absolute, NUL...)
 ├── PipelineError            a problem of the pipeline itself
 │   └── UnitNotResolvedError a unit left the pipeline without its future being resolved
 ├── UnitFailedError          a unit could not be fetched or saved (names the unit, URL, cause)
 ├── DownloadError            an artifact could not be fetched (names the URL, without credentials)
 │   ├── DigestMismatchError  the bytes do not match the declared digest or size
-│   └── HTTPStatusError      the server answered with a status that is not retried or ran out of tries
+│   └── HTTPStatusError      an error status, not retried or out of tries
 ├── MetadataError            remote metadata is malformed (names the URL, field or line)
 └── StoreError               the store or its catalog is not usable
 """

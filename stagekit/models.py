@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from urllib.parse import urlsplit
 
 from stagekit.errors import UnsafePathError
@@ -86,7 +86,7 @@ class Artifact:
     digests: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
 
-    def open(self):  # noqa: ANN201 - a binary file object
+    def open(self) -> BinaryIO:
         """Open the stored file for binary reading."""
         if self.path is None:
             raise FileNotFoundError(f"artifact sha256:{self.sha256} is not stored")
@@ -268,10 +268,11 @@ class DeclarativeContent:
     async def resolution(self) -> Content:
         """Wait until the unit is saved and return it (raises the unit's error if it failed)."""
         future = self.get_or_create_future()
+        # Shielded: cancelling the waiter must not cancel the unit's own future.
         if self._registry is None:
-            return await future
+            return await asyncio.shield(future)
         async with self._registry.waiting():
-            return await future
+            return await asyncio.shield(future)
 
     def resolve(self) -> None:
         """Resolve the future with the saved unit; does nothing if already done."""
@@ -284,6 +285,7 @@ class DeclarativeContent:
         self.status = "failed"
         if self._future is not None and not self._future.done():
             self._future.set_exception(error)
+            self._future.exception()  # reported through events: no "never retrieved" log
 
     def __repr__(self) -> str:
         return f"DeclarativeContent({self.key!r}, depth={self.depth})"

@@ -1,0 +1,109 @@
+"""What happened during a run, as small records that `stagekit.run` turns into tables.
+
+Stages and discovery emit events on the pipeline's `EventBus`; a `Run` subscribes and
+keeps the graph and the rows. Emitting with no subscriber costs one attribute check.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ArtifactFinished",
+    "EdgeAdded",
+    "Event",
+    "EventBus",
+    "UnitDepthChanged",
+    "UnitDiscovered",
+    "UnitFinished",
+]
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass(slots=True, frozen=True)
+class UnitDiscovered:
+    """A unit seen for the first time (``parent`` is None for roots)."""
+
+    key: str
+    kind: str
+    depth: int
+    parent: str | None
+    relation: str | None
+    n_artifacts: int = 0
+    time: float = field(default_factory=_now)
+
+
+@dataclass(slots=True, frozen=True)
+class EdgeAdded:
+    """A further parent of an already known unit."""
+
+    parent: str
+    child: str
+    relation: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class UnitDepthChanged:
+    """A unit was reached by a shorter path."""
+
+    key: str
+    depth: int
+
+
+@dataclass(slots=True, frozen=True)
+class UnitFinished:
+    """A unit left the pipeline: ``status`` is one of the design's statuses."""
+
+    key: str
+    status: str
+    error: str | None = None
+    size: int | None = None
+    time: float = field(default_factory=_now)
+
+
+@dataclass(slots=True, frozen=True)
+class ArtifactFinished:
+    """An artifact of a unit was fetched, found in the store, deferred or failed."""
+
+    unit_key: str
+    relative_path: str
+    url: str
+    size: int | None
+    sha256: str | None
+    status: str
+    error: str | None = None
+    tries: int = 0
+    verified: bool = True
+    time: float = field(default_factory=_now)
+
+
+Event = UnitDiscovered | EdgeAdded | UnitDepthChanged | UnitFinished | ArtifactFinished
+
+
+class EventBus:
+    """Delivers events synchronously to subscribers, in order."""
+
+    __slots__ = ("_subscribers",)
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[Event], None]] = []
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event; returns a function that unsubscribes."""
+        self._subscribers.append(callback)
+        return lambda: self._subscribers.remove(callback)
+
+    @property
+    def active(self) -> bool:
+        """Whether anybody listens (lets emitters skip building events)."""
+        return bool(self._subscribers)
+
+    def emit(self, event: Event) -> None:
+        """Hand ``event`` to every subscriber."""
+        for callback in self._subscribers:
+            callback(event)

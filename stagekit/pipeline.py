@@ -1,0 +1,360 @@
+"""Stages joined by bounded queues, and the machinery that keeps them from hanging.
+
+A `Stage` reads units with `Stage.items` or `Stage.batches` and passes them on with
+`Stage.put`. `create_pipeline` runs the stages as tasks and returns when the last unit
+has left the last stage. Two things are never allowed to hang:
+
+* a batch holding a unit whose future is awaited is released at once (Pulp #4296);
+* a futured unit that no stage will ever resolve (dropped, or stuck past the end) gets
+  `UnitNotResolvedError` as soon as the pipeline is *quiescent*: every queue empty and
+  every stage waiting for input (or, for the first stage, waiting for futures).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextvars import ContextVar
+from typing import Any
+
+from stagekit.errors import PipelineError, UnitNotResolvedError
+from stagekit.events import EventBus
+from stagekit.models import DeclarativeContent
+
+__all__ = ["EndStage", "FutureRegistry", "Stage", "create_pipeline", "current_registry"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAXSIZE = 100
+
+_END: Any = object()
+_NO_EVENTS = EventBus()
+_registry_var: ContextVar[FutureRegistry | None] = ContextVar("stagekit_registry", default=None)
+_stage_var: ContextVar[Stage | None] = ContextVar("stagekit_stage", default=None)
+
+
+def current_registry() -> FutureRegistry | None:
+    """The registry of the pipeline running in this context, if any."""
+    return _registry_var.get()
+
+
+class FutureRegistry:
+    """Every unit of one pipeline whose future is still pending."""
+
+    __slots__ = ("_pipeline", "pending")
+
+    def __init__(self, pipeline: _Pipeline | None = None) -> None:
+        self._pipeline = pipeline
+        self.pending: set[DeclarativeContent] = set()
+
+    def track(self, dc: DeclarativeContent) -> None:
+        """Remember ``dc`` until its future is done."""
+        assert dc.future is not None
+        self.pending.add(dc)
+        dc.future.add_done_callback(lambda _f: self.pending.discard(dc))
+
+    @contextlib.asynccontextmanager
+    async def waiting(self) -> AsyncIterator[None]:
+        """Mark the current stage as waiting for a future (it counts as idle meanwhile)."""
+        stage = _stage_var.get()
+        if stage is None or self._pipeline is None:
+            yield
+            return
+        stage._waiting += 1
+        self._pipeline.check_stall()
+        try:
+            yield
+        finally:
+            stage._waiting -= 1
+
+    def fail_all(self, make_error: Any) -> int:
+        """Give every pending future ``make_error(dc)``; returns how many were failed."""
+        failed = 0
+        for dc in list(self.pending):
+            future = dc.future
+            if future is not None and not future.done():
+                dc.fail(make_error(dc))
+                failed += 1
+        self.pending.clear()
+        return failed
+
+
+def _not_resolved(reason: str) -> Any:
+    def make(dc: DeclarativeContent) -> UnitNotResolvedError:
+        where = f" by stage {dc.owner}" if dc.owner else ""
+        return UnitNotResolvedError(f"unit {dc.key} was {reason}{where} without being resolved")
+
+    return make
+
+
+class Stage:
+    """One step of a pipeline: subclass it and implement ``async def run(self)``.
+
+    Inside ``run``: ``async for dc in self.items()`` or ``async for batch in
+    self.batches(minsize)``, and ``await self.put(dc)``. A stage that keeps units in
+    tasks of its own while it waits for input must report it through `busy`.
+    """
+
+    _in_q: asyncio.Queue[Any] | None = None
+    _out_q: asyncio.Queue[Any] | None = None
+    _pipeline: _Pipeline | None = None
+    _idle = False
+    _waiting = 0
+    _input_done = False
+    _thaw: asyncio.Event | None = None
+    items_in = 0
+    items_out = 0
+
+    @property
+    def name(self) -> str:
+        """The stage's name in errors and progress (its class name)."""
+        return type(self).__name__
+
+    @property
+    def events(self) -> EventBus:
+        """The pipeline's event bus (one without subscribers outside a pipeline)."""
+        return self._pipeline.events if self._pipeline is not None else _NO_EVENTS
+
+    @property
+    def busy(self) -> bool:
+        """True while the stage holds units in work of its own; override if you do."""
+        return False
+
+    def is_idle(self) -> bool:
+        """Waiting for input (or for futures) and holding nothing in flight."""
+        if self._thaw is not None and self._thaw.is_set():
+            return False  # about to release a batch
+        return (self._idle or self._waiting > 0) and not self.busy
+
+    async def run(self) -> None:
+        """The stage's work; the default passes every unit through."""
+        async for dc in self.items():
+            await self.put(dc)
+
+    async def _get(self) -> Any:
+        queue = self._in_q
+        assert queue is not None, f"stage {self.name} has no input queue"
+        try:
+            return queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        self._idle = True
+        if self._pipeline is not None:
+            self._pipeline.check_stall()
+        try:
+            return await queue.get()
+        finally:
+            self._idle = False
+
+    async def items(self) -> AsyncIterator[DeclarativeContent]:
+        """Yield the units of the input queue, one at a time, until the stream ends."""
+        if self._input_done:
+            return
+        name = self.name
+        while True:
+            item = await self._get()
+            if item is _END:
+                self._input_done = True
+                return
+            item.owner = name
+            self.items_in += 1
+            yield item
+
+    async def batches(self, minsize: int = 500) -> AsyncIterator[list[DeclarativeContent]]:
+        """Yield lists of units, each at least ``minsize`` long unless released early.
+
+        A batch is released before reaching ``minsize`` when the stream ends, when it
+        holds a unit with a future (``does_batch`` False), or when a future is requested
+        for a unit while it waits in the batch.
+        """
+        if minsize < 1:
+            raise ValueError(f"minsize must be >= 1, got {minsize}")
+        if self._input_done:
+            return
+        queue = self._in_q
+        assert queue is not None, f"stage {self.name} has no input queue"
+        name = self.name
+        batch: list[DeclarativeContent] = []
+        thaw = asyncio.Event()
+        release = False
+        while True:
+            item = queue.get_nowait() if queue.qsize() else await self._next_or_thaw(batch, thaw)
+            if item is _END:
+                self._input_done = True
+                break
+            if item is not None:
+                item.owner = name
+                self.items_in += 1
+                batch.append(item)
+                if item._future is not None:
+                    release = True
+                else:
+                    item._thaw_event = thaw
+            early = (release or thaw.is_set()) and not queue.qsize()
+            if batch and (early or len(batch) >= minsize):
+                for held in batch:
+                    held._thaw_event = None
+                thaw.clear()
+                release = False
+                out, batch = batch, []
+                yield out
+        if batch:
+            for held in batch:
+                held._thaw_event = None
+            yield batch
+
+    async def _next_or_thaw(self, batch: list[DeclarativeContent], thaw: asyncio.Event) -> Any:
+        """The next item, or None when a future was requested for a unit in ``batch``."""
+        if not batch:
+            return await self._get()
+        self._thaw = thaw
+        getter = asyncio.ensure_future(self._get())
+        thawed = asyncio.ensure_future(thaw.wait())
+        try:
+            await asyncio.wait((getter, thawed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            thawed.cancel()
+            getter.cancel()  # no effect once it has its item; else the item stays queued
+            await asyncio.wait((getter, thawed))
+            self._thaw = None
+        return None if getter.cancelled() else getter.result()
+
+    async def put(self, dc: DeclarativeContent) -> None:
+        """Pass ``dc`` to the next stage (waits while the next queue is full)."""
+        if not isinstance(dc, DeclarativeContent):
+            raise TypeError(f"stage {self.name} put {dc!r}, not a DeclarativeContent")
+        queue = self._out_q
+        if queue is None:
+            raise PipelineError(f"stage {self.name} is the last stage and cannot put")
+        dc.owner = None
+        self.items_out += 1
+        await queue.put(dc)
+
+    async def _drain(self) -> None:
+        """Consume what is left of the input after ``run`` returned early."""
+        async for dc in self.items():
+            if dc.future is not None and not dc.future.done():
+                dc.fail(_not_resolved("discarded")(dc))
+
+
+class EndStage(Stage):
+    """The last stage: drains the stream; a unit arriving unresolved gets an error."""
+
+    async def run(self) -> None:
+        """Drain every unit, failing the futures nobody resolved."""
+        make_error = _not_resolved("passed to the end of the pipeline")
+        async for dc in self.items():
+            future = dc._future
+            if future is not None and not future.done():
+                dc.owner = None
+                dc.fail(make_error(dc))
+
+
+class _Pipeline:
+    """The running state shared by the stages of one `create_pipeline` call."""
+
+    def __init__(self, stages: Sequence[Stage], maxsize: int, events: EventBus) -> None:
+        self.stages = list(stages)
+        self.events = events
+        self.registry = FutureRegistry(self)
+        self.queues: list[asyncio.Queue[Any]] = []
+        self.maxsize = maxsize
+
+    def wire(self) -> None:
+        previous: asyncio.Queue[Any] | None = None
+        for index, stage in enumerate(self.stages):
+            stage._pipeline = self
+            stage._in_q = previous
+            stage._idle = False
+            stage._waiting = 0
+            stage._input_done = False
+            stage._thaw = None
+            stage.items_in = stage.items_out = 0
+            if index < len(self.stages) - 1:
+                previous = asyncio.Queue(self.maxsize)
+                self.queues.append(previous)
+                stage._out_q = previous
+            else:
+                stage._out_q = None
+
+    def check_stall(self) -> None:
+        """Fail the pending futures if nothing in the pipeline can ever resolve them."""
+        if all(dc.future.done() for dc in self.registry.pending):  # type: ignore[union-attr]
+            return
+        for queue in self.queues:
+            if queue.qsize():
+                return
+        for stage in self.stages:
+            if not stage.is_idle():
+                return
+        failed = self.registry.fail_all(_not_resolved("dropped"))
+        if failed:
+            log.warning("pipeline stalled: %d unit(s) dropped without being resolved", failed)
+
+    async def _run_stage(self, stage: Stage) -> None:
+        _stage_var.set(stage)
+        await stage.run()
+        if stage._in_q is not None:
+            await stage._drain()
+        if stage._out_q is not None:
+            await stage._out_q.put(_END)
+
+    async def run(self) -> None:
+        token = _registry_var.set(self.registry)
+        try:
+            tasks = [
+                asyncio.create_task(self._run_stage(stage), name=f"stagekit:{stage.name}")
+                for stage in self.stages
+            ]
+        finally:
+            _registry_var.reset(token)
+        stopped = "cancelled"
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            stopped = ""
+        finally:
+            failure = _first_failure(tasks)
+            if failure is not None or stopped:
+                reason = stopped or f"stopped by {failure!r}"
+                self.registry.fail_all(
+                    lambda dc: PipelineError(f"pipeline {reason} before unit {dc.key} was saved")
+                )
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self.registry.fail_all(_not_resolved("left in the pipeline"))
+        if failure is not None:
+            raise failure
+
+
+def _first_failure(tasks: Sequence[asyncio.Task[None]]) -> BaseException | None:
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            return task.exception()
+    return None
+
+
+def _with_end(stages: Sequence[Stage]) -> Iterator[Stage]:
+    yield from stages
+    if not stages or not isinstance(stages[-1], EndStage):
+        yield EndStage()
+
+
+async def create_pipeline(
+    stages: Sequence[Stage],
+    maxsize: int = DEFAULT_MAXSIZE,
+    *,
+    events: EventBus | None = None,
+) -> None:
+    """Run ``stages`` joined by queues of ``maxsize`` until the stream has ended.
+
+    An `EndStage` is appended when the last stage is not one. If a stage raises, the
+    others are cancelled, every pending future gets an error, and the error is raised.
+    """
+    if maxsize < 1:
+        raise ValueError(f"maxsize must be >= 1, got {maxsize}")
+    pipeline = _Pipeline(list(_with_end(stages)), maxsize, events or EventBus())
+    pipeline.wire()
+    await pipeline.run()
