@@ -48,6 +48,8 @@ class Discovery(Stage):
 
     max_depth: int | None = None
     on_error: str = "continue"
+    #: The run's `stagekit.download.Downloader` for metadata requests (set by `stagekit.run`).
+    downloader: Any = None
 
     def __init__(self, *, max_depth: int | None = None, on_error: str = "continue") -> None:
         if max_depth is not None and max_depth < 0:
@@ -76,6 +78,14 @@ class Discovery(Stage):
     def has_children(self, dc: DeclarativeContent) -> bool:
         """Whether ``dc`` can have children; False spares it a future."""
         return True
+
+    def report_failure(self, key: str, kind: str, error: BaseException) -> None:
+        """Report a unit that failed before it could be put (e.g. a bad manifest line)."""
+        log.warning("%s", error)
+        events = self.events
+        if events.active:
+            events.emit(UnitDiscovered(key, kind, 0, None, None))
+            events.emit(UnitFinished(key, "failed", str(error)))
 
     # -- results ------------------------------------------------------------------
 
@@ -153,9 +163,10 @@ class Discovery(Stage):
         events = self.events
         if events.active:
             parent_key = parent.key if parent is not None else None
+            content = dc.content
             events.emit(
-                UnitDiscovered(key, dc.content.kind, depth, parent_key, relation,
-                               len(dc.d_artifacts))
+                UnitDiscovered(key, content.kind, depth, parent_key, relation,
+                               len(dc.d_artifacts), tuple(content.natural_key()))
             )
         if self.has_children(dc):
             future = dc.get_or_create_future()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "ArtifactFinished",
@@ -35,6 +36,7 @@ class UnitDiscovered:
     parent: str | None
     relation: str | None
     n_artifacts: int = 0
+    natural_key: tuple[Any, ...] = ()
     time: float = field(default_factory=_now)
 
 

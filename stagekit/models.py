@@ -133,6 +133,7 @@ class DeclarativeArtifact:
         "artifact",
         "deferred",
         "digests",
+        "download",
         "error",
         "extra_data",
         "relative_path",
@@ -164,6 +165,7 @@ class DeclarativeArtifact:
         self.deferred = deferred
         self.extra_data = dict(extra_data or {})
         self.artifact: Artifact | None = None
+        self.download: Any = None  # a verified temporary file, until ArtifactSaver stores it
         self.status: str | None = None
         self.error: BaseException | None = None
         self.tries = 0

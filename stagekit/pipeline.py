@@ -162,6 +162,18 @@ class Stage:
             self.items_in += 1
             yield item
 
+    async def _next_item(self) -> DeclarativeContent | None:
+        """The next unit, or None once the stream has ended (for stages with own tasks)."""
+        if self._input_done:
+            return None
+        item = await self._get()
+        if item is _END:
+            self._input_done = True
+            return None
+        item.owner = self.name
+        self.items_in += 1
+        return item
+
     async def batches(self, minsize: int = 500) -> AsyncIterator[list[DeclarativeContent]]:
         """Yield lists of units, each at least ``minsize`` long unless released early.
 

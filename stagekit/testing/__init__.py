@@ -1,0 +1,66 @@
+"""Test helpers: a fixture HTTP server serving generated repositories, with injectable faults.
+
+Users writing a remote test it the way stagekit does::
+
+    async with serve(make_file_repo(50), faults=Faults(seed=1)) as server:
+        server.faults.add(status(503, path="dir0/*", times=2))
+        ...  # explore server.url_for(repo.entry_path()), compare with repo.expected
+"""
+
+from stagekit.testing.faults import (
+    Corrupt,
+    Fault,
+    FaultRule,
+    Faults,
+    Latency,
+    RateLimit,
+    Redirect,
+    Reset,
+    Stall,
+    Status,
+    Truncate,
+    corrupt,
+    latency,
+    rate_limit,
+    redirect,
+    reset,
+    stall,
+    status,
+    truncate,
+)
+from stagekit.testing.file import FileRepo, make_file_repo
+from stagekit.testing.repo import Expected, ExpectedArtifact, ExpectedUnit, Repo, StaticFile
+from stagekit.testing.server import Counters, RequestRecord, Server, serve
+
+__all__ = [
+    "Corrupt",
+    "Counters",
+    "Expected",
+    "ExpectedArtifact",
+    "ExpectedUnit",
+    "Fault",
+    "FaultRule",
+    "Faults",
+    "FileRepo",
+    "Latency",
+    "RateLimit",
+    "Redirect",
+    "Repo",
+    "RequestRecord",
+    "Reset",
+    "Server",
+    "Stall",
+    "StaticFile",
+    "Status",
+    "Truncate",
+    "corrupt",
+    "latency",
+    "make_file_repo",
+    "rate_limit",
+    "redirect",
+    "reset",
+    "serve",
+    "stall",
+    "status",
+    "truncate",
+]

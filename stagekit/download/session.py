@@ -1,0 +1,350 @@
+"""`Downloader`: one aiohttp session per run, fetching artifacts with retries and checks."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+
+import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from stagekit.download.config import INTERESTING_HEADERS, DownloadConfig, DownloadResult
+from stagekit.download.fetch import (
+    AttemptFailed,
+    Outcome,
+    copy_file,
+    is_file_url,
+    open_response,
+    read_limited,
+    read_small_file,
+    stream_body,
+)
+from stagekit.download.hashing import DigestSink, normalize_algorithm, remove_quietly
+from stagekit.download.retry import RetryPolicy, is_retryable_status
+from stagekit.errors import DigestMismatchError, DownloadError, HTTPStatusError
+from stagekit.urls import redact_url
+
+__all__ = ["Downloader"]
+
+logger = logging.getLogger(__name__)
+
+
+class _Mismatch(Exception):
+    def __init__(self, algorithm: str, expected: str, actual: str) -> None:
+        super().__init__(algorithm)
+        self.algorithm, self.expected, self.actual = algorithm, expected, actual
+
+
+def _tries_text(tries: int) -> str:
+    return "not retried" if tries == 1 else f"after {tries} tries"
+
+
+def _check(
+    size: int,
+    digests: Mapping[str, str],
+    expected_size: int | None,
+    expected: Mapping[str, str],
+) -> None:
+    if expected_size is not None and size != expected_size:
+        raise _Mismatch("size", str(expected_size), str(size))
+    for algorithm, value in expected.items():
+        if digests[algorithm] != value:
+            raise _Mismatch(algorithm, value, digests[algorithm])
+
+
+class Downloader:
+    """Fetches artifacts and small metadata files for one run.
+
+    Use as ``async with Downloader(config, temp_dir=...) as d:``; the aiohttp session is
+    created inside the running loop (unless one is given, which is then not closed) and
+    closed on exit. Safe to call from many tasks at once; the connector enforces the
+    per-host and total limits. ``retry`` replaces the policy built from the config
+    (tests inject a recording sleep).
+    """
+
+    def __init__(
+        self,
+        config: DownloadConfig | None = None,
+        *,
+        temp_dir: Path,
+        session: aiohttp.ClientSession | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.config = config or DownloadConfig()
+        self.temp_dir = Path(temp_dir)
+        self.retry = retry or RetryPolicy(
+            self.config.tries, self.config.backoff_base, self.config.backoff_max
+        )
+        self._session = session
+        self._owns_session = session is None
+        self._executor: ThreadPoolExecutor | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The session in use (only inside ``async with``)."""
+        if self._session is None:
+            raise RuntimeError("use Downloader as 'async with Downloader(...) as d'")
+        return self._session
+
+    async def __aenter__(self) -> Downloader:
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.config.io_threads, thread_name_prefix="stagekit-download"
+        )
+        if self._owns_session:
+            cfg = self.config
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=cfg.total, limit_per_host=cfg.per_host),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=cfg.connect_timeout, sock_read=cfg.read_timeout
+                ),
+                headers=dict(cfg.headers),
+                # Artifacts are verified as stored, so never let aiohttp decode them.
+                auto_decompress=False,
+            )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    async def fetch(
+        self,
+        urls: str | Sequence[str],
+        *,
+        expected_digests: Mapping[str, str] | None = None,
+        expected_size: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> DownloadResult:
+        """Download the first mirror in ``urls`` that works into a verified temporary file.
+
+        Raises `HTTPStatusError`, `DigestMismatchError` or `DownloadError` (of the last
+        mirror, its message listing the others); no temporary file is left on failure.
+        """
+        url_list = [urls] if isinstance(urls, str) else list(urls)
+        if not url_list:
+            raise ValueError("fetch() needs at least one URL")
+        expected = {
+            normalize_algorithm(k): v.strip().lower() for k, v in (expected_digests or {}).items()
+        }
+        total_tries = 0
+        failures: list[DownloadError] = []
+        for url in url_list:
+            try:
+                result = await self._fetch_one(url, expected, expected_size, headers or {})
+            except DownloadError as err:
+                total_tries += err.tries
+                failures.append(err)
+                if len(failures) < len(url_list):
+                    logger.warning("mirror failed, trying the next one: %s", err)
+                continue
+            result.tries += total_tries
+            return result
+        raise _mirrors_error(failures, total_tries)
+
+    async def get_bytes(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        max_size: int | None = None,
+    ) -> tuple[bytes, CIMultiDictProxy[str]]:
+        """Fetch a small metadata file into memory, with the same retries as `fetch`.
+
+        Raises `DownloadError` (not retried) when the body exceeds ``max_size`` bytes.
+        """
+        limit = self.config.get_bytes_max if max_size is None else max_size
+        rurl = redact_url(url)
+
+        async def once() -> tuple[bytes, CIMultiDictProxy[str]]:
+            if is_file_url(url):
+                data = await read_small_file(url, limit, self._executor)
+                return data, CIMultiDictProxy(CIMultiDict())
+            response, _ = await open_response(self.session, url, headers or {})
+            try:
+                data = await read_limited(response, limit, self.config.chunk_size)
+            except BaseException:
+                response.close()
+                raise
+            response.release()
+            return data, CIMultiDictProxy(CIMultiDict(response.headers))
+
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await once()
+            except AttemptFailed as failure:
+                await self._retry_or_raise(failure, rurl, tries)
+
+    async def _fetch_one(
+        self,
+        url: str,
+        expected: Mapping[str, str],
+        expected_size: int | None,
+        headers: Mapping[str, str],
+    ) -> DownloadResult:
+        rurl = redact_url(url)
+        tries = 0
+        mismatches = 0
+        while True:
+            tries += 1
+            try:
+                outcome, temp_path = await self._try_once(url, expected, expected_size, headers)
+            except AttemptFailed as failure:
+                await self._retry_or_raise(failure, rurl, tries)
+                continue
+            except _Mismatch as m:
+                mismatches += 1
+                if mismatches > self.config.digest_retries or tries >= self.retry.tries:
+                    raise DigestMismatchError(
+                        f"{m.algorithm} mismatch for {rurl}: expected {m.expected}, "
+                        f"got {m.actual} ({_tries_text(tries)})",
+                        url=rurl,
+                        tries=tries,
+                        algorithm=m.algorithm,
+                        expected=m.expected,
+                        actual=m.actual,
+                    ) from None
+                logger.warning(
+                    "%s mismatch for %s (expected %s, got %s), downloading once more",
+                    m.algorithm,
+                    rurl,
+                    m.expected,
+                    m.actual,
+                )
+                continue
+            logger.debug("downloaded %s (%d bytes, %d tries)", rurl, outcome.size, tries)
+            return DownloadResult(
+                temp_path=temp_path,
+                size=outcome.size,
+                digests=outcome.digests,
+                url=rurl,
+                tries=tries,
+                status=outcome.status,
+                headers={
+                    name: outcome.headers[name]
+                    for name in INTERESTING_HEADERS
+                    if name in outcome.headers
+                },
+            )
+
+    async def _retry_or_raise(self, failure: AttemptFailed, rurl: str, tries: int) -> None:
+        """Sleep before the next try, or raise the final error for ``failure``."""
+        retryable = failure.kind == "transient" or (
+            failure.kind == "status" and is_retryable_status(failure.status or 0)
+        )
+        if not retryable or tries >= self.retry.tries:
+            raise _final_error(failure, rurl, tries) from None
+        delay = self.retry.delay(tries - 1, failure.headers.get("Retry-After"))
+        logger.info(
+            "retrying %s in %.2f s (try %d of %d failed: %s)",
+            rurl,
+            delay,
+            tries,
+            self.retry.tries,
+            failure.reason,
+        )
+        await self.retry.sleep(delay)
+
+    async def _try_once(
+        self,
+        url: str,
+        expected: Mapping[str, str],
+        expected_size: int | None,
+        headers: Mapping[str, str],
+    ) -> tuple[Outcome, Path]:
+        if is_file_url(url):
+            return await self._file_once(url, expected, expected_size)
+        sink = DigestSink(
+            self.temp_dir, expected, self._executor, batch_size=self.config.chunk_size
+        )
+        try:
+            outcome = await self._http_once(url, sink, expected_size, headers)
+            _check(outcome.size, outcome.digests, expected_size, expected)
+        except BaseException:
+            await sink.discard()
+            raise
+        return outcome, sink.path
+
+    async def _file_once(
+        self, url: str, expected: Mapping[str, str], expected_size: int | None
+    ) -> tuple[Outcome, Path]:
+        fd, name = tempfile.mkstemp(dir=self.temp_dir, prefix="download-", suffix=".part")
+        os.close(fd)
+        temp_path = Path(name)
+        try:
+            size, digests = await copy_file(
+                url, temp_path, list(expected), self.config.chunk_size, self._executor
+            )
+            _check(size, digests, expected_size, expected)
+        except BaseException:
+            remove_quietly(temp_path)
+            raise
+        return Outcome(size, digests, None, CIMultiDictProxy(CIMultiDict()), url), temp_path
+
+    async def _http_once(
+        self,
+        url: str,
+        sink: DigestSink,
+        expected_size: int | None,
+        headers: Mapping[str, str],
+    ) -> Outcome:
+        response, final_url = await open_response(self.session, url, headers)
+        try:
+            announced = response.content_length
+            if expected_size is not None and announced is not None and announced != expected_size:
+                raise _Mismatch("size", str(expected_size), str(announced))
+            await stream_body(response, sink.write, self.config.chunk_size)
+            size, digests = await sink.finish()
+        except BaseException:
+            response.close()
+            raise
+        response.release()
+        return Outcome(
+            size,
+            digests,
+            response.status,
+            CIMultiDictProxy(CIMultiDict(response.headers)),
+            redact_url(str(final_url)),
+        )
+
+
+def _final_error(failure: AttemptFailed, rurl: str, tries: int) -> DownloadError:
+    when = _tries_text(tries)
+    if failure.kind == "status":
+        error: DownloadError = HTTPStatusError(
+            f"{failure.reason} from {rurl} ({when})",
+            url=rurl,
+            tries=tries,
+            status=failure.status or 0,
+        )
+    else:
+        error = DownloadError(
+            f"could not download {rurl}: {failure.reason} ({when})", url=rurl, tries=tries
+        )
+    # Kept for callers that must answer a challenge (OCI token auth reads WWW-Authenticate).
+    error.headers = failure.headers  # type: ignore[attr-defined]
+    return error
+
+
+def _mirrors_error(failures: list[DownloadError], total_tries: int) -> DownloadError:
+    last = failures[-1]
+    if len(failures) > 1:
+        others = "; ".join(str(err) for err in failures[:-1])
+        last.args = (f"{last} [all {len(failures)} mirrors failed; earlier: {others}]",)
+        last.tries = total_tries
+    return last

@@ -1,0 +1,184 @@
+"""What a run found, kept compactly and turned into a graph or DataFrames on demand.
+
+`RunRecorder` subscribes to a pipeline's events. Every read (`to_dataframe`,
+`artifacts_dataframe`, `graph`) builds a fresh object from the records in one go on
+the loop's thread, so it is a consistent snapshot even while the run goes on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+from stagekit.events import (
+    ArtifactFinished,
+    EdgeAdded,
+    Event,
+    UnitDepthChanged,
+    UnitDiscovered,
+    UnitFinished,
+)
+
+__all__ = ["ARTIFACT_COLUMNS", "STATUSES", "UNIT_COLUMNS", "RunRecorder", "UnitRecord"]
+
+STATUSES = ("discovered", "downloaded", "existing", "deferred", "failed", "skipped")
+ARTIFACT_STATUSES = ("downloaded", "existing", "deferred", "failed")
+
+UNIT_COLUMNS = {
+    "key": "string",
+    "kind": "category",
+    "depth": "Int64",
+    "parents": "Int64",
+    "relation": "string",
+    "status": pd.CategoricalDtype(list(STATUSES)),
+    "error": "string",
+    "size": "Int64",
+    "artifacts": "Int64",
+    "discovered_at": "datetime64[ns, UTC]",
+    "finished_at": "datetime64[ns, UTC]",
+    "seconds": "Float64",
+}
+ARTIFACT_COLUMNS = {
+    "unit_key": "string",
+    "relative_path": "string",
+    "url": "string",
+    "size": "Int64",
+    "sha256": "string",
+    "status": pd.CategoricalDtype(list(ARTIFACT_STATUSES)),
+    "verified": "boolean",
+    "tries": "Int64",
+    "error": "string",
+    "finished_at": "datetime64[ns, UTC]",
+}
+
+
+@dataclass(slots=True)
+class UnitRecord:
+    """One unit as seen by a run."""
+
+    key: str
+    kind: str
+    depth: int
+    relation: str | None
+    n_artifacts: int
+    discovered_at: float
+    natural_key: tuple[Any, ...] = ()
+    parents: int = 0
+    status: str = "discovered"
+    error: str | None = None
+    size: int | None = None
+    finished_at: float | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        seconds = None if self.finished_at is None else self.finished_at - self.discovered_at
+        return (
+            self.key, self.kind, self.depth, self.parents, self.relation, self.status,
+            self.error, self.size, self.n_artifacts, self.discovered_at, self.finished_at,
+            seconds,
+        )
+
+
+@dataclass(slots=True)
+class RunRecorder:
+    """Units, edges and artifacts of one run, fed by events."""
+
+    units: dict[str, UnitRecord] = field(default_factory=dict)
+    edges: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    artifacts: dict[tuple[str, str], ArtifactFinished] = field(default_factory=dict)
+    bytes_downloaded: int = 0
+    status_counts: Counter[str] = field(default_factory=Counter)
+
+    def __call__(self, event: Event) -> None:
+        """Record ``event`` (this object is an `EventBus` subscriber)."""
+        if isinstance(event, UnitDiscovered):
+            self._discovered(event)
+        elif isinstance(event, UnitFinished):
+            self._finished(event)
+        elif isinstance(event, ArtifactFinished):
+            self.artifacts[(event.unit_key, event.relative_path)] = event
+            if event.status == "downloaded" and event.size:
+                self.bytes_downloaded += event.size
+        elif isinstance(event, EdgeAdded):
+            self._edge(event.parent, event.child, event.relation)
+        elif isinstance(event, UnitDepthChanged):
+            record = self.units.get(event.key)
+            if record is not None:
+                record.depth = event.depth
+
+    def _discovered(self, event: UnitDiscovered) -> None:
+        if event.key in self.units:
+            return
+        self.units[event.key] = UnitRecord(
+            event.key, event.kind, event.depth, event.relation, event.n_artifacts, event.time,
+            event.natural_key,
+        )
+        self.status_counts["discovered"] += 1
+        if event.parent is not None:
+            self._edge(event.parent, event.key, event.relation)
+
+    def _edge(self, parent: str, child: str, relation: str | None) -> None:
+        if (parent, child) in self.edges:
+            return
+        self.edges[(parent, child)] = relation
+        record = self.units.get(child)
+        if record is not None:
+            record.parents += 1
+
+    def _finished(self, event: UnitFinished) -> None:
+        record = self.units.get(event.key)
+        if record is None:
+            return
+        if record.status == "failed" and event.status != "failed":
+            return  # a unit whose discovery failed stays failed
+        self.status_counts[record.status] -= 1
+        self.status_counts[event.status] += 1
+        record.status = event.status
+        record.error = event.error
+        if event.size is not None:
+            record.size = event.size
+        record.finished_at = event.time
+
+    # -- snapshots ----------------------------------------------------------------
+
+    def depth_counts(self) -> Counter[int]:
+        """How many units were found at each depth."""
+        return Counter(record.depth for record in self.units.values())
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per unit (columns `UNIT_COLUMNS`)."""
+        rows = [record.row() for record in self.units.values()]
+        frame = pd.DataFrame.from_records(rows, columns=list(UNIT_COLUMNS))
+        for column in ("discovered_at", "finished_at"):
+            frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+        return frame.astype(UNIT_COLUMNS)
+
+    def artifacts_dataframe(self) -> pd.DataFrame:
+        """One row per artifact (columns `ARTIFACT_COLUMNS`)."""
+        rows = [
+            (a.unit_key, a.relative_path, a.url, a.size, a.sha256, a.status, a.verified,
+             a.tries, a.error, a.time)
+            for a in self.artifacts.values()
+        ]
+        frame = pd.DataFrame.from_records(rows, columns=list(ARTIFACT_COLUMNS))
+        frame["finished_at"] = pd.to_datetime(frame["finished_at"], unit="s", utc=True)
+        return frame.astype(ARTIFACT_COLUMNS)
+
+    def graph(self) -> nx.DiGraph:
+        """The discovery graph: a node per unit keyed ``"kind:key"``, edges parent -> child."""
+        graph = nx.DiGraph()
+        for record in self.units.values():
+            attributes: dict[str, Any] = {
+                "kind": record.kind, "depth": record.depth, "status": record.status,
+            }
+            if record.size is not None:
+                attributes["size"] = record.size
+            if record.error:
+                attributes["error"] = record.error
+            graph.add_node(record.key, **attributes)
+        for (parent, child), relation in self.edges.items():
+            graph.add_edge(parent, child, relation=relation or "")
+        return graph

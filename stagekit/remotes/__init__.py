@@ -1,0 +1,1 @@
+"""Remotes: Discovery subclasses for each kind of remote repository."""

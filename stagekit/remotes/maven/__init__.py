@@ -1,0 +1,1 @@
+"""Maven remote: POM model, version ordering and ranges, repository metadata and layout."""

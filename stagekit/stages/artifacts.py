@@ -1,0 +1,301 @@
+"""The artifact stages: find what is stored, download the rest concurrently, store it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from stagekit.download import DownloadConfig, Downloader
+from stagekit.errors import DownloadError, UnitFailedError
+from stagekit.events import ArtifactFinished, UnitFinished
+from stagekit.models import Artifact, DeclarativeArtifact, DeclarativeContent
+from stagekit.pipeline import Stage
+from stagekit.storage import Store
+from stagekit.urls import redact_url
+
+__all__ = ["ArtifactDownloader", "ArtifactSaver", "QueryExistingArtifacts"]
+
+POLICIES = ("immediate", "metadata-only")
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
+    return value
+
+
+class QueryExistingArtifacts(Stage):
+    """Attach artifacts the store already holds, so they are not downloaded again.
+
+    An artifact is found by its declared sha256, or, when it declares none, through the
+    catalog's record of the same unit and relative path, provided every digest it does
+    declare matches and the remote did not mark it ``extra_data["mutable"]``.
+    """
+
+    def __init__(self, store: Store, minsize: int = 500) -> None:
+        self.store = store
+        self.minsize = minsize
+
+    async def run(self) -> None:
+        """Look up each batch with one catalog query and one stat per digest."""
+        async for batch in self.batches(self.minsize):
+            await asyncio.to_thread(self._attach_existing, batch)
+            for dc in batch:
+                await self.put(dc)
+
+    def _attach_existing(self, batch: list[DeclarativeContent]) -> None:
+        store = self.store
+        wanted = {
+            da.digests["sha256"]
+            for dc in batch
+            for da in dc.d_artifacts
+            if da.artifact is None and "sha256" in da.digests
+        }
+        missing = store.missing(wanted) if wanted else set()
+        by_link = [
+            dc for dc in batch
+            if any(da.artifact is None and "sha256" not in da.digests
+                   and not da.extra_data.get("mutable") for da in dc.d_artifacts)
+        ]
+        known = store.catalog.existing_contents([dc.key for dc in by_link]) if by_link else {}
+        for dc in batch:
+            stored = known.get(dc.key, {}).get("artifacts", {})
+            for da in dc.d_artifacts:
+                if da.artifact is not None:
+                    continue
+                link = stored.get(da.relative_path)
+                sha256 = da.digests.get("sha256") or _matching_link(da, link)
+                if sha256 is None or sha256 in missing:
+                    continue
+                path = store.artifact_path(sha256)
+                if "sha256" not in da.digests and not path.exists():
+                    continue
+                size = da.size if da.size is not None else path.stat().st_size
+                da.artifact = Artifact(sha256, size, {**da.digests, "sha256": sha256}, path)
+                da.status = "existing"
+
+
+def _matching_link(da: DeclarativeArtifact, link: dict[str, Any] | None) -> str | None:
+    if not link or not link.get("sha256") or da.extra_data.get("mutable"):
+        return None
+    recorded = link.get("digests") or {}
+    if any(recorded.get(algorithm) != value for algorithm, value in da.digests.items()):
+        return None
+    if da.size is not None and link.get("size") not in (None, da.size):
+        return None
+    return str(link["sha256"])
+
+
+class ArtifactDownloader(Stage):
+    """Download the missing artifacts of up to ``max_concurrent_content`` units at once.
+
+    Units with nothing to download overtake the others (output is in completion order).
+    A unit with a failed artifact keeps its good ones in the store and fails: under
+    ``on_error="continue"`` its future gets the error and the run goes on, under
+    ``"abort"`` the error stops the pipeline. Deferred artifacts are not fetched under
+    policy ``"metadata-only"``.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_concurrent_content: int = 200,
+        policy: str = "immediate",
+        on_error: str = "continue",
+        downloader: Downloader | None = None,
+        config: DownloadConfig | None = None,
+    ) -> None:
+        if max_concurrent_content < 1:
+            raise ValueError(f"max_concurrent_content must be >= 1, got {max_concurrent_content}")
+        self.store = store
+        self.max_concurrent_content = max_concurrent_content
+        self.policy = _check_choice("policy", policy, POLICIES)
+        self.on_error = _check_choice("on_error", on_error, ("continue", "abort"))
+        self.downloader = downloader
+        self.config = config
+        self.in_flight: set[asyncio.Task[DeclarativeContent | None]] = set()
+        self._held: tuple[DeclarativeContent, list[DeclarativeArtifact]] | None = None
+        self._putting = False
+
+    @property
+    def busy(self) -> bool:
+        """Units are downloading or being handed on."""
+        return bool(self.in_flight) or self._held is not None or self._putting
+
+    def wanted(self, dc: DeclarativeContent) -> list[DeclarativeArtifact]:
+        """The artifacts of ``dc`` to fetch now; marks deferred ones under metadata-only."""
+        todo = []
+        for da in dc.d_artifacts:
+            if da.artifact is not None or da.download is not None:
+                continue
+            if da.deferred and self.policy == "metadata-only":
+                da.status = "deferred"
+                continue
+            todo.append(da)
+        return todo
+
+    async def run(self) -> None:
+        """Take units while below the limit; hand each on once its downloads are done."""
+        async with contextlib.AsyncExitStack() as stack:
+            downloader = self.downloader
+            if downloader is None:
+                downloader = await stack.enter_async_context(
+                    Downloader(self.config, temp_dir=self.store.tmp_dir)
+                )
+            await self._loop(downloader)
+
+    async def _loop(self, downloader: Downloader) -> None:
+        in_flight = self.in_flight
+        getter: asyncio.Future[Any] | None = None
+
+        def start(dc: DeclarativeContent, todo: list[DeclarativeArtifact]) -> None:
+            in_flight.add(asyncio.create_task(self._fetch_unit(downloader, dc, todo)))
+
+        try:
+            while True:
+                if self._held is not None and len(in_flight) < self.max_concurrent_content:
+                    start(*self._held)
+                    self._held = None
+                # One unit may wait for a free slot while units without downloads pass it.
+                if getter is None and not self._input_done and self._held is None:
+                    getter = asyncio.ensure_future(self._next_item())
+                waitables: set[asyncio.Future[Any]] = set(in_flight)
+                if getter is not None:
+                    waitables.add(getter)
+                if not waitables:
+                    return
+                done, _ = await asyncio.wait(waitables, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task is getter:
+                        getter = None
+                        dc = task.result()
+                        if dc is None:
+                            continue
+                        todo = self.wanted(dc)
+                        if todo and len(in_flight) < self.max_concurrent_content:
+                            start(dc, todo)
+                            continue
+                        if todo:
+                            self._held = (dc, todo)
+                            continue
+                    else:
+                        dc = task.result()
+                        # Still counted as busy until it is queued: the stall check relies on it.
+                        self._putting = True
+                        in_flight.discard(task)
+                    try:
+                        if dc is not None:
+                            await self.put(dc)
+                    finally:
+                        self._putting = False
+        finally:
+            pending = [*in_flight, *([getter] if getter is not None else [])]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            in_flight.clear()
+
+    async def _fetch_unit(
+        self, downloader: Downloader, dc: DeclarativeContent, todo: list[DeclarativeArtifact]
+    ) -> DeclarativeContent | None:
+        results = await asyncio.gather(
+            *(self._fetch_one(downloader, da) for da in todo), return_exceptions=True
+        )
+        failed = [(da, r) for da, r in zip(todo, results, strict=True) if isinstance(r, Exception)]
+        if not failed:
+            return dc
+        for da, error in failed:
+            da.status, da.error = "failed", error
+        # Keep what did arrive: nothing fetched is lost because a sibling failed.
+        await asyncio.to_thread(_commit, self.store, [da for da in todo if da.download])
+        error = _unit_error(dc, failed, len(todo))
+        self._report_failure(dc, error)
+        if self.on_error == "abort":
+            raise error
+        dc.fail(error)
+        return None
+
+    async def _fetch_one(self, downloader: Downloader, da: DeclarativeArtifact) -> None:
+        try:
+            result = await downloader.fetch(
+                da.urls, expected_digests=da.digests, expected_size=da.size,
+                headers=da.extra_data.get("headers"),
+            )
+        except DownloadError as exc:
+            da.tries = exc.tries
+            raise
+        da.download = result
+        da.tries = result.tries
+
+    def _report_failure(self, dc: DeclarativeContent, error: UnitFailedError) -> None:
+        events = self.events
+        if not events.active:
+            return
+        for da in dc.d_artifacts:
+            events.emit(_artifact_event(dc, da))
+        events.emit(UnitFinished(dc.key, "failed", str(error)))
+
+
+def _unit_error(
+    dc: DeclarativeContent, failed: list[tuple[DeclarativeArtifact, BaseException]], total: int
+) -> UnitFailedError:
+    da, first = failed[0]
+    url = getattr(first, "url", None) or redact_url(da.url)
+    names = ", ".join(d.relative_path for d, _ in failed)
+    error = UnitFailedError(
+        f"unit {dc.key}: {len(failed)} of {total} artifact(s) failed ({names}); "
+        f"{da.relative_path} from {url}: {first}",
+        unit_key=dc.key,
+        url=url,
+    )
+    error.__cause__ = first
+    return error
+
+
+def _commit(store: Store, artifacts: list[DeclarativeArtifact]) -> None:
+    for da in artifacts:
+        result = da.download
+        digests = {k: v for k, v in result.digests.items() if k != "sha256"}
+        da.artifact = store.commit_temp(result.temp_path, result.digests["sha256"], result.size,
+                                        digests)
+        da.download = None
+        da.status = "downloaded"
+
+
+def _artifact_event(dc: DeclarativeContent, da: DeclarativeArtifact) -> ArtifactFinished:
+    artifact = da.artifact
+    return ArtifactFinished(
+        dc.key,
+        da.relative_path,
+        redact_url(da.url),
+        artifact.size if artifact is not None else da.size,
+        artifact.sha256 if artifact is not None else da.digests.get("sha256"),
+        da.status or ("deferred" if da.deferred else "failed"),
+        None if da.error is None else str(da.error),
+        da.tries,
+        bool(da.digests) or da.status == "existing",
+    )
+
+
+class ArtifactSaver(Stage):
+    """Move verified downloads into the store (atomic renames, off the loop), report them."""
+
+    def __init__(self, store: Store, minsize: int = 50) -> None:
+        self.store = store
+        self.minsize = minsize
+
+    async def run(self) -> None:
+        """Commit each batch's downloads in a worker thread, then pass the units on."""
+        async for batch in self.batches(self.minsize):
+            downloads = [da for dc in batch for da in dc.d_artifacts if da.download is not None]
+            if downloads:
+                await asyncio.to_thread(_commit, self.store, downloads)
+            events = self.events
+            for dc in batch:
+                if events.active:
+                    for da in dc.d_artifacts:
+                        events.emit(_artifact_event(dc, da))
+                await self.put(dc)

@@ -1,0 +1,101 @@
+"""The content stages: what the catalog already knows, and saving units to it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+from stagekit.models import DeclarativeContent
+from stagekit.pipeline import Stage
+from stagekit.storage import Store
+from stagekit.urls import redact_url
+
+__all__ = ["ContentSaver", "QueryExistingContents", "unit_status"]
+
+
+def unit_status(dc: DeclarativeContent) -> str:
+    """A saved unit's status: deferred (some payload not fetched), downloaded or existing."""
+    statuses = {da.status for da in dc.d_artifacts}
+    if "deferred" in statuses:
+        return "deferred"
+    if "downloaded" in statuses:
+        return "downloaded"
+    if statuses or dc.extra_data.get("existing"):
+        return "existing"
+    return "downloaded"
+
+
+class QueryExistingContents(Stage):
+    """Mark units the catalog already holds complete from an earlier run."""
+
+    def __init__(self, store: Store, minsize: int = 500) -> None:
+        self.store = store
+        self.minsize = minsize
+
+    async def run(self) -> None:
+        """One catalog query per batch."""
+        catalog = self.store.catalog
+        async for batch in self.batches(self.minsize):
+            known = await asyncio.to_thread(catalog.existing_contents, [dc.key for dc in batch])
+            for dc in batch:
+                if dc.key in known:
+                    dc.extra_data["existing"] = True
+                await self.put(dc)
+
+
+def _fields(content: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(content):
+        return {f.name: getattr(content, f.name) for f in dataclasses.fields(content)}
+    return dict(getattr(content, "__dict__", {}))
+
+
+class ContentSaver(Stage):
+    """Write units, their artifacts and content-artifact links to the catalog, per batch."""
+
+    def __init__(self, store: Store, run_id: int | None = None, minsize: int = 200) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.minsize = minsize
+
+    async def run(self) -> None:
+        """Save each batch in one transaction, off the loop, then pass the units on."""
+        catalog = self.store.catalog
+        if self.run_id is None:
+            self.run_id = await asyncio.to_thread(catalog.start_run, "pipeline", {})
+        async for batch in self.batches(self.minsize):
+            contents, artifacts, links = [], {}, []
+            for dc in batch:
+                dc.status = unit_status(dc)
+                size = 0
+                for da in dc.d_artifacts:
+                    artifact = da.artifact
+                    if artifact is not None:
+                        size += artifact.size
+                        artifacts[artifact.sha256] = artifact
+                    links.append({
+                        "key": dc.key,
+                        "relative_path": da.relative_path,
+                        "url": redact_url(da.url),
+                        "sha256": artifact.sha256 if artifact is not None else None,
+                        "size": artifact.size if artifact is not None else da.size,
+                        "status": da.status,
+                        "tries": da.tries,
+                        "deferred": da.deferred,
+                        "digests": da.digests,
+                    })
+                contents.append({
+                    "kind": dc.content.kind,
+                    "natural_key": dc.content.natural_key(),
+                    "key": dc.key,
+                    "fields": _fields(dc.content),
+                    "depth": dc.depth,
+                    "status": dc.status,
+                    "size": size,
+                })
+            await asyncio.to_thread(
+                catalog.save_batch, self.run_id, contents=contents,
+                artifacts=list(artifacts.values()), links=links,
+            )
+            for dc in batch:
+                await self.put(dc)

@@ -1,0 +1,224 @@
+"""The SQLite catalog: runs, content, artifacts, content-artifact links, per-run records.
+
+One connection per `Catalog`, usable from any thread one call at a time (a lock guards
+it). Every ``save_*`` call is one short write transaction; `Catalog.transaction` groups
+several into one. WAL mode lets other connections (a notebook) read committed rows while
+a run writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from stagekit.errors import StoreError
+from stagekit.storage import _reads, _writes
+from stagekit.storage._reads import RunRecords
+from stagekit.storage._rows import to_json, utc_now_iso
+from stagekit.storage._writes import COMPLETE_STATUSES, check_sha256
+from stagekit.storage.schema import prepare_connection
+from stagekit.urls import redact_url
+
+__all__ = ["COMPLETE_STATUSES", "Catalog", "RunRecords", "check_sha256"]
+
+log = logging.getLogger(__name__)
+
+
+class Catalog:
+    """The catalog of one store (or any SQLite file).
+
+    ``artifact_exists(sha256, size)``, if given, is asked before content or an artifact
+    is reported as existing, so a file deleted from disk is fetched again.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        artifact_exists: Callable[[str, int | None], bool] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._artifact_exists = artifact_exists
+        self._lock = threading.RLock()
+        try:
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open catalog {self.path}: {exc}") from exc
+        try:
+            prepare_connection(self._conn, str(self.path))
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StoreError(f"cannot prepare catalog {self.path}: {exc}") from exc
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"catalog {self.path}: {what} failed: {exc}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (nested calls join the outer one); rolled back on error."""
+        with self._lock, self._guard("write transaction"):
+            if self._conn.in_transaction:
+                yield self._conn
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                # Also after a failed COMMIT: never leave a half-open transaction that
+                # the next call would silently join.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _snapshot(self, what: str) -> Iterator[sqlite3.Connection]:
+        """A read transaction, so several SELECTs see one consistent state."""
+        with self._lock, self._guard(what):
+            if self._conn.in_transaction:
+                yield self._conn
+                return
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
+    # Runs
+
+    def start_run(self, remote: str, params: Mapping[str, Any] | None = None) -> int:
+        """Record a new run (status ``running``) and return its id."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (remote, params, status, started_at) VALUES (?, ?, ?, ?)",
+                (redact_url(str(remote)), to_json(params or {}), "running", utc_now_iso()),
+            )
+        run_id = int(cursor.lastrowid or 0)
+        log.debug("catalog %s: started run %d for %s", self.path, run_id, redact_url(remote))
+        return run_id
+
+    def finish_run(self, run_id: int, status: str, stats: Mapping[str, Any] | None = None) -> None:
+        """Set a run's final ``status``, its ``stats`` and ``finished_at``."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE runs SET status = ?, stats = ?, finished_at = ? WHERE id = ?",
+                (status, to_json(stats or {}), utc_now_iso(), run_id),
+            )
+            if cursor.rowcount != 1:
+                raise StoreError(f"catalog {self.path}: no run with id {run_id} to finish")
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every recorded run, oldest first, with its unit count."""
+        with self._snapshot("listing runs") as conn:
+            return _reads.runs(conn)
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        """One run's row; `StoreError` if there is none."""
+        with self._snapshot(f"reading run {run_id}") as conn:
+            return _reads.run(conn, run_id, self.path)
+
+    # Batched writes
+
+    def save_contents(self, run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Upsert content and its per-run record for each row, in one transaction.
+
+        A row has ``kind`` and ``natural_key`` (a tuple), and optionally ``key``,
+        ``fields`` (dict), ``depth``, ``status``, ``error``, ``size``, ``started_at``,
+        ``finished_at``; other keys are kept as extra columns of the unit. Returns the count.
+        """
+        with self.transaction() as conn:
+            return _writes.save_contents(conn, run_id, rows)
+
+    def save_artifacts(self, rows: Iterable[Any]) -> int:
+        """Upsert artifacts (``sha256``, ``size``, ``digests``), from mappings or `Artifact`s."""
+        with self.transaction() as conn:
+            return _writes.save_artifacts(conn, rows)
+
+    def save_links(self, rows: Iterable[Mapping[str, Any]], run_id: int | None = None) -> int:
+        """Upsert content-artifact links; with ``run_id`` also what happened in that run.
+
+        A row names its unit by ``key`` (or ``kind`` + ``natural_key``), and has
+        ``relative_path``, ``url``, ``sha256`` (None while deferred or failed), and
+        optionally ``status``, ``size``, ``error``, ``tries``, ``deferred``, ``digests``.
+        The unit must have been saved first. URLs are stored without credentials.
+        """
+        with self.transaction() as conn:
+            return _writes.save_links(conn, rows, run_id)
+
+    def save_edges(self, run_id: int, rows: Iterable[Any]) -> int:
+        """Record discovery edges of a run: mappings or ``(parent, child[, relation])``."""
+        with self.transaction() as conn:
+            return _writes.save_edges(conn, run_id, rows)
+
+    def save_batch(
+        self,
+        run_id: int,
+        *,
+        contents: Iterable[Mapping[str, Any]] = (),
+        artifacts: Iterable[Any] = (),
+        links: Iterable[Mapping[str, Any]] = (),
+        edges: Iterable[Any] = (),
+    ) -> None:
+        """Everything a pipeline batch produced, in one transaction, in a safe order."""
+        with self.transaction() as conn:
+            _writes.save_contents(conn, run_id, contents)
+            _writes.save_artifacts(conn, artifacts)
+            _writes.save_links(conn, links, run_id)
+            _writes.save_edges(conn, run_id, edges)
+
+    # Reads
+
+    def existing_contents(self, keys: Iterable[Any]) -> dict[Any, dict[str, Any]]:
+        """Content known from earlier runs whose non-deferred artifacts are all stored.
+
+        ``keys`` are unit key strings or ``(kind, natural_key)`` pairs; the answer is keyed
+        the same way (natural keys as tuples). Each row has ``id``, ``kind``,
+        ``natural_key``, ``key``, ``fields`` and ``artifacts`` (by relative path: ``sha256``,
+        ``size``, ``digests``, ``url``, ``deferred``).
+        """
+        with self._snapshot("looking up existing content") as conn:
+            return _reads.existing_contents(conn, keys, self._artifact_exists)
+
+    def existing_artifacts(self, sha256s: Iterable[str]) -> set[str]:
+        """The given digests that the catalog holds (and that are on disk, if it can tell)."""
+        with self._snapshot("looking up existing artifacts") as conn:
+            known = _reads.artifact_rows(conn, sha256s)
+        if self._artifact_exists is None:
+            return set(known)
+        return {sha for sha, row in known.items() if self._artifact_exists(sha, row["size"])}
+
+    def artifact_rows(self, sha256s: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Catalog rows (``size``, ``digests``) of the given digests that it knows."""
+        with self._snapshot("reading artifacts") as conn:
+            return _reads.artifact_rows(conn, sha256s)
+
+    def load_run(self, run_id: int) -> RunRecords:
+        """Everything recorded about one run: its row, units, artifacts and edges."""
+        with self._snapshot(f"loading run {run_id}") as conn:
+            return _reads.load_run(conn, run_id, self.path)

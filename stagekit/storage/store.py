@@ -1,0 +1,289 @@
+"""The content-addressed artifact store: verified files by sha256, plus the catalog.
+
+Layout under ``path``: ``artifacts/<aa>/<sha256>``, ``tmp/`` (one locked directory per
+open store) and ``catalog.sqlite3``. A file reaches its digest path only by an atomic
+rename from the store's own temporary directory, so a crash never leaves a partial file
+under a digest path. Methods that touch file contents (`Store.commit_temp`,
+`Store.verify`, `Store.hash_file`) block: call them with ``asyncio.to_thread`` from a loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from stagekit.errors import StoreError
+from stagekit.models import Artifact
+from stagekit.storage._tempdir import TempSession, remove_leftovers
+from stagekit.storage.catalog import Catalog, RunRecords, check_sha256
+
+__all__ = ["Store", "TempFile"]
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+class TempFile:
+    """A file being written in the store's temporary directory.
+
+    Use as a context manager: unless `commit` moved it into the store, the file is
+    removed on exit, whether the block failed or not.
+    """
+
+    def __init__(self, store: Store, path: Path, file: BinaryIO) -> None:
+        self.store = store
+        self.path = path
+        self.file = file
+        self.committed: Artifact | None = None
+
+    def write(self, data: bytes) -> int:
+        """Append ``data``."""
+        return self.file.write(data)
+
+    def close(self) -> None:
+        """Close the file (it stays on disk until committed or discarded)."""
+        if not self.file.closed:
+            self.file.close()
+
+    def discard(self) -> None:
+        """Close and remove the file."""
+        self.close()
+        self.path.unlink(missing_ok=True)
+
+    def commit(
+        self, sha256: str, size: int, digests: dict[str, str] | None = None, *, verify: bool = False
+    ) -> Artifact:
+        """Close the file and move it into the store (see `Store.commit_temp`)."""
+        if not self.file.closed:
+            self.file.flush()
+            os.fsync(self.file.fileno())
+            self.file.close()
+        self.committed = self.store._commit(self.path, sha256, size, digests, verify, synced=True)
+        return self.committed
+
+    def __enter__(self) -> TempFile:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.committed is None:
+            self.discard()
+
+
+class Store:
+    """Artifacts on disk by sha256, and the catalog of runs and content.
+
+    Opening removes what crashed runs left in ``tmp/`` (never the directory of another
+    store that is still open on the same path). Close it, or use it as a context manager.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).absolute()
+        self.artifacts_dir = self.path / "artifacts"
+        self.tmp_root = self.path / "tmp"
+        try:
+            self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+            self.tmp_root.mkdir(exist_ok=True)
+            remove_leftovers(self.tmp_root)
+            self._session = TempSession(self.tmp_root)
+        except OSError as exc:
+            raise StoreError(f"cannot open store {self.path}: {exc}") from exc
+        try:
+            self.catalog = Catalog(self.path / "catalog.sqlite3", artifact_exists=self._present)
+        except BaseException:
+            self._session.close()
+            raise
+
+    @property
+    def tmp_dir(self) -> Path:
+        """This store's own temporary directory (same filesystem as the artifacts)."""
+        return self._session.path
+
+    def close(self) -> None:
+        """Close the catalog and remove this store's temporary directory (idempotent)."""
+        self.catalog.close()
+        self._session.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # Paths and presence
+
+    def artifact_path(self, sha256: str) -> Path:
+        """Where the artifact with this sha256 lives; `StoreError` unless it is 64 hex chars."""
+        check_sha256(sha256)
+        return self.artifacts_dir / sha256[:2] / sha256
+
+    def _present(self, sha256: str, size: int | None) -> bool:
+        try:
+            st = self.artifact_path(sha256).stat()
+        except FileNotFoundError:
+            return False
+        return size is None or st.st_size == size
+
+    def has(self, sha256: str, size: int | None = None) -> bool:
+        """Whether the file is stored, with ``size`` (or the catalog's size) if one is known."""
+        if size is None:
+            size = self.catalog.artifact_rows([sha256]).get(sha256, {}).get("size")
+        return self._present(sha256, size)
+
+    def missing(self, sha256s: Iterable[str]) -> set[str]:
+        """The digests among ``sha256s`` whose files are not stored (or have the wrong size)."""
+        wanted = set(sha256s)
+        for sha256 in wanted:
+            check_sha256(sha256)
+        known = self.catalog.artifact_rows(wanted)
+        return {s for s in wanted if not self._present(s, known.get(s, {}).get("size"))}
+
+    def get_artifact(self, sha256: str) -> Artifact | None:
+        """The stored artifact, or None if its file is not in the store."""
+        path = self.artifact_path(sha256)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return None
+        row = self.catalog.artifact_rows([sha256]).get(sha256)
+        digests = dict(row["digests"]) if row else {}
+        digests["sha256"] = sha256
+        return Artifact(sha256=sha256, size=size, digests=digests, path=path)
+
+    # Writing
+
+    def new_temp_file(self, prefix: str = "dl-") -> TempFile:
+        """A new, uniquely named file open for binary writing in `tmp_dir`."""
+        try:
+            fd, name = tempfile.mkstemp(prefix=prefix, dir=self.tmp_dir)
+        except OSError as exc:
+            raise StoreError(f"cannot create a temporary file in {self.tmp_dir}: {exc}") from exc
+        return TempFile(self, Path(name), os.fdopen(fd, "wb"))
+
+    def commit_temp(
+        self,
+        temp_path: str | os.PathLike[str],
+        sha256: str,
+        size: int,
+        digests: dict[str, str] | None = None,
+        *,
+        verify: bool = False,
+    ) -> Artifact:
+        """Move a verified temporary file to its digest path atomically and return it.
+
+        The caller has checked the digest while writing; ``verify=True`` hashes again.
+        If the artifact is already stored, the temporary file is dropped and the stored
+        one kept. Raises `StoreError` (and removes the temporary file) if the file is not
+        in the store's temporary directory or does not match ``size``/``sha256``.
+        """
+        return self._commit(Path(temp_path), sha256, size, digests, verify, synced=False)
+
+    def _commit(
+        self,
+        temp: Path,
+        sha256: str,
+        size: int,
+        digests: dict[str, str] | None,
+        verify: bool,
+        *,
+        synced: bool,
+    ) -> Artifact:
+        dest = self.artifact_path(sha256)
+        if temp.resolve().parent != self.tmp_dir.resolve():
+            raise StoreError(f"{temp} is not in the store's temporary directory {self.tmp_dir}")
+        try:
+            actual = temp.stat().st_size
+            if actual != size:
+                temp.unlink(missing_ok=True)
+                raise StoreError(
+                    f"{temp} has {actual} bytes, not {size}; not stored as sha256:{sha256}"
+                )
+            if verify:
+                got = self.hash_file(temp)[0]
+                if got != sha256:
+                    temp.unlink(missing_ok=True)
+                    raise StoreError(f"{temp} hashes to sha256:{got}, not sha256:{sha256}")
+            if self._present(sha256, size):
+                temp.unlink(missing_ok=True)
+            else:
+                if not synced:
+                    with open(temp, "rb+") as f:
+                        os.fsync(f.fileno())
+                dest.parent.mkdir(exist_ok=True)
+                os.replace(temp, dest)
+                _fsync_dir(dest.parent)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            raise StoreError(f"cannot store sha256:{sha256} at {dest}: {exc}") from exc
+        all_digests = dict(digests or {})
+        all_digests["sha256"] = sha256
+        return Artifact(sha256=sha256, size=size, digests=all_digests, path=dest)
+
+    def add_bytes(self, data: bytes, digests: dict[str, str] | None = None) -> Artifact:
+        """Store ``data`` (small files, tests): hash, write to a temp file, commit."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        with self.new_temp_file() as tmp:
+            tmp.write(data)
+            return tmp.commit(sha256, len(data), digests)
+
+    # Checking
+
+    @staticmethod
+    def hash_file(
+        path: str | os.PathLike[str], algorithms: Iterable[str] = ()
+    ) -> tuple[str, int, dict[str, str]]:
+        """``(sha256, size, digests)`` of a file, with any extra ``algorithms`` too."""
+        hashers: dict[str, Any] = {"sha256": hashlib.sha256()}
+        for name in algorithms:
+            hashers.setdefault(name, hashlib.new(name))
+        size = 0
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                size += len(chunk)
+                for hasher in hashers.values():
+                    hasher.update(chunk)
+        digests = {name: h.hexdigest() for name, h in hashers.items()}
+        return digests["sha256"], size, digests
+
+    def verify(self, sha256: str) -> bool:
+        """Hash the stored file again: True if present and intact, False otherwise."""
+        path = self.artifact_path(sha256)
+        try:
+            actual = self.hash_file(path)[0]
+        except FileNotFoundError:
+            return False
+        if actual != sha256:
+            log.warning("stored file %s hashes to sha256:%s", path, actual)
+            return False
+        return True
+
+    # Catalog shortcuts
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Past runs recorded in this store, oldest first."""
+        return self.catalog.runs()
+
+    def load_run(self, run_id: int) -> RunRecords:
+        """What was recorded about one run (see `RunRecords`)."""
+        return self.catalog.load_run(run_id)
