@@ -14,7 +14,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stagekit.errors import UnitFailedError
 from stagekit.events import EdgeAdded, UnitDepthChanged, UnitDiscovered, UnitFinished
@@ -22,6 +22,9 @@ from stagekit.models import Content, DeclarativeContent
 from stagekit.pipeline import Stage
 
 __all__ = ["Discovery", "Node"]
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,10 @@ class Discovery(Stage):
         if events.active:
             events.emit(UnitDiscovered(key, kind, 0, None, None))
             events.emit(UnitFinished(key, "failed", str(error)))
+
+    def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Add remote-specific columns to a run's unit table (default: none)."""
+        return frame
 
     # -- results ------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, NoReturn
 
 from stagekit.errors import PipelineError, UnitNotResolvedError
 from stagekit.events import EventBus
@@ -152,15 +152,23 @@ class Stage:
         """Yield the units of the input queue, one at a time, until the stream ends."""
         if self._input_done:
             return
+        queue = self._in_q
+        assert queue is not None, f"stage {self.name} has no input queue"
         name = self.name
-        while True:
-            item = await self._get()
-            if item is _END:
-                self._input_done = True
-                return
-            item.owner = name
-            self.items_in += 1
-            yield item
+        count = self.items_in
+        try:
+            while True:
+                # The hot path of every pipeline: no coroutine when an item is waiting.
+                item = queue.get_nowait() if not queue.empty() else await self._get()
+                if item is _END:
+                    self._input_done = True
+                    return
+                item.owner = name
+                count += 1
+                self.items_in = count
+                yield item
+        finally:
+            self.items_in = count
 
     async def _next_item(self) -> DeclarativeContent | None:
         """The next unit, or None once the stream has ended (for stages with own tasks)."""
@@ -235,14 +243,20 @@ class Stage:
 
     async def put(self, dc: DeclarativeContent) -> None:
         """Pass ``dc`` to the next stage (waits while the next queue is full)."""
-        if not isinstance(dc, DeclarativeContent):
-            raise TypeError(f"stage {self.name} put {dc!r}, not a DeclarativeContent")
         queue = self._out_q
-        if queue is None:
-            raise PipelineError(f"stage {self.name} is the last stage and cannot put")
+        if queue is None or not isinstance(dc, DeclarativeContent):
+            self._bad_put(dc)
         dc.owner = None
         self.items_out += 1
-        await queue.put(dc)
+        if queue.full():
+            await queue.put(dc)
+        else:
+            queue.put_nowait(dc)
+
+    def _bad_put(self, dc: object) -> NoReturn:
+        if not isinstance(dc, DeclarativeContent):
+            raise TypeError(f"stage {self.name} put {dc!r}, not a DeclarativeContent")
+        raise PipelineError(f"stage {self.name} is the last stage and cannot put")
 
     async def _drain(self) -> None:
         """Consume what is left of the input after ``run`` returned early."""

@@ -91,6 +91,7 @@ class RunRecorder:
     artifacts: dict[tuple[str, str], ArtifactFinished] = field(default_factory=dict)
     bytes_downloaded: int = 0
     status_counts: Counter[str] = field(default_factory=Counter)
+    depth_counts: Counter[int] = field(default_factory=Counter)
 
     def __call__(self, event: Event) -> None:
         """Record ``event`` (this object is an `EventBus` subscriber)."""
@@ -107,6 +108,8 @@ class RunRecorder:
         elif isinstance(event, UnitDepthChanged):
             record = self.units.get(event.key)
             if record is not None:
+                self.depth_counts[record.depth] -= 1
+                self.depth_counts[event.depth] += 1
                 record.depth = event.depth
 
     def _discovered(self, event: UnitDiscovered) -> None:
@@ -117,6 +120,7 @@ class RunRecorder:
             event.natural_key,
         )
         self.status_counts["discovered"] += 1
+        self.depth_counts[event.depth] += 1
         if event.parent is not None:
             self._edge(event.parent, event.key, event.relation)
 
@@ -143,10 +147,6 @@ class RunRecorder:
         record.finished_at = event.time
 
     # -- snapshots ----------------------------------------------------------------
-
-    def depth_counts(self) -> Counter[int]:
-        """How many units were found at each depth."""
-        return Counter(record.depth for record in self.units.values())
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per unit (columns `UNIT_COLUMNS`)."""

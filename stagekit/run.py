@@ -166,7 +166,7 @@ class Run:
             "elapsed": elapsed,
             "units": len(records.units),
             "statuses": {k: v for k, v in records.status_counts.items() if v},
-            "depths": dict(sorted(records.depth_counts().items())),
+            "depths": {d: n for d, n in sorted(records.depth_counts.items()) if n},
             "stages": {s.name: {"in": s.items_in, "out": s.items_out} for s in self.stages},
             "bytes": records.bytes_downloaded,
             "bytes_per_second": records.bytes_downloaded / elapsed if elapsed else 0.0,
@@ -179,8 +179,8 @@ class Run:
         return self.records.graph()
 
     def to_dataframe(self) -> pd.DataFrame:
-        """One row per unit found so far (a new frame each time)."""
-        return self.records.to_dataframe()
+        """One row per unit found so far (a new frame each time), with the remote's columns."""
+        return self.remote.annotate(self.records.to_dataframe())
 
     def artifacts_dataframe(self) -> pd.DataFrame:
         """One row per artifact handled so far (a new frame each time)."""

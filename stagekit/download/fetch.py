@@ -74,7 +74,11 @@ class Outcome:
 
 def split_credentials(url: str) -> tuple[URL, str | None]:
     """``url`` without userinfo, and the ``Authorization`` value its userinfo stands for."""
-    parsed = URL(url)
+    try:
+        parsed = URL(url)
+    except (TypeError, ValueError):
+        # yarl's message would quote the URL, credentials included.
+        raise AttemptFailed("fatal", "malformed URL") from None
     if parsed.user is None and parsed.password is None:
         return parsed, None
     pair = f"{parsed.user or ''}:{parsed.password or ''}".encode()

@@ -227,7 +227,13 @@ class Downloader:
                     m.actual,
                 )
                 continue
-            logger.debug("downloaded %s (%d bytes, %d tries)", rurl, outcome.size, tries)
+            logger.debug(
+                "downloaded %s (%d bytes, %d tries, from %s)",
+                rurl,
+                outcome.size,
+                tries,
+                outcome.final_url,
+            )
             return DownloadResult(
                 temp_path=temp_path,
                 size=outcome.size,

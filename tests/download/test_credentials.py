@@ -102,3 +102,10 @@ async def test_aiohttp_itself_drops_authorization_on_cross_origin_redirect(serve
 
 def basic_header() -> str:
     return "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+
+async def test_a_malformed_url_with_credentials_fails_without_echoing_them(downloader):
+    async with asyncio.timeout(10), downloader() as d:
+        with pytest.raises(DownloadError, match="malformed URL") as info:
+            await d.fetch(f"http://{USER}:{PASSWORD}@[::1/x")
+    assert PASSWORD not in str(info.value) and info.value.tries == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import pytest
 
 from stagekit.errors import MetadataError
@@ -50,7 +53,7 @@ def test_equal_versions_compare_and_hash_equal(a, b):
 
 def test_qualifier_order_and_numeric_items():
     chain = ["1-alpha", "1-beta", "1-milestone", "1-rc", "1-snapshot", "1", "1-sp", "1-zzz"]
-    assert [compare_versions(a, b) for a, b in zip(chain, chain[1:], strict=False)] == [-1] * 7
+    assert [compare_versions(a, b) for a, b in itertools.pairwise(chain)] == [-1] * 7
     assert compare_versions("1.10", "1.9") == 1  # numeric, not lexical
     assert compare_versions("1.0.0.RC1", "1.0.0") == -1
     assert highest_version(["1.9", "1.10", "1.2"]) == "1.10"
@@ -111,7 +114,8 @@ META = b"""<?xml version="1.0" encoding="UTF-8"?>
 def test_parse_metadata_and_pick_version():
     meta = parse_metadata(META, url="http://127.0.0.1/m.xml")
     assert meta.versions == ("1.0", "1.10", "2.0", "2.1-SNAPSHOT")
-    assert (meta.group, meta.artifact, meta.last_updated) == ("org.example", "lib", "20240102030405")
+    assert (meta.group, meta.artifact) == ("org.example", "lib")
+    assert meta.last_updated == "20240102030405"
     assert pick_version(meta) == "2.0"
     no_release = META.replace(b"<release>2.0</release>", b"")
     assert pick_version(parse_metadata(no_release, url="u")) == "2.1-SNAPSHOT"
@@ -123,7 +127,7 @@ def test_parse_metadata_and_pick_version():
 
 
 def test_metadata_errors_name_the_url():
-    with pytest.raises(MetadataError, match="http://127.0.0.1/bad.xml"):
+    with pytest.raises(MetadataError, match=re.escape("http://127.0.0.1/bad.xml")):
         parse_metadata(b"<metadata><versioning>", url="http://127.0.0.1/bad.xml")
     with pytest.raises(MetadataError, match="expected <metadata>"):
         parse_metadata(b"<project/>", url="u")

@@ -32,7 +32,7 @@ from stagekit.testing.maven import (
     scenario_relocation,
     scenario_wide,
 )
-from stagekit.testing.repo import Expected, ExpectedArtifact
+from stagekit.testing.repo import Expected, ExpectedArtifact, ExpectedUnit
 
 BASE = "http://127.0.0.1/maven/"
 
@@ -81,8 +81,6 @@ async def explore(repo, *, scopes=("compile", "runtime"), include_optional=False
                 body = repo.files[repo.prefix + path].body
                 arts.append(ExpectedArtifact(path, hashlib.sha256(body).hexdigest(), len(body),
                                              repo.prefix + path, deferred))
-        from stagekit.testing.repo import ExpectedUnit
-
         found.add_unit(ExpectedUnit(f"maven.pom:{c}", "maven.pom", dep, arts))
     return found, fetched
 

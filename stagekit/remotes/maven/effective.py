@@ -186,12 +186,12 @@ def build_effective(
         raise MetadataError(f"{raw.url}: the parent POM is needed to build this model", url=raw.url)
     if raw.parent is None and parent is not None:
         raise MetadataError(f"{raw.url}: a parent was given but the POM declares none", url=raw.url)
-    rp = raw.parent
     properties = {**(parent.raw_properties if parent else {}), **raw.properties}
     model: dict[str, str | None] = {
-        "groupId": raw.group or (rp.group if rp else None),
+        # inherit from the parent as resolved (its version may have been a range)
+        "groupId": raw.group or (parent.coords.group if parent else None),
         "artifactId": raw.artifact,
-        "version": raw.version or (rp.version if rp else None),
+        "version": raw.version or (parent.coords.version if parent else None),
         "packaging": raw.packaging or "jar",
         "name": raw.name,
     }

@@ -1,0 +1,44 @@
+"""Build a remote from the command line's KIND, URL, ROOTs and options."""
+
+from __future__ import annotations
+
+import argparse
+
+from stagekit.discovery import Discovery
+
+__all__ = ["build_remote"]
+
+
+class UsageError(ValueError):
+    """The command line does not describe a usable remote."""
+
+
+def build_remote(kind: str, url: str, roots: list[str], args: argparse.Namespace) -> Discovery:
+    """The `Discovery` for ``kind``; `UsageError` names the missing or wrong argument."""
+    if kind == "file":
+        from stagekit.remotes.file import FileRemote
+
+        manifest = url if not url.endswith("/") else url + "PULP_MANIFEST"
+        return FileRemote(manifest)
+    if kind == "maven":
+        from stagekit.remotes.maven import MavenRemote
+
+        if not roots:
+            raise UsageError("maven needs at least one ROOT (group:artifact[:version])")
+        scopes = tuple(args.scope) if getattr(args, "scope", None) else ("compile", "runtime")
+        return MavenRemote(url, roots, scopes=scopes)
+    if kind == "oci":
+        from stagekit.remotes.oci import OCIRemote
+
+        if len(roots) != 1:
+            raise UsageError("oci needs exactly one ROOT: the repository name")
+        return OCIRemote(url, roots[0], tags=getattr(args, "tag", None),
+                         platforms=getattr(args, "platform", None))
+    if kind == "deb":
+        if not getattr(args, "dist", None):
+            raise UsageError("deb needs --dist (e.g. --dist stable)")
+        from stagekit.remotes.deb import DebRemote
+
+        return DebRemote(url, args.dist, components=args.component,
+                         architectures=args.arch, packages=roots or None)
+    raise UsageError(f"unknown kind {kind!r}")
