@@ -92,6 +92,8 @@ class RunRecorder:
     bytes_downloaded: int = 0
     status_counts: Counter[str] = field(default_factory=Counter)
     depth_counts: Counter[int] = field(default_factory=Counter)
+    #: Units whose depth went down after they were found (the catalog may hold the old one).
+    depth_changed: set[str] = field(default_factory=set)
 
     def __call__(self, event: Event) -> None:
         """Record ``event`` (this object is an `EventBus` subscriber)."""
@@ -111,6 +113,7 @@ class RunRecorder:
                 self.depth_counts[record.depth] -= 1
                 self.depth_counts[event.depth] += 1
                 record.depth = event.depth
+                self.depth_changed.add(event.key)
 
     def _discovered(self, event: UnitDiscovered) -> None:
         if event.key in self.units:
@@ -145,6 +148,38 @@ class RunRecorder:
         if event.size is not None:
             record.size = event.size
         record.finished_at = event.time
+
+    @classmethod
+    def from_saved(cls, saved: Any) -> RunRecorder:
+        """Rebuild the records of a past run from `Store.load_run`'s `RunRecords`."""
+        recorder = cls()
+        counts = Counter(a["unit_key"] for a in saved.artifacts)
+        for unit in saved.units:
+            key = unit["key"]
+            record = UnitRecord(
+                key, unit["kind"], unit["depth"] or 0, unit.get("relation"),
+                unit.get("n_artifacts", counts[key]), _epoch(unit.get("started_at")),
+                tuple(unit.get("natural_key") or ()), status=unit["status"] or "discovered",
+                error=unit.get("error"), size=unit.get("size"),
+                finished_at=_epoch(unit.get("finished_at")),
+            )
+            recorder.units[key] = record
+            recorder.status_counts[record.status] += 1
+            recorder.depth_counts[record.depth] += 1
+        for edge in saved.edges:
+            recorder._edge(edge["parent"], edge["child"], edge.get("relation"))
+            child = recorder.units.get(edge["child"])
+            if child is not None and child.relation is None:
+                child.relation = edge.get("relation")  # the first edge is how it was found
+        for a in saved.artifacts:
+            recorder.artifacts[(a["unit_key"], a["relative_path"])] = ArtifactFinished(
+                a["unit_key"], a["relative_path"], a.get("url") or "", a.get("size"),
+                a.get("sha256"), a.get("status") or "deferred", a.get("error"),
+                a.get("tries") or 0, time=float("nan"),
+            )
+            if a.get("status") == "downloaded" and a.get("size"):
+                recorder.bytes_downloaded += a["size"]
+        return recorder
 
     # -- snapshots ----------------------------------------------------------------
 
@@ -182,3 +217,12 @@ class RunRecorder:
         for (parent, child), relation in self.edges.items():
             graph.add_edge(parent, child, relation=relation or "")
         return graph
+
+
+def _epoch(value: Any) -> float:
+    """Epoch seconds from a catalog timestamp (float, ISO text or None -> NaN)."""
+    if value is None:
+        return float("nan")
+    if isinstance(value, int | float):
+        return float(value)
+    return pd.Timestamp(value).timestamp()

@@ -122,7 +122,8 @@ class Run:
             failed = [
                 {"kind": r.kind, "key": r.key, "natural_key": r.natural_key,
                  "depth": r.depth, "status": r.status, "error": r.error}
-                for r in self.records.units.values() if r.status in ("failed", "discovered")
+                for r in self.records.units.values()
+                if r.status in ("failed", "discovered") or r.key in self.records.depth_changed
             ]
             edges = [(p, c, rel or "") for (p, c), rel in self.records.edges.items()]
             catalog.save_batch(self.run_id, contents=failed, edges=edges)

@@ -82,5 +82,5 @@ async def test_failed_unit_raises_from_resolution():
 
 
 def test_content_must_be_a_content():
-    with pytest.raises(TypeError, match="stagekit.Content"):
+    with pytest.raises(TypeError, match=r"stagekit\.Content"):
         DeclarativeContent("not content")  # type: ignore[arg-type]

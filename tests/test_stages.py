@@ -183,7 +183,7 @@ async def test_unit_with_one_failing_artifact_fails_and_keeps_the_others(tmp_pat
 
 
 async def test_abort_stops_at_the_first_failed_unit(tmp_path):
-    repo, digests = blob_repo(["a"])
+    repo, _ = blob_repo(["a"])
     store = Store(tmp_path / "store")
     async with serve(repo) as server:
 

@@ -13,6 +13,7 @@ from types import TracebackType
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from stagekit.download.auth import Auth
 from stagekit.download.config import INTERESTING_HEADERS, DownloadConfig, DownloadResult
 from stagekit.download.fetch import (
     AttemptFailed,
@@ -64,7 +65,8 @@ class Downloader:
     created inside the running loop (unless one is given, which is then not closed) and
     closed on exit. Safe to call from many tasks at once; the connector enforces the
     per-host and total limits. ``retry`` replaces the policy built from the config
-    (tests inject a recording sleep).
+    (tests inject a recording sleep). ``auth`` (may also be set later, e.g. by a remote)
+    adds headers to HTTP requests and answers a 401 once per request before it is retried.
     """
 
     def __init__(
@@ -74,8 +76,10 @@ class Downloader:
         temp_dir: Path,
         session: aiohttp.ClientSession | None = None,
         retry: RetryPolicy | None = None,
+        auth: Auth | None = None,
     ) -> None:
         self.config = config or DownloadConfig()
+        self.auth = auth
         self.temp_dir = Path(temp_dir)
         self.retry = retry or RetryPolicy(
             self.config.tries, self.config.backoff_base, self.config.backoff_max
@@ -169,11 +173,11 @@ class Downloader:
         limit = self.config.get_bytes_max if max_size is None else max_size
         rurl = redact_url(url)
 
-        async def once() -> tuple[bytes, CIMultiDictProxy[str]]:
+        async def once(request_headers: Mapping[str, str]) -> tuple[bytes, CIMultiDictProxy[str]]:
             if is_file_url(url):
                 data = await read_small_file(url, limit, self._executor)
                 return data, CIMultiDictProxy(CIMultiDict())
-            response, _ = await open_response(self.session, url, headers or {})
+            response, _ = await open_response(self.session, url, request_headers)
             try:
                 data = await read_limited(response, limit, self.config.chunk_size)
             except BaseException:
@@ -183,11 +187,16 @@ class Downloader:
             return data, CIMultiDictProxy(CIMultiDict(response.headers))
 
         tries = 0
+        challenged = False
         while True:
             tries += 1
+            request_headers = await self._with_auth(url, headers or {})
             try:
-                return await once()
+                return await once(request_headers)
             except AttemptFailed as failure:
+                if not challenged and await self._challenged(failure, url, request_headers):
+                    challenged = True
+                    continue
                 await self._retry_or_raise(failure, rurl, tries)
 
     async def _fetch_one(
@@ -200,11 +209,18 @@ class Downloader:
         rurl = redact_url(url)
         tries = 0
         mismatches = 0
+        challenged = False
         while True:
             tries += 1
+            request_headers = await self._with_auth(url, headers)
             try:
-                outcome, temp_path = await self._try_once(url, expected, expected_size, headers)
+                outcome, temp_path = await self._try_once(
+                    url, expected, expected_size, request_headers
+                )
             except AttemptFailed as failure:
+                if not challenged and await self._challenged(failure, url, request_headers):
+                    challenged = True
+                    continue
                 await self._retry_or_raise(failure, rurl, tries)
                 continue
             except _Mismatch as m:
@@ -247,6 +263,23 @@ class Downloader:
                     if name in outcome.headers
                 },
             )
+
+    async def _with_auth(self, url: str, headers: Mapping[str, str]) -> Mapping[str, str]:
+        """``headers`` plus what ``auth`` adds for ``url`` (an explicit Authorization wins)."""
+        if self.auth is None or is_file_url(url) or "Authorization" in CIMultiDict(headers):
+            return headers
+        extra = await self.auth.authorize(self.session, url)
+        return {**headers, **extra} if extra else headers
+
+    async def _challenged(
+        self, failure: AttemptFailed, url: str, sent: Mapping[str, str]
+    ) -> bool:
+        """Whether ``auth`` answered a 401 so that the request is worth one more try."""
+        if self.auth is None or failure.kind != "status" or failure.status != 401:
+            return False
+        return await self.auth.challenged(
+            self.session, url, failure.headers, CIMultiDict(sent).get("Authorization")
+        )
 
     async def _retry_or_raise(self, failure: AttemptFailed, rurl: str, tries: int) -> None:
         """Sleep before the next try, or raise the final error for ``failure``."""
