@@ -7,6 +7,7 @@ Users writing a remote test it the way stagekit does::
         ...  # explore server.url_for(repo.entry_path()), compare with repo.expected
 """
 
+from stagekit.testing.debian import DebRepo, make_deb_repo
 from stagekit.testing.faults import (
     Corrupt,
     Fault,
@@ -29,12 +30,15 @@ from stagekit.testing.faults import (
     truncate,
 )
 from stagekit.testing.file import FileRepo, make_file_repo
+from stagekit.testing.maven import MavenRepo, make_maven_repo
+from stagekit.testing.oci import OCIRepo, make_oci_repo
 from stagekit.testing.repo import Expected, ExpectedArtifact, ExpectedUnit, Repo, StaticFile
 from stagekit.testing.server import Counters, RequestRecord, Server, serve
 
 __all__ = [
     "Corrupt",
     "Counters",
+    "DebRepo",
     "Expected",
     "ExpectedArtifact",
     "ExpectedUnit",
@@ -43,6 +47,8 @@ __all__ = [
     "Faults",
     "FileRepo",
     "Latency",
+    "MavenRepo",
+    "OCIRepo",
     "RateLimit",
     "Redirect",
     "Repo",
@@ -55,7 +61,10 @@ __all__ = [
     "Truncate",
     "corrupt",
     "latency",
+    "make_deb_repo",
     "make_file_repo",
+    "make_maven_repo",
+    "make_oci_repo",
     "rate_limit",
     "redirect",
     "reset",

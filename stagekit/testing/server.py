@@ -30,6 +30,7 @@ __all__ = ["Counters", "RequestRecord", "Server", "serve"]
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 _RANGE = re.compile(r"bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*")
 _URL_SAFE = "/:@-._~!$&'()*+,;="
@@ -244,7 +245,7 @@ class Server:
         app.router.add_get("/{path:.*}", self._static)
         return app
 
-    def _middleware(self, counters: Counters, *, faults: bool) -> Callable[..., object]:
+    def _middleware(self, counters: Counters, *, faults: bool) -> Middleware:
         @web.middleware
         async def count_and_fault(request: web.Request, handler: Handler) -> web.StreamResponse:
             method, path = request.method, request.path.lstrip("/")

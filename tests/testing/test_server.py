@@ -140,6 +140,15 @@ async def test_dynamic_routes_of_the_repo_come_before_static_files(session):
         assert server.counters.count("v2/x/hello", "GET") == 1
 
 
+async def test_url_for_encodes_paths_the_server_decodes(session):
+    repo = Repo({"a dir/ü b%.txt": StaticFile(b"odd name")})
+    async with asyncio.timeout(TIMEOUT), serve(repo) as server:
+        url = server.url_for("/a dir/ü b%.txt")
+        assert " " not in url
+        assert await (await session.get(url)).read() == b"odd name"
+        assert server.counters.count("a dir/ü b%.txt") == 1
+
+
 async def test_in_flight_and_maximum_follow_concurrent_clients(server, session, file_repo):
     path, _ = a_file(file_repo)
     server.faults.add(stall(path=path))
