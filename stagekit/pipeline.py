@@ -103,9 +103,19 @@ class Stage:
     _idle = False
     _waiting = 0
     _input_done = False
+    _sent_end = False
     _thaw: asyncio.Event | None = None
     items_in = 0
-    items_out = 0
+
+    @property
+    def items_out(self) -> int:
+        """Units this stage has passed on (what the next stage took, plus what waits)."""
+        pipeline = self._pipeline
+        if pipeline is None or self._out_q is None:
+            return 0
+        following = pipeline.stages[pipeline.stages.index(self) + 1]
+        end_waiting = self._sent_end and not following._input_done
+        return following.items_in + self._out_q.qsize() - end_waiting
 
     @property
     def name(self) -> str:
@@ -246,8 +256,6 @@ class Stage:
         queue = self._out_q
         if queue is None or not isinstance(dc, DeclarativeContent):
             self._bad_put(dc)
-        dc.owner = None
-        self.items_out += 1
         if queue.full():
             await queue.put(dc)
         else:
@@ -295,9 +303,9 @@ class _Pipeline:
             stage._in_q = previous
             stage._idle = False
             stage._waiting = 0
-            stage._input_done = False
+            stage._input_done = stage._sent_end = False
             stage._thaw = None
-            stage.items_in = stage.items_out = 0
+            stage.items_in = 0
             if index < len(self.stages) - 1:
                 previous = asyncio.Queue(self.maxsize)
                 self.queues.append(previous)
@@ -325,6 +333,7 @@ class _Pipeline:
         if stage._in_q is not None:
             await stage._drain()
         if stage._out_q is not None:
+            stage._sent_end = True
             await stage._out_q.put(_END)
 
     async def run(self) -> None:

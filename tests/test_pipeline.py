@@ -329,3 +329,12 @@ async def test_stage_returning_early_does_not_block_upstream():
     async with asyncio.timeout(TIMEOUT):
         await create_pipeline([Producer(dcs), TakeTwo(), collector], maxsize=1)
     assert collector.seen == ["c1", "c2"]
+
+
+async def test_stage_counters_add_up_after_the_run():
+    dcs = make(25)
+    stages = [Producer(dcs), Stage(), Batcher(4), Collector()]
+    async with asyncio.timeout(TIMEOUT):
+        await create_pipeline(stages, maxsize=3)
+    assert [s.items_out for s in stages] == [25, 25, 25, 25]
+    assert [s.items_in for s in stages[1:]] == [25, 25, 25]
