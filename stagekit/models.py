@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from urllib.parse import urlsplit
 
 from stagekit.errors import UnsafePathError
+from stagekit.urls import redact_url
 
 if TYPE_CHECKING:
     from stagekit.pipeline import FutureRegistry
@@ -101,6 +102,8 @@ class Artifact:
 def _check_url(url: str) -> str:
     if not isinstance(url, str):
         raise ValueError(f"url must be a string, got {url!r}")
+    if url.startswith(("http://", "https://", "file://")):
+        return url
     scheme = urlsplit(url).scheme
     if scheme not in ("http", "https", "file"):
         raise ValueError(f"url {url!r} must be http://, https:// or file://")
@@ -157,7 +160,11 @@ class DeclarativeArtifact:
         if not urls:
             raise ValueError(f"artifact {relative_path!r} needs at least one url")
         self.urls: tuple[str, ...] = tuple(_check_url(u) for u in urls)
-        self.relative_path = safe_relative_path(relative_path)
+        try:
+            self.relative_path = safe_relative_path(relative_path)
+        except UnsafePathError as exc:
+            # Name the remote-provided artifact too: the path alone rarely says where it came from.
+            raise UnsafePathError(f"{exc} (artifact at {redact_url(self.urls[0])})") from None
         self.digests = _check_digests(digests)
         if size is not None and (not isinstance(size, int) or size < 0):
             raise ValueError(f"size of {relative_path!r} must be a non-negative int, got {size!r}")
@@ -196,6 +203,7 @@ class DeclarativeContent:
         "depth",
         "error",
         "extra_data",
+        "key",
         "owner",
         "parent",
         "relation",
@@ -213,6 +221,8 @@ class DeclarativeContent:
         if not isinstance(content, Content):
             raise TypeError(f"content must be a stagekit.Content, got {type(content).__name__}")
         self.content = content
+        #: The unit's ``"kind:natural key"`` (content is not to change once declared).
+        self.key = content.key
         self.d_artifacts: list[DeclarativeArtifact] = list(d_artifacts)
         paths = [da.relative_path for da in self.d_artifacts]
         if len(set(paths)) != len(paths):
@@ -227,11 +237,6 @@ class DeclarativeContent:
         self._future: asyncio.Future[Content] | None = None
         self._registry: FutureRegistry | None = None
         self._thaw_event: asyncio.Event | None = None
-
-    @property
-    def key(self) -> str:
-        """The unit's ``"kind:natural key"``."""
-        return self.content.key
 
     @property
     def does_batch(self) -> bool:

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import tempfile
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,7 @@ class Run:
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self._task: asyncio.Task[None] | None = None
+        self._done_callbacks: list[Callable[[Run], None]] = []
 
     # -- running ------------------------------------------------------------------
 
@@ -84,7 +85,17 @@ class Run:
         if self._task is not None:
             raise RuntimeError("this run was already started")
         self._task = asyncio.get_running_loop().create_task(self._main(), name="stagekit-run")
+        for callback in self._done_callbacks:
+            self._task.add_done_callback(lambda _task, callback=callback: callback(self))
+        self._done_callbacks.clear()
         return self
+
+    def add_done_callback(self, callback: Callable[[Run], None]) -> None:
+        """Call ``callback(run)`` on the loop when the run ends, before its awaiters resume."""
+        if self._task is None:
+            self._done_callbacks.append(callback)
+        else:
+            self._task.add_done_callback(lambda _task: callback(self))
 
     async def _main(self) -> None:
         self.status = "running"
@@ -119,14 +130,25 @@ class Run:
             return
         catalog = self.store.catalog
         try:
-            failed = [
+            records = self.records
+            rows = [
                 {"kind": r.kind, "key": r.key, "natural_key": r.natural_key,
-                 "depth": r.depth, "status": r.status, "error": r.error}
-                for r in self.records.units.values()
-                if r.status in ("failed", "discovered") or r.key in self.records.depth_changed
+                 "depth": r.depth, "status": r.status, "error": r.error,
+                 "n_artifacts": r.n_artifacts}
+                for r in records.units.values()
+                if r.status in ("failed", "discovered") or r.key in records.depth_changed
             ]
-            edges = [(p, c, rel or "") for (p, c), rel in self.records.edges.items()]
-            catalog.save_batch(self.run_id, contents=failed, edges=edges)
+            # Failed artifacts never reach ContentSaver; keep them for load_run's table.
+            links = [
+                {"key": a.unit_key, "relative_path": a.relative_path, "url": a.url,
+                 "sha256": None, "size": a.size, "status": a.status, "error": a.error,
+                 "tries": a.tries}
+                for a in records.artifacts.values()
+                if a.status == "failed" and records.units.get(a.unit_key) is not None
+                and records.units[a.unit_key].status == "failed"
+            ]
+            edges = [(p, c, rel or "") for (p, c), rel in records.edges.items()]
+            catalog.save_batch(self.run_id, contents=rows, links=links, edges=edges)
             catalog.finish_run(self.run_id, self.status, self.stats)
         except Exception:  # the run's own outcome matters more than its bookkeeping
             log.exception("could not record run %s in the catalog", self.run_id)
@@ -198,6 +220,11 @@ class Run:
 
         return run_mimebundle(self)
 
+    def _ipython_display_(self) -> None:
+        from stagekit.notebook import display_run  # shows the final summary when it ends
+
+        display_run(self)
+
     def __repr__(self) -> str:
         return f"<Run {describe(self.remote)} {self.status}: {len(self.records.units)} units>"
 
@@ -214,8 +241,18 @@ def start(remote: Discovery, **options: Any) -> Run:
 
 
 async def explore(remote: Discovery, **options: Any) -> Run:
-    """Explore ``remote`` to the end and return the `Run` (see `Run` for the options)."""
-    return await Run(remote, **options)
+    """Explore ``remote`` to the end and return the `Run` (see `Run` for the options).
+
+    The run belongs to this call: if the caller is cancelled (a timeout, Ctrl-C), the run
+    is cancelled too and has stopped when the cancellation propagates.
+    """
+    run = Run(remote, **options).start()
+    try:
+        return await run
+    except asyncio.CancelledError:
+        if run.cancel():
+            await asyncio.wait({run._task})  # type: ignore[arg-type]
+        raise
 
 
 def explore_sync(remote: Discovery, **options: Any) -> Run:

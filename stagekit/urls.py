@@ -84,6 +84,8 @@ def has_credentials(url: str) -> bool:
 
 def redact_url(url: str) -> str:
     """``url`` without userinfo and with secret query values replaced by ``REDACTED``."""
+    if isinstance(url, str) and "@" not in url and "?" not in url:
+        return url  # nothing to hide: the common case, kept cheap
     try:
         parts = urlsplit(url)
     except (TypeError, ValueError):

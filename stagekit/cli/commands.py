@@ -45,6 +45,9 @@ async def _run_with_progress(run: Run, quiet: bool) -> None:
     follower = asyncio.create_task(_follow(run, bar))
     try:
         await run
+    except asyncio.CancelledError:
+        run.cancel()  # Ctrl-C: `await run` is shielded, so stop the run itself
+        raise
     finally:
         follower.cancel()
         await asyncio.gather(follower, return_exceptions=True)

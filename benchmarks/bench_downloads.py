@@ -1,0 +1,209 @@
+"""Download throughput: stagekit's sync stages against a bare aiohttp loop, same files.
+
+A fixture server (``python -m stagekit.testing serve file``, in its own process so client
+and server do not share an event loop) serves N files of SIZE bytes and their manifest.
+stagekit explores it with `FileRemote` into a fresh `Store`; the bare loop fetches the
+manifest and streams every file with the same connection limits, hashing it with sha256
+and writing it to a file named by its digest. A third side (bare + fsync, as the store
+does for durability) shows what syncing costs. Target: stagekit >= 0.9x bare.
+
+    python benchmarks/bench_downloads.py [--quick] [--files N] [--size BYTES] [--repeats N]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urljoin
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import aiohttp
+from _common import Measure, parse_args, report
+
+import stagekit
+from stagekit.download import DownloadConfig
+from stagekit.remotes.file import FileRemote
+from stagekit.storage import Store
+
+TARGET = ">= 0.9"
+MB = 1_000_000
+
+
+@contextlib.contextmanager
+def fixture_server(files: int, size: int, seed: int = 0, timeout: float = 60.0
+                   ) -> Iterator[str]:
+    """Serve a generated file repo in a subprocess; yields the manifest URL."""
+    cmd = [sys.executable, "-m", "stagekit.testing", "serve", "file",
+           "--files", str(files), "--size", str(size), "--seed", str(seed)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    killer = threading.Timer(timeout, proc.kill)  # a server that never prints must not hang us
+    killer.start()
+    try:
+        assert proc.stdout is not None
+        base, entry = proc.stdout.readline().strip(), proc.stdout.readline().strip()
+        killer.cancel()
+        if not entry.startswith("http"):
+            raise RuntimeError(f"fixture server did not start (got {base!r}, {entry!r})")
+        yield entry
+    finally:
+        killer.cancel()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+# -- stagekit ---------------------------------------------------------------------------
+
+
+async def stagekit_once(manifest_url: str, work: Path, config: DownloadConfig,
+                        expected_files: int) -> float:
+    """Seconds for `stagekit.explore` of the file remote into a fresh store."""
+    store = Store(work / "store")
+    try:
+        start = time.perf_counter()
+        run = await stagekit.explore(FileRemote(manifest_url), store=store,
+                                     download_config=config)
+        elapsed = time.perf_counter() - start
+        statuses = run.stats["statuses"]
+        if statuses.get("downloaded") != expected_files:
+            raise AssertionError(f"stagekit run ended with {statuses}, errors {run.errors[:3]}")
+    finally:
+        store.close()
+    return elapsed
+
+
+# -- bare aiohttp -----------------------------------------------------------------------
+
+
+async def _fetch(session: aiohttp.ClientSession, url: str, sha256: str, size: int,
+                 dest: Path, chunk_size: int, fsync: bool) -> int:
+    hasher = hashlib.sha256()
+    part = dest / f"{sha256}.part"
+    got = 0
+    async with session.get(url) as response:
+        response.raise_for_status()
+        # Blocking writes on the loop, as a straightforward client does (64 KiB is quick).
+        with open(part, "wb") as f:  # noqa: ASYNC230
+            async for chunk in response.content.iter_chunked(chunk_size):
+                hasher.update(chunk)
+                f.write(chunk)
+                got += len(chunk)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+    if got != size or hasher.hexdigest() != sha256:
+        part.unlink()
+        raise AssertionError(f"{url}: {got} bytes, sha256 {hasher.hexdigest()}")
+    os.replace(part, dest / sha256)
+    return got
+
+
+async def bare_once(manifest_url: str, work: Path, config: DownloadConfig,
+                    expected_files: int, fsync: bool = False) -> float:
+    """Seconds for a plain aiohttp client to fetch the manifest and every file in it."""
+    dest = work / "bare"
+    dest.mkdir()
+    start = time.perf_counter()
+    connector = aiohttp.TCPConnector(limit=config.total, limit_per_host=config.per_host)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=config.connect_timeout,
+                                    sock_read=config.read_timeout)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                     auto_decompress=False) as session:
+        async with session.get(manifest_url) as response:
+            response.raise_for_status()
+            manifest = await response.text()
+        base = urljoin(manifest_url, ".")
+        jobs = []
+        for line in manifest.splitlines():
+            if not line.strip():
+                continue
+            path, sha256, size = line.split(",")
+            jobs.append(_fetch(session, urljoin(base, quote(path)), sha256, int(size), dest,
+                               config.chunk_size, fsync))
+        sizes = await asyncio.gather(*jobs)
+    elapsed = time.perf_counter() - start
+    if len(sizes) != expected_files:
+        raise AssertionError(f"bare loop fetched {len(sizes)} of {expected_files} files")
+    return elapsed
+
+
+# -- measuring --------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison, print the table, write ``results/downloads.json``."""
+
+    def extra(parser: Any) -> None:
+        parser.add_argument("--files", type=int, default=None)
+        parser.add_argument("--size", type=int, default=64 * 1024)
+        parser.add_argument("--no-fsync-side", action="store_true",
+                            help="skip the bare + fsync side")
+
+    args = parse_args(__doc__.splitlines()[0], argv, extra)
+    files = args.files or (40 if args.quick else 2000)
+    repeats = args.repeats or (1 if args.quick else 3)
+    config = DownloadConfig()
+    total_mb = files * args.size / MB
+    sides: dict[str, Any] = {
+        "stagekit": lambda url, w: stagekit_once(url, w, config, files),
+        "bare": lambda url, w: bare_once(url, w, config, files),
+    }
+    if not args.no_fsync_side:
+        sides["bare_fsync"] = lambda url, w: bare_once(url, w, config, files, fsync=True)
+    samples: dict[str, list[float]] = {name: [] for name in sides}
+    with fixture_server(files, args.size) as manifest_url:
+        for i in range(repeats):
+            names = list(sides) if i % 2 == 0 else list(reversed(sides))
+            for name in names:
+                work = Path(tempfile.mkdtemp(prefix=f"stagekit-bench-{name}-"))
+                try:
+                    samples[name].append(asyncio.run(sides[name](manifest_url, work)))
+                finally:
+                    shutil.rmtree(work, ignore_errors=True)
+    best = {name: min(s) for name, s in samples.items()}
+    mbps = {name: total_mb / t for name, t in best.items()}
+    fps = {name: files / t for name, t in best.items()}
+    label = f"downloads: {files:,} x {args.size // 1024} KiB"
+    measures = [
+        Measure(f"{label} (vs bare aiohttp)", mbps["stagekit"], "MB/s", baseline=mbps["bare"],
+                target=TARGET, notes=f"best of {repeats}",
+                extra={"files_per_s": fps["stagekit"], "bare_files_per_s": fps["bare"]}),
+    ]
+    if "bare_fsync" in mbps:
+        measures.append(Measure(
+            f"{label} (vs bare + fsync, info)", mbps["stagekit"], "MB/s",
+            baseline=mbps["bare_fsync"], notes="the store fsyncs each file and directory",
+            extra={"files_per_s": fps["stagekit"], "bare_files_per_s": fps["bare_fsync"]}))
+    details = {
+        "files": files, "size": args.size, "repeats": repeats,
+        "per_host": config.per_host, "total": config.total, "chunk_size": config.chunk_size,
+        "seconds": samples, "mb_per_s": mbps, "files_per_s": fps,
+    }
+    report("downloads", args, measures, details)
+    for name in samples:
+        print(f"{name:>10}: {mbps[name]:8.1f} MB/s  {fps[name]:8.1f} files/s  "
+              f"(best {best[name]:.2f} s of {[round(s, 2) for s in samples[name]]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

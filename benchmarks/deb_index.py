@@ -1,0 +1,185 @@
+"""Debian: DebRemote exploring a 60,000-package index metadata-only, against python-debian.
+
+The parent generates an archive with one ``Packages`` index of N stanzas (served as
+``.xz``, ``.gz`` and plain; no ``.deb`` files) and serves it on 127.0.0.1. A fresh
+subprocess explores it with ``DebRemote`` under ``policy="metadata-only"`` (the Release,
+the index and N package units through the whole pipeline and catalog), sampling the
+event loop's lag meanwhile; then, in the same process, it decompresses the stored index
+to a file and times python-debian parsing it alone (``iter_paragraphs``, pure Python):
+the baseline. A second fresh process only parses that file, for a baseline peak RSS.
+
+    python benchmarks/deb_index.py [--quick] [--packages N]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import lzma
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import Measure, parse_args, report, run_measuring_rss
+
+MB = 1_000_000
+TICK = 0.01
+
+
+def _self_peak_rss() -> int:
+    """This process's peak RSS since exec (VmHWM): ``ru_maxrss`` would also count the
+    parent's RSS at fork time, which here holds the whole generated archive."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _parse_seconds(path: Path) -> tuple[float, int]:
+    from debian import deb822
+
+    start = time.perf_counter()
+    with open(path, encoding="utf-8") as f:
+        count = sum(1 for _ in deb822.Packages.iter_paragraphs(f, use_apt_pkg=False))
+    return time.perf_counter() - start, count
+
+
+def worker_explore(url: str, store_dir: str) -> dict[str, Any]:
+    """Explore the served archive, then time python-debian alone on the same index."""
+    import stagekit
+    from stagekit.remotes.deb import DebRemote
+
+    imported_rss = _self_peak_rss()
+    lags: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(TICK)
+            now = time.perf_counter()
+            lags.append(now - last - TICK)
+            last = now
+
+    async def explore() -> tuple[Any, float]:
+        tick = asyncio.create_task(ticker())
+        try:
+            start = time.perf_counter()
+            run = await stagekit.explore(DebRemote(url, "stable"), store=store_dir,
+                                         policy="metadata-only")
+            return run, time.perf_counter() - start
+        finally:
+            tick.cancel()
+            await asyncio.gather(tick, return_exceptions=True)
+
+    run, seconds = asyncio.run(explore())
+    explore_rss = _self_peak_rss()
+    stats = run.stats
+    artifacts = run.artifacts_dataframe().set_index("unit_key")
+    index_sha = artifacts.loc["deb.packages:main:amd64", "sha256"]
+    plain = Path(store_dir) / "decompressed-Packages"
+    with lzma.open(run.store.artifact_path(index_sha)) as src, open(plain, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    parse_seconds, stanzas = _parse_seconds(plain)
+    run.store.close()
+    lags.sort()
+    return {
+        "seconds": seconds, "units": stats["units"], "statuses": stats["statuses"],
+        "errors": stats["errors"], "imported_rss": imported_rss, "explore_rss": explore_rss,
+        "baseline_parse_seconds": parse_seconds, "baseline_stanzas": stanzas,
+        "index_bytes": plain.stat().st_size,
+        "loop_lag_max": lags[-1] if lags else 0.0,
+        "loop_lag_p99": lags[int(len(lags) * 0.99)] if lags else 0.0,
+        "after_baseline_rss": _self_peak_rss(),
+    }
+
+
+def worker_parse(path: str) -> dict[str, Any]:
+    """Parse the decompressed index with python-debian alone in a fresh process."""
+    imported_rss = _self_peak_rss()
+    seconds, stanzas = _parse_seconds(Path(path))
+    return {"seconds": seconds, "stanzas": stanzas, "imported_rss": imported_rss,
+            "peak_rss": _self_peak_rss()}
+
+
+def _spawn(*worker_args: str, timeout: float) -> tuple[dict[str, Any], int]:
+    out, peak = run_measuring_rss([sys.executable, __file__, "--worker", *worker_args],
+                                  timeout=timeout)
+    return json.loads(out.strip().splitlines()[-1]), peak
+
+
+async def _measure(packages: int, limit: float) -> dict[str, Any]:
+    from stagekit.testing import serve
+    from stagekit.testing.debian import make_deb_repo
+
+    started = time.perf_counter()
+    repo = make_deb_repo(components=["main"], architectures=["amd64"], n_packages=packages,
+                         with_debs=False, expected_release="InRelease")
+    generated = time.perf_counter() - started
+    expected_units = len(repo.expected.units)
+    with tempfile.TemporaryDirectory(prefix="stagekit-bench-deb-") as tmp:
+        plain = Path(tmp) / "Packages"
+        plain.write_bytes(repo.files[repo.index_path("main", "amd64")].body)
+        async with serve(repo) as server:
+            explore, explore_peak = await asyncio.to_thread(
+                _spawn, "explore", server.url, str(Path(tmp) / "store"), timeout=limit)
+        del repo
+        parse, parse_peak = await asyncio.to_thread(_spawn, "parse", str(plain),
+                                                    timeout=limit)
+    if explore["units"] != expected_units or explore["errors"]:
+        raise AssertionError(f"expected {expected_units} units and no errors, got {explore}")
+    # ru_maxrss of a child counts the parent's RSS at fork (kept for reference only).
+    return {"packages": packages, "generate_seconds": generated, "explore": explore,
+            "explore_ru_maxrss": explore_peak, "parse": parse, "parse_ru_maxrss": parse_peak}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both sides in subprocesses, print the table, write ``results/deb_index.json``."""
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "--worker":
+        kind, *rest = argv[1:]
+        result = worker_explore(*rest) if kind == "explore" else worker_parse(*rest)
+        print(json.dumps(result))
+        return 0
+
+    def extra(parser: Any) -> None:
+        parser.add_argument("--packages", type=int, default=None)
+        parser.add_argument("--timeout", type=float, default=1800.0)
+
+    args = parse_args(__doc__.splitlines()[0], argv, extra)
+    packages = args.packages or (3_000 if args.quick else 60_000)
+    details = asyncio.run(_measure(packages, args.timeout))
+    e, p = details["explore"], details["parse"]
+    size = f"{packages:,}-package index ({e['index_bytes'] / MB:.0f} MB)"
+    measures = [
+        Measure(f"deb: explore {size} metadata-only, wall time", e["seconds"], "s",
+                baseline=e["baseline_parse_seconds"],
+                notes="baseline = python-debian iter_paragraphs alone on the same "
+                      "decompressed file, same process",
+                extra={"units": e["units"], "units_per_s": e["units"] / e["seconds"]}),
+        Measure(f"deb: explore {size}, peak RSS", e["explore_rss"] / MB, "MB",
+                baseline=e["imported_rss"] / MB,
+                notes="baseline = same process right after import stagekit (pandas etc.)",
+                extra={"parse_alone_peak_mb": p["peak_rss"] / MB}),
+        Measure(f"deb: explore {size}, max event-loop lag", e["loop_lag_max"] * 1000, "ms",
+                extra={"p99_ms": e["loop_lag_p99"] * 1000}),
+    ]
+    report("deb_index", args, measures, details)
+    print(f"python-debian alone in a fresh process: {p['seconds']:.1f} s, "
+          f"{p['peak_rss'] / MB:.0f} MB peak; fixture generated in "
+          f"{details['generate_seconds']:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

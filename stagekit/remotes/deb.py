@@ -1,0 +1,323 @@
+"""A Debian archive: InRelease (or Release) -> Packages indexes -> ``.deb`` files.
+
+Units and keys::
+
+    deb.release:<dist>                 depth 0, artifact dists/<dist>/InRelease|Release
+      -> deb.packages:<comp>:<arch>    relation "index", artifact the chosen variant
+           -> deb.package:<name>:<version>:<arch>   relation "package", the .deb deferred
+
+Design (choosing a Packages variant): the Release lists a sha256 per variant (``.xz``,
+``.gz``, plain), so one artifact with the variants as mirrors cannot be verified, and a
+unit that failed cannot be retried under the same key. So the release unit's
+`discover` picks the variant itself: for each index (concurrently) it fetches the best
+listed variant with the run's downloader, which checks its size and sha256 against the
+Release, and falls back to the next on a 404 or a mismatch. The verified download is
+handed to the pipeline as the index unit's artifact (`prefetched`), which the
+`ArtifactSaver` stores: nothing is downloaded twice. When no variant matches, the index
+unit is recorded as failed with every variant's error, and the other indexes go on.
+The release file is chosen the same way among ``release_files`` (InRelease first; its
+signature is not verified). With ``Acquire-By-Hash: yes`` the by-hash URL is tried first.
+
+A Packages index is parsed from the stored file, decompressed as a stream, in chunks in
+a worker thread (python-debian's pure-Python parser), so a 60,000-stanza index is never
+held in memory whole and never blocks the loop for long; units are put as chunks come,
+under the pipeline's back-pressure. A stanza without SHA256 (or another needed field)
+fails that package unit with a message naming the index, the stanza and the field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urljoin
+
+from stagekit.errors import DownloadError, HTTPStatusError, MetadataError, UnitFailedError
+from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
+from stagekit.remotes.base import HTTPDiscovery
+from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
+from stagekit.remotes.oci_tasks import each_completed, fail_child, prefetched
+from stagekit.urls import redact_url
+
+__all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
+
+log = logging.getLogger(__name__)
+
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+PackageFilter = Iterable[str] | Callable[[Mapping[str, str]], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class DebRelease(Content):
+    """The Release of a distribution."""
+
+    kind = "deb.release"
+    distribution: str
+
+    def natural_key(self) -> tuple[str]:
+        """A distribution has one Release."""
+        return (self.distribution,)
+
+
+@dataclass(frozen=True, slots=True)
+class DebPackagesIndex(Content):
+    """The Packages index of one component and architecture."""
+
+    kind = "deb.packages"
+    component: str
+    architecture: str
+
+    def natural_key(self) -> tuple[str, str]:
+        """One index per component and architecture."""
+        return (self.component, self.architecture)
+
+
+@dataclass(frozen=True, slots=True)
+class DebPackage(Content):
+    """A binary package; ``filename``, ``size`` and ``sha256`` come from its stanza."""
+
+    kind = "deb.package"
+    name: str
+    version: str
+    architecture: str
+    filename: str = field(default="", compare=False)
+    size: int = field(default=0, compare=False)
+    sha256: str = field(default="", compare=False)
+
+    def natural_key(self) -> tuple[str, str, str]:
+        """Name, version (with epoch) and architecture."""
+        return (self.name, self.version, self.architecture)
+
+
+class DebRemote(HTTPDiscovery):
+    """Explore ``distribution`` of the archive at ``url`` (the directory holding ``dists/``).
+
+    ``components`` / ``architectures`` default to those of the Release (``all`` left out
+    when the Release says arch-all packages are in every architecture's index).
+    ``packages`` keeps only some packages: names, or a callable given each stanza (a
+    mapping of its fields, called in a worker thread) returning whether to keep it.
+    ``concurrency`` bounds index downloads; ``chunk_size`` is stanzas per parse step.
+    Run it through `stagekit.explore`: index downloads are written to the store's
+    temporary directory by the run's downloader.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        distribution: str,
+        components: Iterable[str] | None = None,
+        architectures: Iterable[str] | None = None,
+        packages: PackageFilter | None = None,
+        *,
+        release_files: Iterable[str] = ("InRelease", "Release"),
+        concurrency: int = 4,
+        chunk_size: int = 1000,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.base_url = url if url.endswith("/") else url + "/"
+        self.distribution = distribution.strip("/")
+        self.dist_path = safe_relative_path(f"dists/{self.distribution}", what="distribution")
+        self.components = None if components is None else list(components)
+        self.architectures = None if architectures is None else list(architectures)
+        self.select: Callable[[Mapping[str, str]], bool] | None
+        if packages is None:
+            self.select = None
+        elif callable(packages):
+            self.select = packages
+        else:
+            names = frozenset([packages] if isinstance(packages, str) else packages)
+            self.select = lambda stanza: stanza.get("Package") in names
+        self._full_stanzas = callable(packages)
+        self.release_files = list(release_files)
+        self.concurrency = concurrency
+        self.chunk_size = chunk_size
+
+    def describe(self) -> str:
+        """The remote as shown in the catalog."""
+        return f"deb {redact_url(self.base_url)} {self.distribution}"
+
+    def has_children(self, dc: DeclarativeContent) -> bool:
+        """Packages are leaves."""
+        return not isinstance(dc.content, DebPackage)
+
+    def dist_url(self, path: str) -> str:
+        """URL of ``dists/<dist>/<path>``."""
+        return urljoin(self.base_url, quote(f"{self.dist_path}/{path}"))
+
+    # -- the release ----------------------------------------------------------------
+
+    async def roots(self) -> AsyncIterator[DeclarativeContent]:
+        """The release unit, its file the first of ``release_files`` the archive serves."""
+        key = f"{DebRelease.kind}:{self.distribution}"
+        errors: list[str] = []
+        for name in self.release_files:
+            url = self.dist_url(name)
+            try:
+                result = await self.downloader.fetch(url)
+            except DownloadError as exc:
+                errors.append(str(exc))
+                if isinstance(exc, HTTPStatusError) and exc.status in (403, 404, 410):
+                    continue  # not served here: try the next name
+                break
+            artifact = prefetched(url, f"{self.dist_path}/{name}", result,
+                                  extra_data={"mutable": True})
+            yield DeclarativeContent(DebRelease(self.distribution), [artifact])
+            return
+        error = UnitFailedError(f"unit {key}: no release file found: {'; '.join(errors)}",
+                                unit_key=key, url=redact_url(self.dist_url("")))
+        if self.on_error == "abort":
+            raise error
+        self.report_failure(key, DebRelease.kind, error)
+
+    async def discover(
+        self, unit: Content, dc: DeclarativeContent
+    ) -> AsyncIterator[DeclarativeContent]:
+        """A release's indexes (variant chosen and verified); an index's packages."""
+        if isinstance(unit, DebRelease):
+            async for child in self._indexes(unit, dc):
+                yield child
+        elif isinstance(unit, DebPackagesIndex):
+            async for child in self._packages(unit, dc):
+                yield child
+
+    async def _indexes(
+        self, unit: DebRelease, dc: DeclarativeContent
+    ) -> AsyncIterator[DeclarativeContent]:
+        da = dc.d_artifacts[0]
+        where = redact_url(da.url)
+        data = await asyncio.to_thread(dc.artifacts[da.relative_path].read_bytes)
+        release = await asyncio.to_thread(parse_release, data, where)
+        components = self.components or release.components
+        architectures = self.architectures or release.default_architectures()
+        if not components or not architectures:
+            raise MetadataError(f"{where}: no Components/Architectures to explore", url=where,
+                                field="Components" if not components else "Architectures")
+        pairs = list(itertools.product(components, architectures))
+        indexes = each_completed(
+            (self._index_unit(unit, dc, release, where, c, a) for c, a in pairs),
+            self.concurrency,
+        )
+        async with contextlib.aclosing(indexes):
+            async for child in indexes:
+                if child is not None:
+                    yield child
+
+    async def _index_unit(
+        self, parent: DebRelease, parent_dc: DeclarativeContent, release: Release, where: str,
+        component: str, arch: str,
+    ) -> DeclarativeContent | None:
+        content = DebPackagesIndex(component, arch)
+        variants = release.variants(component, arch)
+        errors: list[str] = []
+        for path, sha256, size in variants:
+            urls = [self.dist_url(path)]
+            if release.acquire_by_hash:
+                directory = path.rsplit("/", 1)[0]
+                urls.insert(0, self.dist_url(f"{directory}/by-hash/SHA256/{sha256}"))
+            try:
+                result = await self.downloader.fetch(
+                    urls, expected_digests={"sha256": sha256}, expected_size=size)
+            except DownloadError as exc:
+                log.info("Packages variant %s unusable, trying the next: %s", path, exc)
+                errors.append(f"{path}: {exc}")
+                continue
+            worked = [u for u in urls if redact_url(u) == result.url] or urls[-1:]
+            artifact = prefetched([*worked, *(u for u in urls if u not in worked)],
+                                  f"{self.dist_path}/{path}", result)
+            return DeclarativeContent(content, [artifact], relation="index")
+        why = "; ".join(errors) if errors else f"{where} lists no Packages index for it"
+        error = UnitFailedError(
+            f"unit {content.key}: no Packages index of {component}/binary-{arch} matches "
+            f"the Release: {why}", unit_key=content.key, url=where)
+        best = DeclarativeArtifact(self.dist_url(variants[0][0]), f"{self.dist_path}/"
+                                   f"{variants[0][0]}", digests={"sha256": variants[0][1]},
+                                   size=variants[0][2]) if variants else None
+        fail_child(self, parent, parent_dc, content, "index", error, artifact=best)
+        return None
+
+    # -- the packages ---------------------------------------------------------------
+
+    async def _packages(
+        self, unit: DebPackagesIndex, dc: DeclarativeContent
+    ) -> AsyncIterator[DeclarativeContent]:
+        da = dc.d_artifacts[0]
+        where = redact_url(da.url)
+        path = dc.artifacts[da.relative_path].path
+        if path is None:
+            raise MetadataError(f"{where}: the index is not stored", url=where)
+        fields = None if self._full_stanzas else STANZA_FIELDS
+        reader = await asyncio.to_thread(
+            PackagesReader, path, da.relative_path, where, fields=fields, select=self.select)
+        try:
+            while True:
+                chunk = await asyncio.to_thread(self._read_units, reader, where, unit.architecture)
+                if not chunk:
+                    break
+                for item in chunk:
+                    if isinstance(item, DeclarativeContent):
+                        yield item
+                    else:
+                        fail_child(self, unit, dc, item[0], "package", item[1])
+        finally:
+            await asyncio.to_thread(reader.close)
+
+    def _read_units(
+        self, reader: PackagesReader, where: str, arch: str
+    ) -> list[DeclarativeContent | tuple[DebPackage, Exception]]:
+        """Parse and build one chunk of units (runs in a worker thread)."""
+        units: list[DeclarativeContent | tuple[DebPackage, Exception]] = []
+        for number, stanza in reader.read(self.chunk_size):
+            try:
+                units.append(self._package_unit(stanza, where, number))
+            except _BadStanza as bad:
+                units.append((bad.content, bad.error))
+        return units
+
+    def _package_unit(
+        self, paragraph: Mapping[str, str], where: str, number: int
+    ) -> DeclarativeContent:
+        # python-debian's mapping is case-insensitive and slow to query: copy it once.
+        stanza = dict(paragraph.items())
+        name, version, arch = (stanza.get(f, "").strip() for f in
+                               ("Package", "Version", "Architecture"))
+        content = DebPackage(name or f"<stanza {number}>", version or "?", arch or "?")
+
+        def bad(field_name: str, why: str) -> _BadStanza:
+            error = MetadataError(
+                f"{where}: stanza {number} (package {content.name} {content.version} "
+                f"{content.architecture}) {why}", url=where, field=field_name)
+            return _BadStanza(content, error)
+
+        for field_name in STANZA_FIELDS:
+            if not stanza.get(field_name, "").strip():
+                raise bad(field_name, f"has no {field_name} field"
+                          + ("; its .deb cannot be verified" if field_name == "SHA256" else ""))
+        filename, size_text = stanza["Filename"].strip(), stanza["Size"].strip()
+        sha256 = stanza["SHA256"].strip().lower()
+        if not _SHA256.match(sha256):
+            raise bad("SHA256", f"has a malformed SHA256 {sha256!r}")
+        if not size_text.isdigit():
+            raise bad("Size", f"has a malformed Size {size_text!r}")
+        try:
+            safe_relative_path(filename, what="Filename")
+        except ValueError as exc:
+            raise bad("Filename", str(exc)) from None
+        package = DebPackage(name, version, arch, filename, int(size_text), sha256)
+        # base_url ends with "/" and filename is a safe relative path: no urljoin needed.
+        artifact = DeclarativeArtifact(
+            self.base_url + quote(filename), filename, digests={"sha256": sha256},
+            size=package.size, deferred=True)
+        return DeclarativeContent(package, [artifact], relation="package")
+
+
+class _BadStanza(Exception):
+    def __init__(self, content: DebPackage, error: Exception) -> None:
+        super().__init__(str(error))
+        self.content = content
+        self.error = error

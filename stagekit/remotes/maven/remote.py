@@ -1,0 +1,419 @@
+"""`MavenRemote`: explore a Maven 2 repository from root POMs to unknown depth.
+
+Each POM is a `MavenPom` unit with its ``.pom`` (fetched: discovery reads it) and its main
+artifact (deferred). A saved POM's children are its parent, the BOMs its model imports
+and its dependencies in the chosen scopes, with versions from dependencyManagement along
+the parent chain and imported BOMs and ``${...}`` interpolated (`PomResolver`).
+
+Order of work: a child's POM and sidecars are fetched while its parent is explored (the
+packaging decides its main artifact), all children of a POM at once; the fetched POM
+feeds the resolver and, when possible, the pipeline (see `stagekit.remotes.maven.pomfiles`),
+so each POM costs one request plus its sidecars.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from stagekit.errors import DownloadError, MetadataError, StagekitError
+from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent
+from stagekit.remotes.base import HTTPDiscovery
+from stagekit.remotes.maven.children import Child, children_of
+from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
+from stagekit.remotes.maven.effective import EffectivePom
+from stagekit.remotes.maven.metadata import pick_version
+from stagekit.remotes.maven.pomfiles import PomFiles
+from stagekit.remotes.maven.resolver import PomResolver
+from stagekit.remotes.maven.sidecars import Sidecars
+from stagekit.urls import redact_url
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["MavenPom", "MavenRemote"]
+
+log = logging.getLogger(__name__)
+
+Exclusions = frozenset[tuple[str, str]]
+# Parents and BOMs are nearly always pom-packaged: do not guess a jar sidecar for them.
+_MODEL_RELATIONS = ("parent", "import")
+
+
+@dataclass(frozen=True, slots=True)
+class MavenPom(Content):
+    """One POM of a Maven repository, keyed by ``groupId:artifactId:version``."""
+
+    kind = "maven.pom"
+    group: str
+    artifact: str
+    version: str
+
+    def natural_key(self) -> tuple[str, str, str]:
+        """A POM is its coordinates."""
+        return (self.group, self.artifact, self.version)
+
+    @property
+    def coords(self) -> Coordinates:
+        """The unit's `Coordinates`."""
+        return Coordinates(self.group, self.artifact, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class _Recipe:
+    """What a unit declares once its POM was read (shared by every path reaching it)."""
+
+    pom_digests: dict[str, str]
+    main_path: str | None
+    main_digests: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A child ready to be yielded: which POM, why, with which exclusions."""
+
+    coords: Coordinates
+    relation: str | None
+    exclusions: Exclusions
+    recipe: _Recipe | None  # None: already declared by another path
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def _parse_root(text: str) -> tuple[str, str, str | None]:
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not all(parts):
+        raise MetadataError(f"root {text!r} is not groupId:artifactId[:version]", field="root")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+
+
+def _combine(url: str, problems: Sequence[StagekitError]) -> StagekitError:
+    if len(problems) == 1:
+        return problems[0]
+    text = "; ".join(str(p) for p in problems)
+    return MetadataError(f"{len(problems)} problems in {url}: {text}", url=url,
+                         field=getattr(problems[0], "field", None))
+
+
+class MavenRemote(HTTPDiscovery):
+    """Discover POMs from ``roots`` (``"g:a:v"``, or ``"g:a"`` resolved via maven-metadata.xml).
+
+    ``scopes`` are the dependency scopes followed; optional dependencies only with
+    ``include_optional``. ``checksums`` are the sidecar algorithms asked for each file
+    (sha1 only by default: Maven always publishes it, and each one costs a request).
+    A file without a sidecar is stored unverified, not failed.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        roots: Iterable[str],
+        *,
+        scopes: Iterable[str] = ("compile", "runtime"),
+        include_optional: bool = False,
+        checksums: Iterable[str] = ("sha1",),
+        max_depth: int | None = None,
+        on_error: str = "continue",
+    ) -> None:
+        super().__init__(max_depth=max_depth, on_error=on_error)
+        self.base_url = url if url.endswith("/") else url + "/"
+        self.root_specs = [roots] if isinstance(roots, str) else list(roots)
+        self.scopes = tuple(scopes)
+        self.include_optional = include_optional
+        self.checksums = tuple(checksums)
+        Sidecars(self._get, self.checksums)  # validate the algorithms now, not mid-run
+        self.files: PomFiles | None = None
+        self.resolver: PomResolver | None = None
+
+    def describe(self) -> str:
+        """The remote as shown in the catalog."""
+        return f"maven {redact_url(self.base_url)} {' '.join(self.root_specs)}"
+
+    # -- the stage ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Discover, then drop what is left (fetches, temporary files nobody took)."""
+        # A downloader given by the run writes into the store's temporary directory, so
+        # its files can be handed to the pipeline; one opened here cannot.
+        handoff = self.downloader is not None
+        self.sidecars = Sidecars(self._get, self.checksums)
+        self.files = PomFiles(self.base_url, self.sidecars, get_bytes=self._get,
+                              fetch_file=self._fetch_file if handoff else None)
+        self.resolver = PomResolver(self.files.data, self.base_url,
+                                    fetch_metadata=self._fetch_metadata)
+        self._claimed: set[Coordinates] = set()
+        self._recipes: dict[Coordinates, asyncio.Task[_Recipe]] = {}
+        try:
+            await super().run()
+        finally:
+            running = [t for t in self._recipes.values() if not t.done()]
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            await self.resolver.aclose()
+            await self.files.aclose()
+
+    async def _get(self, url: str) -> bytes:
+        return await self.get_bytes(url)
+
+    async def _fetch_file(self, url: str) -> Any:
+        return await self.downloader.fetch(url)
+
+    async def _fetch_metadata(self, group: str, artifact: str) -> bytes:
+        return await self.get_bytes(self.base_url + metadata_path(group, artifact))
+
+    # -- roots and children -------------------------------------------------------
+
+    async def roots(self) -> AsyncIterator[DeclarativeContent]:
+        """The root POMs, each fetched (with its sidecars) before it is put."""
+        tasks: dict[asyncio.Task[_Found], str] = {}
+        for text in self.root_specs:
+            try:
+                group, artifact, version = _parse_root(text)
+            except MetadataError as exc:
+                self.report_failure(f"maven.pom:{text}", MavenPom.kind, exc)
+                continue
+            tasks[self._spawn_local(self._root(group, artifact, version))] = text
+        async for text, found, error in self._as_done(tasks):
+            if error is not None:
+                self.report_failure(f"maven.pom:{text}", MavenPom.kind, error)
+            else:
+                yield self._declare(found)
+
+    async def _root(self, group: str, artifact: str, version: str | None) -> _Found:
+        if version is None:
+            assert self.resolver is not None
+            meta = await self.resolver.metadata(group, artifact)
+            version = pick_version(meta)
+            if version is None:
+                raise MetadataError(f"{meta.url}: lists no version of {group}:{artifact}",
+                                    url=meta.url, field="versioning")
+        coords = Coordinates(group, artifact, version)
+        return _Found(coords, None, frozenset(), await self._recipe(coords, guess_jar=True))
+
+    async def discover(self, unit: Content, dc: DeclarativeContent) -> AsyncIterator[
+        DeclarativeContent
+    ]:
+        """The parent, imported BOMs and followed dependencies of a saved POM.
+
+        Raises `MetadataError` naming the POM URL and the element when the model cannot
+        be built or a followed dependency cannot be resolved (after yielding the rest).
+        """
+        assert isinstance(unit, MavenPom) and self.resolver is not None
+        assert self.files is not None
+        coords = unit.coords
+        url = self.files.url_of(coords)
+        if self.files.failed(coords):
+            stored = dc.artifacts.get(pom_path(coords))
+            if stored is not None:
+                self.files.seed(coords, stored.read_bytes())
+        problems: list[StagekitError] = []
+        try:
+            effective = await self.resolver.effective(coords)
+        except StagekitError as exc:
+            problems.append(await self._model_error(coords, url, exc))
+            kids = await self._raw_parent(coords)
+        else:
+            kids = self._follow(effective, dc.extra_data.get("exclusions", frozenset()),
+                                problems)
+        tasks = {self._spawn_local(self._child(kid, url)): kid for kid in kids}
+        async for _kid, found, error in self._as_done(tasks):
+            if error is not None:
+                problems.append(error)
+            else:
+                yield self._declare(found)
+        if problems:
+            raise _combine(url, problems)
+
+    def _follow(self, effective: EffectivePom, exclusions: Exclusions,
+                problems: list[StagekitError]) -> list[Child]:
+        """`children_of`, leaving out (and recording) each dependency it cannot follow."""
+        while True:
+            try:
+                return children_of(effective, scopes=self.scopes,
+                                   include_optional=self.include_optional,
+                                   exclusions=exclusions)
+            except MetadataError as exc:
+                problems.append(exc)
+                kept = tuple(d for d in effective.dependencies
+                             if d.where != exc.field or (d.problem is None and d.version))
+                if len(kept) == len(effective.dependencies):
+                    raise
+                effective = dataclasses.replace(effective, dependencies=kept)
+
+    async def _raw_parent(self, coords: Coordinates) -> list[Child]:
+        """The parent named by a POM whose model failed, so the graph still shows it."""
+        assert self.resolver is not None
+        try:
+            raw = await self.resolver.raw(coords)
+        except StagekitError:
+            return []
+        p = raw.parent
+        if p is None or not (p.group and p.artifact and p.version):
+            return []
+        if "${" in p.group + p.artifact + p.version:
+            return []
+        return [Child(Coordinates(p.group, p.artifact, p.version), "parent")]
+
+    async def _model_error(self, coords: Coordinates, url: str,
+                           exc: StagekitError) -> StagekitError:
+        """``exc`` as an error of the POM at ``url``, naming the element that led to it."""
+        failing = getattr(exc, "url", None)
+        if isinstance(exc, MetadataError) and failing == url:
+            return exc
+        element = "parent or import"
+        assert self.resolver is not None
+        try:
+            raw = await self.resolver.raw(coords)
+        except StagekitError:
+            raw = None
+        if raw is not None and failing:
+            p = raw.parent
+            if p is not None and p.artifact and f"/{p.artifact}/" in failing:
+                element = "parent"
+            for entry in raw.management:
+                if entry.scope == "import" and entry.artifact and f"/{entry.artifact}/" in failing:
+                    element = entry.where
+                    break
+        what = "cannot be read" if isinstance(exc, DownloadError) else "is not usable"
+        error = MetadataError(f"{url}: {element} POM {failing or ''} {what}: {exc}",
+                              url=url, field=element)
+        error.__cause__ = exc
+        return error
+
+    async def _child(self, kid: Child, url: str) -> _Found:
+        assert self.resolver is not None
+        if kid.is_range:
+            try:
+                kid = await self.resolver.resolve_child(kid)
+            except StagekitError as exc:
+                where = f"{kid.relation} {kid.coords}"
+                error = MetadataError(f"{url}: {where}: version range {kid.coords.version!r} "
+                                      f"cannot be resolved: {exc}", url=url, field="version")
+                raise error from exc
+        if kid.coords in self._claimed:
+            return _Found(kid.coords, kid.relation, kid.exclusions, None)
+        recipe = await self._recipe(kid.coords, guess_jar=kid.relation not in _MODEL_RELATIONS)
+        return _Found(kid.coords, kid.relation, kid.exclusions, recipe)
+
+    # -- declaring a unit ---------------------------------------------------------
+
+    def _declare(self, found: _Found) -> DeclarativeContent:
+        """The unit to yield: complete the first time, a bare link every other time.
+
+        Called right before the yield, with no await in between: `Discovery` registers
+        the first unit of a key synchronously, so a bare one can only ever be linked.
+        """
+        c = found.coords
+        unit = MavenPom(c.group, c.artifact, c.version)
+        if found.recipe is None or found.coords in self._claimed:
+            return DeclarativeContent(unit, relation=found.relation)
+        self._claimed.add(found.coords)
+        recipe = found.recipe
+        assert self.files is not None
+        rel = pom_path(found.coords)
+        pom = DeclarativeArtifact(self.base_url + rel, rel, digests=recipe.pom_digests)
+        download = self.files.take_download(found.coords)
+        if download is not None:
+            pom.download, pom.tries = download, download.tries
+        artifacts = [pom]
+        if recipe.main_path is not None:
+            artifacts.append(DeclarativeArtifact(
+                self.base_url + recipe.main_path, recipe.main_path,
+                digests=recipe.main_digests, deferred=True))
+        extra = {"exclusions": found.exclusions} if found.exclusions else None
+        return DeclarativeContent(unit, artifacts, extra_data=extra, relation=found.relation)
+
+    async def _recipe(self, coords: Coordinates, *, guess_jar: bool) -> _Recipe:
+        task = self._recipes.get(coords)
+        if task is None:
+            task = self._spawn_local(self._make_recipe(coords, guess_jar))
+            self._recipes[coords] = task
+        return await asyncio.shield(task)
+
+    async def _make_recipe(self, coords: Coordinates, guess_jar: bool) -> _Recipe:
+        """Fetch the POM and sidecars (and, guessing a jar, the jar's sidecar) at once."""
+        assert self.files is not None and self.resolver is not None
+        guess = artifact_path(coords, "jar") if guess_jar else None
+        jar_sums = (self._spawn_local(self.sidecars.digests(self.base_url + guess))
+                    if guess else None)
+        try:
+            try:
+                pom = await self.files.get(coords)
+            except DownloadError as exc:
+                # Declared without a file: the pipeline fetches it and fails the unit (or,
+                # after a transient error, saves it and discover() reads it from the store).
+                expected = getattr(exc, "expected", "")
+                algorithm = getattr(exc, "algorithm", "")
+                digests = {algorithm: expected} if expected and algorithm != "size" else {}
+                log.debug("POM of %s not fetched ahead: %s", coords, exc)
+                return _Recipe(digests, None, {})
+            packaging = await self._packaging(coords)
+            main = artifact_path(coords, packaging) if packaging else None
+            if main is None:
+                main_digests: dict[str, str] = {}
+            elif main == guess and jar_sums is not None:
+                main_digests = await jar_sums
+            else:
+                main_digests = await self.sidecars.digests(self.base_url + main)
+            return _Recipe(pom.digests, main, main_digests)
+        finally:
+            if jar_sums is not None and not jar_sums.done():
+                jar_sums.cancel()
+
+    async def _packaging(self, coords: Coordinates) -> str | None:
+        """The POM's packaging (None when the POM does not parse: discover() reports it)."""
+        assert self.resolver is not None
+        try:
+            raw = await self.resolver.raw(coords)
+            if raw.packaging is None or "${" not in raw.packaging:
+                return raw.packaging or "jar"
+            return (await self.resolver.effective(coords)).packaging
+        except StagekitError:
+            return None
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _spawn_local(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        task.add_done_callback(_consume)
+        return task
+
+    async def _as_done(self, tasks: dict[asyncio.Task[Any], Any]) -> AsyncIterator[
+        tuple[Any, Any, StagekitError | None]
+    ]:
+        """``(label, result, error)`` per task as each finishes; cancels the rest on exit."""
+        pending = set(tasks)
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    error = task.exception()
+                    if error is not None and not isinstance(error, StagekitError):
+                        raise error
+                    yield tasks[task], None if error else task.result(), error
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Add ``group``, ``artifact``, ``version`` and ``conflict`` (g:a at several versions)."""
+        parts = frame["key"].astype("string").str.extract(r"^maven\.pom:([^:]+):([^:]+):(.+)$")
+        frame = frame.assign(
+            group=parts[0].astype("string"),
+            artifact=parts[1].astype("string"),
+            version=parts[2].astype("string"),
+        )
+        ga = frame["group"] + ":" + frame["artifact"]
+        versions = frame.groupby(ga, dropna=True)["version"].transform("nunique")
+        frame["conflict"] = (versions.fillna(0) > 1).astype(bool)
+        return frame

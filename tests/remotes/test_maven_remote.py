@@ -1,0 +1,300 @@
+"""MavenRemote end to end: generated repositories with a known answer, through the pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+
+import stagekit
+from stagekit.download import DownloadConfig
+from stagekit.remotes.maven import MavenPom, MavenRemote
+from stagekit.storage import Store
+from stagekit.testing import latency, serve
+from stagekit.testing.maven import (
+    GenDep,
+    GenPom,
+    MavenRepoBuilder,
+    make_maven_repo,
+    scenario_bom,
+    scenario_cycle,
+    scenario_deep,
+    scenario_diamond,
+    scenario_exclusions,
+    scenario_parent_chain,
+    scenario_range,
+    scenario_relocation,
+    scenario_wide,
+)
+from stagekit.testing.repo import StaticFile
+
+TIMEOUT = 60
+FAST = DownloadConfig(backoff_base=0.01, backoff_max=0.05, read_timeout=5.0)
+
+SCENARIOS = {
+    "parent_chain_5": lambda: scenario_parent_chain(5),
+    "bom": scenario_bom,
+    "diamond": scenario_diamond,
+    "cycle": scenario_cycle,
+    "relocation": scenario_relocation,
+    "range": scenario_range,
+    "exclusions": scenario_exclusions,
+    "deep_30": lambda: scenario_deep(30),
+    "wide": lambda: scenario_wide(120, depth=4, fanout=3, seed=3),
+    "everything": lambda: make_maven_repo(
+        n_poms=80, parent_chain=3, bom=True, diamond=True, cycle=True, relocation=True,
+        version_range=True, exclusions=True, deep=5, seed=7, prefix="maven2"),
+}
+
+
+async def explore(server, repo, store, roots=None, **options):
+    remote = MavenRemote(server.url_for(repo.entry_path()), repo.roots if roots is None else roots,
+                         **options.pop("remote", {}))
+    async with asyncio.timeout(TIMEOUT):
+        return await stagekit.explore(remote, store=store, download_config=FAST, **options)
+
+
+def artifact_rows(run):
+    frame = run.artifacts_dataframe()
+    return {(r.unit_key, r.relative_path): r for r in frame.itertuples(index=False)}
+
+
+def assert_found_as_expected(run, repo, policy):
+    assert run.errors == []
+    assert run.remote.depths() == repo.expected.depths()
+    assert run.remote.edges == repo.expected.edges
+    rows = artifact_rows(run)
+    wanted = {(k, a.relative_path): a for k, u in repo.expected.units.items() for a in u.artifacts}
+    assert set(rows) == set(wanted)
+    for key, art in wanted.items():
+        row = rows[key]
+        assert row.url.endswith("/" + art.url_path), key
+        assert bool(row.verified), key
+        if art.deferred and policy == "metadata-only":
+            assert row.status == "deferred", key
+        else:
+            assert (row.status, row.sha256, row.size) == ("downloaded", art.sha256, art.size), key
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_scenario_is_discovered_exactly_metadata_only(name, tmp_path):
+    repo = SCENARIOS[name]()
+    async with serve(repo) as server:
+        run = await explore(server, repo, tmp_path / "store", policy="metadata-only")
+        requested = dict(server.counters.by_path)
+    assert_found_as_expected(run, repo, "metadata-only")
+    poms = [p for p in requested if p.endswith(".pom")]
+    assert poms and all(requested[p] == 1 for p in poms), "a POM was fetched twice"
+    assert not [p for p in requested if p.endswith((".jar", ".war"))]
+    frame = run.to_dataframe().set_index("key")
+    assert set(frame.index) == set(repo.expected.units)
+    assert not frame["conflict"].any()
+
+
+async def test_immediate_policy_stores_every_pom_and_jar(tmp_path):
+    repo = SCENARIOS["everything"]()
+    store = Store(tmp_path / "store")
+    async with serve(repo) as server:
+        run = await explore(server, repo, store, policy="immediate")
+    assert_found_as_expected(run, repo, "immediate")
+    for unit in repo.expected.units.values():
+        for art in unit.artifacts:
+            body = store.artifact_path(art.sha256).read_bytes()
+            assert hashlib.sha256(body).hexdigest() == art.sha256
+    assert set(run.to_dataframe()["status"]) == {"downloaded"}
+    assert [p for p in store.tmp_dir.iterdir()] == []
+
+
+async def test_graph_and_table_show_relations_and_coordinates(tmp_path):
+    repo = scenario_parent_chain(3)
+    async with serve(repo) as server:
+        run = await explore(server, repo, tmp_path / "store", policy="metadata-only")
+    graph = run.graph
+    leaf = "maven.pom:org.stagekit.chain:leaf:1.0"
+    parent = "maven.pom:org.stagekit.chain:chain-parent-1:5"
+    assert graph.edges[leaf, parent]["relation"] == "parent"
+    assert graph.edges[leaf, "maven.pom:org.stagekit.chain.libs:lib-b:1.1"]["relation"] == (
+        "dependency:runtime")
+    row = run.to_dataframe().set_index("key").loc[parent]
+    assert (row["group"], row["artifact"], row["version"], row["relation"]) == (
+        "org.stagekit.chain", "chain-parent-1", "5", "parent")
+
+
+def conflict_repo():
+    """app -> lib:1.0 and app -> mid -> lib:2.0: one g:a at two versions."""
+    b = MavenRepoBuilder(seed=1)
+    g = "org.stagekit.conflict"
+    app, mid = b.add(GenPom(g, "app", "1.0")), b.add(GenPom(g, "mid", "1.0"))
+    b.add(GenPom(g, "lib", "1.0"))
+    b.add(GenPom(g, "lib", "2.0"))
+    app.deps += [GenDep(g, "lib", "1.0"), GenDep(g, "mid", "1.0")]
+    mid.deps.append(GenDep(g, "lib", "2.0"))
+    for pom, target in ((app, "lib:1.0"), (app, "mid:1.0"), (mid, "lib:2.0")):
+        pom.edge(f"{g}:{target}", "dependency:compile")
+    b.roots.append(app.gav)
+    return b.build()
+
+
+async def test_conflict_column_marks_a_group_artifact_at_several_versions(tmp_path):
+    repo = conflict_repo()
+    async with serve(repo) as server:
+        run = await explore(server, repo, tmp_path / "store", policy="metadata-only")
+    assert run.remote.edges == repo.expected.edges
+    conflict = run.to_dataframe().set_index("key")["conflict"]
+    assert conflict.to_dict() == {
+        "maven.pom:org.stagekit.conflict:app:1.0": False,
+        "maven.pom:org.stagekit.conflict:mid:1.0": False,
+        "maven.pom:org.stagekit.conflict:lib:1.0": True,
+        "maven.pom:org.stagekit.conflict:lib:2.0": True,
+    }
+
+
+BOMB = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<project><modelVersion>4.0.0</modelVersion><groupId>&lol3;</groupId>
+<artifactId>bomb</artifactId><version>1.0</version></project>
+"""
+
+
+def bad_repo():
+    """app -> good -> leaf, and app -> five broken POMs (see the test)."""
+    b = MavenRepoBuilder(seed=2)
+    g = "org.stagekit.bad"
+    app = b.add(GenPom(g, "app", "1.0"))
+    good = b.add(GenPom(g, "good", "1.0"))
+    b.add(GenPom(g, "leaf", "1.0"))
+    good.deps.append(GenDep(g, "leaf", "1.0"))
+    good.edge(f"{g}:leaf:1.0", "dependency:compile")
+    orphan_parent = b.add(GenPom(g, "gone-parent", "1.0", packaging="pom"))
+    names = ("malformed", "bomb", "badprop", "orphan", "gone")
+    for name in names:
+        pom = b.add(GenPom(g, name, "1.0"))
+        if name == "orphan":
+            pom.parent = orphan_parent.gav
+            pom.edge(orphan_parent.gav, "parent")
+    for name in ("good", *names):
+        app.deps.append(GenDep(g, name, "1.0"))
+        app.edge(f"{g}:{name}:1.0", "dependency:compile")
+    b.roots.append(app.gav)
+    repo = b.build()
+
+    def replace(name, body):
+        path = f"org/stagekit/bad/{name}/1.0/{name}-1.0.pom"
+        repo.files[path] = StaticFile(body, "application/xml")
+        repo.files[path + ".sha1"] = StaticFile(hashlib.sha1(body).hexdigest().encode())
+
+    replace("malformed", b"<project><artifactId>malformed</artifactId><version>1.0</project>")
+    replace("bomb", BOMB)
+    replace("badprop", b"<project><groupId>org.stagekit.bad</groupId><artifactId>badprop"
+                       b"</artifactId><version>1.0</version><dependencies><dependency><groupId>"
+                       b"org.stagekit.bad</groupId><artifactId>leaf</artifactId>"
+                       b"<version>${nope.version}</version></dependency></dependencies></project>")
+    for gone in ("gone/1.0/gone-1.0.pom", "gone-parent/1.0/gone-parent-1.0.pom"):
+        for suffix in ("", ".sha1", ".md5"):
+            del repo.files[f"org/stagekit/bad/{gone}{suffix}"]
+    return repo
+
+
+async def test_bad_poms_fail_only_their_unit_naming_url_and_element(tmp_path):
+    repo = bad_repo()
+    async with serve(repo) as server:
+        run = await explore(server, repo, tmp_path / "store", policy="metadata-only")
+        base = server.url_for("org/stagekit/bad")
+    errors = {key.split(":")[2]: text for key, text in run.errors}
+    assert set(errors) == {"malformed", "bomb", "badprop", "orphan", "gone", "gone-parent"}
+    url = f"{base}/{{0}}/1.0/{{0}}-1.0.pom".format
+    assert url("malformed") in errors["malformed"] and "not well-formed" in errors["malformed"]
+    assert url("bomb") in errors["bomb"] and "forbidden" in errors["bomb"]
+    assert url("badprop") in errors["badprop"]
+    assert "dependencies/dependency[1]/version" in errors["badprop"]
+    assert "${nope.version} is not defined" in errors["badprop"]
+    assert url("orphan") in errors["orphan"] and "parent" in errors["orphan"]
+    assert url("gone-parent") in errors["orphan"] and "404" in errors["orphan"]
+    assert url("gone") in errors["gone"] and "404" in errors["gone"]
+    # the rest of the discovery went on, with every unit at its depth
+    assert run.remote.depths() == repo.expected.depths()
+    assert run.remote.edges == repo.expected.edges
+    status = run.to_dataframe().set_index("key")["status"]
+    assert status["maven.pom:org.stagekit.bad:leaf:1.0"] == "deferred"
+    assert status["maven.pom:org.stagekit.bad:good:1.0"] == "deferred"
+
+
+async def test_abort_stops_at_the_first_bad_pom(tmp_path):
+    repo = bad_repo()
+    async with serve(repo) as server:
+        with pytest.raises(stagekit.errors.StagekitError):
+            await explore(server, repo, tmp_path / "store", policy="metadata-only",
+                          on_error="abort")
+
+
+async def test_pom_not_matching_its_sidecar_fails_its_unit(tmp_path):
+    repo = scenario_diamond()
+    path = "org/stagekit/diamond/c/1.0/c-1.0.pom"
+    repo.files[path + ".sha1"] = StaticFile(b"0" * 40)
+    async with serve(repo) as server:
+        run = await explore(server, repo, tmp_path / "store", policy="metadata-only")
+    (key, error), = run.errors
+    assert key == "maven.pom:org.stagekit.diamond:c:1.0"
+    assert "sha1 mismatch" in error and path in error
+    assert "maven.pom:org.stagekit.diamond:e:1.0" in run.remote.depths()  # via b -> d -> e
+
+
+async def test_group_artifact_roots_use_release_from_metadata(tmp_path):
+    repo = scenario_range()
+    roots = ["org.stagekit.range:app", "org.stagekit.range:lib"]
+    async with serve(repo) as server:
+        run = await explore(server, repo, tmp_path / "store", roots=roots,
+                            policy="metadata-only")
+    expected = repo.expected.depths()
+    expected["maven.pom:org.stagekit.range:lib:2.1"] = 0  # <release> of lib
+    assert run.remote.depths() == expected
+
+
+async def test_repository_without_sidecars_stores_files_unverified(tmp_path):
+    repo = scenario_diamond(with_sidecars=False)
+    async with serve(repo) as server:
+        run = await explore(server, repo, tmp_path / "store", policy="immediate")
+    assert run.errors == []
+    assert run.remote.edges == repo.expected.edges
+    frame = run.artifacts_dataframe()
+    assert len(frame) == 10
+    assert set(frame["status"]) == {"downloaded"}
+    assert not frame["verified"].any()
+
+
+async def test_max_depth_stops_exploring_below_it(tmp_path):
+    repo = scenario_deep(30)
+    async with serve(repo) as server:
+        run = await explore(server, repo, tmp_path / "store", policy="metadata-only",
+                            max_depth=5)
+    assert run.remote.depths() == {f"maven.pom:org.stagekit.deep:node-{i}:1.0": i
+                                   for i in range(6)}
+
+
+async def test_discovery_keeps_every_connection_busy(tmp_path):
+    repo = scenario_wide(150, depth=3, fanout=4, seed=5)
+    async with serve(repo) as server:
+        server.faults.add(latency(0.02))
+        run = await explore(server, repo, tmp_path / "store", policy="metadata-only")
+        busiest = server.counters.max_in_flight
+    assert run.remote.depths() == repo.expected.depths()
+    assert busiest == FAST.per_host  # many POMs in flight at once, not one level at a time
+
+
+async def test_optional_and_test_scopes_are_followed_when_asked(tmp_path):
+    repo = scenario_diamond()
+    async with serve(repo) as server:
+        run = await explore(server, repo, tmp_path / "store", policy="metadata-only",
+                            remote={"include_optional": True})
+    assert ("maven.pom:org.stagekit.diamond:a:1.0", "maven.pom:org.stagekit.missing:opt-a:1.0",
+            "dependency:compile") in run.remote.edges
+    (key, error), = run.errors  # the optional POM is not in the repository
+    assert key == "maven.pom:org.stagekit.missing:opt-a:1.0" and "404" in error
+
+
+def test_unit_key_and_bad_arguments():
+    assert MavenPom("g", "a", "1").key == "maven.pom:g:a:1"
+    with pytest.raises(ValueError, match="sidecar"):
+        MavenRemote("http://127.0.0.1/", ["g:a:1"], checksums=("crc32",))

@@ -1,0 +1,70 @@
+"""Every benchmark script runs with --quick and writes valid JSON (speed is never asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+RESULTS = BENCH / "results"
+OWN = {"bench_pipeline.py": "pipeline", "bench_downloads.py": "downloads",
+       "bench_scale.py": "scale"}
+OTHERS = {"deb_index.py": "deb_index", "live_view.py": "live_view"}
+ROW_KEYS = {"measure", "value", "unit", "baseline", "ratio", "target", "met"}
+
+
+def run(*args: str, timeout: float = 100) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    assert done.returncode == 0, f"{args} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def check_payload(path: Path, name: str) -> dict:
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    assert payload["name"] == name
+    assert payload["quick"] is True
+    assert payload["machine"]["cores_logical"] >= 1
+    assert payload["machine"]["python"] == sys.version.split()[0]
+    assert payload["measures"], "no measure in the JSON"
+    for row in payload["measures"]:
+        assert ROW_KEYS <= set(row), row
+        assert row["value"] > 0
+        if row["baseline"] is not None:
+            assert row["ratio"] == pytest.approx(row["value"] / row["baseline"])
+    return payload
+
+
+@pytest.mark.parametrize("script", sorted(OWN))
+def test_script_quick_run_prints_table_and_writes_json(script, tmp_path):
+    done = run(str(BENCH / script), "--quick", "--out", str(tmp_path))
+    assert "measure" in done.stdout and "ratio" in done.stdout
+    check_payload(tmp_path / f"{OWN[script]}.json", OWN[script])
+
+
+@pytest.mark.parametrize("script", sorted(OTHERS))
+def test_other_helpers_script_quick_run_writes_json(script):
+    path = BENCH / script
+    if not path.exists():
+        pytest.skip(f"{script} is not written yet")
+    result = RESULTS / f"{OTHERS[script]}.json"
+    before = result.stat().st_mtime_ns if result.exists() else None
+    run(str(path), "--quick", timeout=110)
+    assert result.exists() and result.stat().st_mtime_ns != before
+    json.loads(result.read_text(encoding="utf-8"))
+
+
+def test_run_all_combines_results_with_machine_description(tmp_path):
+    done = run(str(BENCH / "run_all.py"), "--quick", "--only", "pipeline", "--out",
+               str(tmp_path))
+    assert "all benchmarks" in done.stdout
+    combined = json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))
+    machine = combined["machine"]
+    assert {"cpu_model", "cores_logical", "ram_bytes", "python", "aiohttp"} <= set(machine)
+    assert [row["script"] for row in combined["measures"]] == ["pipeline"]
+    assert combined["scripts"]["pipeline"]["returncode"] == 0
+    check_payload(tmp_path / "pipeline.json", "pipeline")
