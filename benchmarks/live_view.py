@@ -104,9 +104,9 @@ def main() -> None:
     repeats = args.repeats or (2 if args.quick else 3)
     plain: list[Sample] = []
     live: list[Sample] = []
-    for _ in range(repeats):
-        plain.append(asyncio.run(one_run(n, live=False)))
-        live.append(asyncio.run(one_run(n, live=True)))
+    for i in range(repeats):
+        for with_view in (False, True) if i % 2 == 0 else (True, False):  # no order bias
+            (live if with_view else plain).append(asyncio.run(one_run(n, live=with_view)))
     wall = Timing([s.wall for s in live]), Timing([s.wall for s in plain])
     cpu = Timing([s.cpu for s in live]), Timing([s.cpu for s in plain])
     # Periodic refreshes only: the first (at creation) and the final one are extra.
