@@ -17,9 +17,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from stagekit.errors import UnitFailedError
-from stagekit.events import EdgeAdded, UnitDepthChanged, UnitDiscovered, UnitFinished
-from stagekit.models import Content, DeclarativeContent
+from stagekit.events import (
+    ArtifactFinished,
+    EdgeAdded,
+    UnitDepthChanged,
+    UnitDiscovered,
+    UnitFinished,
+)
+from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent
 from stagekit.pipeline import Stage
+from stagekit.urls import redact_url
 
 __all__ = ["Discovery", "Node"]
 
@@ -89,6 +96,48 @@ class Discovery(Stage):
         if events.active:
             events.emit(UnitDiscovered(key, kind, 0, None, None))
             events.emit(UnitFinished(key, "failed", str(error)))
+
+    def fail_child(
+        self,
+        parent_dc: DeclarativeContent,
+        child: Content,
+        relation: str | None,
+        error: Exception,
+        artifacts: tuple[DeclarativeArtifact, ...] = (),
+    ) -> None:
+        """Record ``child`` of ``parent_dc`` as failed before it could be put.
+
+        For metadata that names a unit which cannot be declared (no usable variant, a
+        stanza without a digest). It gets its node, edge and depth like any child, and
+        its ``artifacts`` are reported failed. Raises ``error`` under ``on_error="abort"``.
+        """
+        if self.on_error == "abort":
+            raise error
+        log.warning("%s", error)
+        parent = self.nodes.get(parent_dc.content.identity)
+        depth = (parent.depth if parent is not None else parent_dc.depth) + 1
+        node = self.nodes.get(child.identity)
+        if node is not None:
+            if parent is not None:
+                self._link(parent, node, relation)
+                self._lower_depth(node, depth)
+            return
+        key = child.key
+        node = Node(key, depth, explored=True)
+        self.nodes[child.identity] = node
+        if parent is not None:
+            parent.children.append(node)
+            self.edges.add((parent.key, key, relation))
+        events = self.events
+        if not events.active:
+            return
+        events.emit(UnitDiscovered(key, child.kind, depth, parent_dc.key, relation,
+                                   len(artifacts), tuple(child.natural_key())))
+        for da in artifacts:
+            events.emit(ArtifactFinished(
+                key, da.relative_path, redact_url(da.url), da.size, da.digests.get("sha256"),
+                "failed", str(error), 0, bool(da.digests)))
+        events.emit(UnitFinished(key, "failed", str(error)))
 
     def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add remote-specific columns to a run's unit table (default: none)."""

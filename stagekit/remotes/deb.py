@@ -39,9 +39,8 @@ from urllib.parse import quote, urljoin
 
 from stagekit.errors import DownloadError, HTTPStatusError, MetadataError, UnitFailedError
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
-from stagekit.remotes.base import HTTPDiscovery
+from stagekit.remotes.base import HTTPDiscovery, each_completed, prefetched
 from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
-from stagekit.remotes.oci_tasks import each_completed, fail_child, prefetched
 from stagekit.urls import redact_url
 
 __all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
@@ -238,7 +237,7 @@ class DebRemote(HTTPDiscovery):
         best = DeclarativeArtifact(self.dist_url(variants[0][0]), f"{self.dist_path}/"
                                    f"{variants[0][0]}", digests={"sha256": variants[0][1]},
                                    size=variants[0][2]) if variants else None
-        fail_child(self, parent, parent_dc, content, "index", error, artifact=best)
+        self.fail_child(parent_dc, content, "index", error, (best,) if best else ())
         return None
 
     # -- the packages ---------------------------------------------------------------
@@ -263,7 +262,7 @@ class DebRemote(HTTPDiscovery):
                     if isinstance(item, DeclarativeContent):
                         yield item
                     else:
-                        fail_child(self, unit, dc, item[0], "package", item[1])
+                        self.fail_child(dc, item[0], "package", item[1])
         finally:
             await asyncio.to_thread(reader.close)
 

@@ -37,7 +37,7 @@ from stagekit.download.auth import Auth, BearerAuth
 from stagekit.download.config import DownloadResult
 from stagekit.errors import DigestMismatchError, DownloadError, MetadataError, UnitFailedError
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
-from stagekit.remotes.base import HTTPDiscovery
+from stagekit.remotes.base import HTTPDiscovery, each_completed, prefetched
 from stagekit.remotes.oci_manifest import (
     ACCEPT,
     INDEX_TYPES,
@@ -51,7 +51,6 @@ from stagekit.remotes.oci_manifest import (
     split_digest,
     wanted,
 )
-from stagekit.remotes.oci_tasks import each_completed, prefetched
 from stagekit.urls import redact_url
 
 __all__ = ["OCIBlob", "OCIIndex", "OCIManifest", "OCIRemote", "OCITag"]

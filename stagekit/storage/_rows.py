@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stagekit.errors import StoreError
-from stagekit.urls import REDACTED, has_credentials, redact_text, redact_url
+from stagekit.urls import REDACTED, redact_text, redact_url
 
 __all__ = [
     "edge_triple",
@@ -23,6 +23,11 @@ __all__ = [
 ]
 
 _SECRET_KEYS = frozenset({"password", "passwd", "token", "secret", "api_key", "apikey", "auth"})
+_SCALARS = (int, float, bool, type(None))  # exact types: subclasses take the slow path
+# One encoder each, built once: json.dumps with options builds a new encoder per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode
+_ENCODE_KEY = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_DECODE = json.JSONDecoder().decode
 
 
 def utc_now_iso() -> str:
@@ -48,14 +53,36 @@ def scrub(value: Any) -> Any:
     return redact_text(str(value))
 
 
+def _is_clean(value: Any) -> bool:
+    """Whether `scrub` would leave ``value`` as it is (so it can go to JSON directly)."""
+    kind = type(value)
+    if kind is str:
+        return "://" not in value
+    if kind in _SCALARS:
+        return True
+    if kind is dict:
+        for k, v in value.items():
+            if type(k) is not str or k.lower() in _SECRET_KEYS or not _is_clean(v):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_is_clean(v) for v in value)
+    return False
+
+
 def to_json(value: Any) -> str:
     """Compact, deterministic JSON of a scrubbed ``value``."""
-    return json.dumps(scrub(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    if not value and type(value) is dict:
+        return "{}"
+    # The scrub copy is only needed when something could hold a secret or is not JSON.
+    return _ENCODE(value if _is_clean(value) else scrub(value))
 
 
 def from_json(text: str | None) -> Any:
     """Parse catalog JSON; None and empty text give an empty dict."""
-    return json.loads(text) if text else {}
+    if not text or text == "{}":
+        return {}
+    return _DECODE(text)
 
 
 def natural_key_json(natural_key: Any, unit: str) -> str:
@@ -65,7 +92,7 @@ def natural_key_json(natural_key: Any, unit: str) -> str:
     parts = [
         p if p is None or isinstance(p, (str, int, float, bool)) else str(p) for p in natural_key
     ]
-    return json.dumps(parts, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE_KEY(parts)
 
 
 def timestamp(value: Any, what: str) -> float | None:
@@ -94,12 +121,14 @@ def url_text(url: Any) -> str | None:
         url = url[0] if url else None
         if url is None:
             return None
-    text = str(url)
-    return redact_url(text) if has_credentials(text) else text
+    # redact_url returns a URL with nothing to hide unchanged, cheaply when it has no "@"/"?".
+    return redact_url(str(url))
 
 
 def split_extra(row: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
     """The keys of ``row`` that have no column of their own."""
+    if row.keys() <= known:
+        return {}
     return {k: v for k, v in row.items() if k not in known}
 
 
