@@ -1,9 +1,10 @@
 """Run every benchmark script, print one combined table, write ``results/all.json``.
 
-Each script runs in its own process (``--quick`` passed on when given) and writes
-``results/<name>.json``; scripts this runner does not know the shape of still show up
-with a row pointing at their JSON. Exits non-zero when a script failed (a missed target
-is a result, not a failure).
+Every ``*.py`` in benchmarks/ but ``_*.py`` and this file is a script. Each runs in its
+own process (``--quick`` passed on when given, ``--out`` when it uses `_common`) and
+writes ``<out>/<name>.json``; every JSON it wrote joins the table (a JSON without a
+``measures`` list still shows up, as a row pointing at the file). Exits non-zero when a
+script failed (a missed target is a result, not a failure).
 
     python benchmarks/run_all.py [--quick] [--only pipeline,downloads,...]
 """
@@ -22,15 +23,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import BENCH_DIR, RESULTS_DIR, machine_info, print_table, write_json
 
-# (script, name of the JSON it writes, whether it takes --out); missing scripts are skipped.
-SCRIPTS = [
-    ("bench_pipeline.py", "pipeline", True),
-    ("bench_downloads.py", "downloads", True),
-    ("bench_scale.py", "scale", True),
-    ("deb_index.py", "deb_index", False),
-    ("live_view.py", "live_view", False),
-]
+# Run first, in this order; any other script in benchmarks/ follows, by name.
+FIRST = ("bench_pipeline.py", "bench_downloads.py", "bench_scale.py", "deb_index.py",
+         "live_view.py")
 ROW_LISTS = ("measures", "rows", "results")
+
+
+def discover_scripts(bench_dir: Path = BENCH_DIR) -> list[Path]:
+    """The benchmark scripts: every ``*.py`` here but ``_*.py`` helpers and this runner."""
+    found = {p.name: p for p in bench_dir.glob("*.py")
+             if not p.name.startswith("_") and p.name != Path(__file__).name}
+    order = [n for n in FIRST if n in found] + sorted(set(found) - set(FIRST))
+    return [found[n] for n in order]
+
+
+def takes_out(script: Path) -> bool:
+    """Whether the script parses its flags with `_common.parse_args` (so it takes --out)."""
+    return "parse_args" in script.read_text(encoding="utf-8")
+
+
+def script_name(script: Path) -> str:
+    """``bench_pipeline.py`` -> ``pipeline``; other scripts keep their stem."""
+    return script.stem.removeprefix("bench_")
+
+
+def _json_mtimes(directory: Path) -> dict[Path, int]:
+    return {p: p.stat().st_mtime_ns for p in directory.glob("*.json") if p.name != "all.json"}
 
 
 def rows_of(payload: Any, name: str, path: Path) -> list[dict[str, Any]]:
@@ -73,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the scripts and combine their results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument("--only", default="", help="comma-separated names, e.g. pipeline,scale")
+    parser.add_argument("--only", default="",
+                        help="comma-separated names, e.g. pipeline,scale,deb_index")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per script")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR,
                         help="directory for all.json and the JSON of the bench_* scripts")
@@ -84,26 +103,26 @@ def main(argv: list[str] | None = None) -> int:
     combined: list[dict[str, Any]] = []
     scripts: dict[str, Any] = {}
     failed = False
-    for filename, name, takes_out in SCRIPTS:
-        script = BENCH_DIR / filename
-        if not script.exists() or (only and name not in only):
+    for script in discover_scripts():
+        name = script_name(script)
+        if only and name not in only and script.stem not in only:
             continue
-        json_path = (args.out if takes_out else RESULTS_DIR) / f"{name}.json"
-        before = json_path.stat().st_mtime_ns if json_path.exists() else None
-        rc, seconds, stderr = run_script(script, args.quick, timeout,
-                                         args.out if takes_out else None)
-        entry: dict[str, Any] = {"script": filename, "returncode": rc, "seconds": seconds}
-        fresh = json_path.exists() and json_path.stat().st_mtime_ns != before
-        if rc != 0 or not fresh:
+        out = args.out if takes_out(script) else None
+        results_dir = out or RESULTS_DIR
+        before = _json_mtimes(results_dir)
+        rc, seconds, stderr = run_script(script, args.quick, timeout, out)
+        written = sorted(p for p, m in _json_mtimes(results_dir).items() if before.get(p) != m)
+        entry: dict[str, Any] = {"script": script.name, "returncode": rc, "seconds": seconds}
+        if rc != 0 or not written:
             failed = True
-            why = f"exit {rc}" if rc != 0 else f"wrote no {json_path.name}"
+            why = f"exit {rc}" if rc != 0 else "wrote no JSON"
             entry["error"] = f"{why}: {stderr.strip()[-500:]}"
             combined.append({"script": name, "measure": name, "value": None, "met": False,
                              "notes": f"FAILED ({why})"})
-        else:
+        for json_path in written if rc == 0 else []:
             payload = json.loads(json_path.read_text(encoding="utf-8"))
-            entry["json"] = str(json_path)
-            entry["payload"] = payload
+            entry.setdefault("json", []).append(str(json_path))
+            entry.setdefault("payload", {})[json_path.stem] = payload
             combined.extend({"script": name, **row} for row in rows_of(payload, name, json_path))
         scripts[name] = entry
     machine = machine_info()

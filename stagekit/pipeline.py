@@ -180,6 +180,21 @@ class Stage:
         finally:
             self.items_in = count
 
+    def _has_queued(self) -> bool:
+        """Whether input is waiting (for stages that take it without blocking)."""
+        return not self._input_done and self._in_q is not None and not self._in_q.empty()
+
+    def _next_queued(self) -> DeclarativeContent | None:
+        """The next queued unit, without waiting; None once the stream has ended."""
+        assert self._in_q is not None
+        item = self._in_q.get_nowait()
+        if item is _END:
+            self._input_done = True
+            return None
+        item.owner = self.name
+        self.items_in += 1
+        return item
+
     async def _next_item(self) -> DeclarativeContent | None:
         """The next unit, or None once the stream has ended (for stages with own tasks)."""
         if self._input_done:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
-import pandas as pd
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from stagekit.events import (
     ArtifactFinished,
@@ -23,37 +21,54 @@ from stagekit.events import (
     UnitFinished,
 )
 
-__all__ = ["ARTIFACT_COLUMNS", "STATUSES", "UNIT_COLUMNS", "RunRecorder", "UnitRecord"]
+if TYPE_CHECKING:  # pandas and networkx load on first use: a headless run needs neither
+    import networkx as nx
+    import pandas as pd
+
+__all__ = ["STATUSES", "RunRecorder", "UnitRecord", "artifact_columns", "unit_columns"]
 
 STATUSES = ("discovered", "downloaded", "existing", "deferred", "failed", "skipped")
 ARTIFACT_STATUSES = ("downloaded", "existing", "deferred", "failed")
 
-UNIT_COLUMNS = {
-    "key": "string",
-    "kind": "category",
-    "depth": "Int64",
-    "parents": "Int64",
-    "relation": "string",
-    "status": pd.CategoricalDtype(list(STATUSES)),
-    "error": "string",
-    "size": "Int64",
-    "artifacts": "Int64",
-    "discovered_at": "datetime64[ns, UTC]",
-    "finished_at": "datetime64[ns, UTC]",
-    "seconds": "Float64",
-}
-ARTIFACT_COLUMNS = {
-    "unit_key": "string",
-    "relative_path": "string",
-    "url": "string",
-    "size": "Int64",
-    "sha256": "string",
-    "status": pd.CategoricalDtype(list(ARTIFACT_STATUSES)),
-    "verified": "boolean",
-    "tries": "Int64",
-    "error": "string",
-    "finished_at": "datetime64[ns, UTC]",
-}
+
+@cache
+def unit_columns() -> dict[str, Any]:
+    """Columns and dtypes of `RunRecorder.to_dataframe`."""
+    import pandas as pd
+
+    return {
+        "key": "string",
+        "kind": "category",
+        "depth": "Int64",
+        "parents": "Int64",
+        "relation": "string",
+        "status": pd.CategoricalDtype(list(STATUSES)),
+        "error": "string",
+        "size": "Int64",
+        "artifacts": "Int64",
+        "discovered_at": "datetime64[ns, UTC]",
+        "finished_at": "datetime64[ns, UTC]",
+        "seconds": "Float64",
+    }
+
+
+@cache
+def artifact_columns() -> dict[str, Any]:
+    """Columns and dtypes of `RunRecorder.artifacts_dataframe`."""
+    import pandas as pd
+
+    return {
+        "unit_key": "string",
+        "relative_path": "string",
+        "url": "string",
+        "size": "Int64",
+        "sha256": "string",
+        "status": pd.CategoricalDtype(list(ARTIFACT_STATUSES)),
+        "verified": "boolean",
+        "tries": "Int64",
+        "error": "string",
+        "finished_at": "datetime64[ns, UTC]",
+    }
 
 
 @dataclass(slots=True)
@@ -184,26 +199,34 @@ class RunRecorder:
     # -- snapshots ----------------------------------------------------------------
 
     def to_dataframe(self) -> pd.DataFrame:
-        """One row per unit (columns `UNIT_COLUMNS`)."""
+        """One row per unit (columns `unit_columns`)."""
+        import pandas as pd
+
+        columns = unit_columns()
         rows = [record.row() for record in self.units.values()]
-        frame = pd.DataFrame.from_records(rows, columns=list(UNIT_COLUMNS))
+        frame = pd.DataFrame.from_records(rows, columns=list(columns))
         for column in ("discovered_at", "finished_at"):
             frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
-        return frame.astype(UNIT_COLUMNS)
+        return frame.astype(columns)
 
     def artifacts_dataframe(self) -> pd.DataFrame:
-        """One row per artifact (columns `ARTIFACT_COLUMNS`)."""
+        """One row per artifact (columns `artifact_columns`)."""
+        import pandas as pd
+
+        columns = artifact_columns()
         rows = [
             (a.unit_key, a.relative_path, a.url, a.size, a.sha256, a.status, a.verified,
              a.tries, a.error, a.time)
             for a in self.artifacts.values()
         ]
-        frame = pd.DataFrame.from_records(rows, columns=list(ARTIFACT_COLUMNS))
+        frame = pd.DataFrame.from_records(rows, columns=list(columns))
         frame["finished_at"] = pd.to_datetime(frame["finished_at"], unit="s", utc=True)
-        return frame.astype(ARTIFACT_COLUMNS)
+        return frame.astype(columns)
 
     def graph(self) -> nx.DiGraph:
         """The discovery graph: a node per unit keyed ``"kind:key"``, edges parent -> child."""
+        import networkx as nx
+
         graph = nx.DiGraph()
         for record in self.units.values():
             attributes: dict[str, Any] = {
@@ -225,4 +248,6 @@ def _epoch(value: Any) -> float:
         return float("nan")
     if isinstance(value, int | float):
         return float(value)
-    return pd.Timestamp(value).timestamp()
+    from datetime import datetime
+
+    return datetime.fromisoformat(str(value)).timestamp()

@@ -15,10 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
-
-import networkx as nx
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from stagekit.discovery import Discovery
 from stagekit.download import DownloadConfig, Downloader
@@ -27,6 +24,10 @@ from stagekit.pipeline import DEFAULT_MAXSIZE, Stage, create_pipeline
 from stagekit.records import RunRecorder
 from stagekit.stages import default_stages
 from stagekit.storage import Store
+
+if TYPE_CHECKING:
+    import networkx as nx
+    import pandas as pd
 
 __all__ = ["Run", "explore", "explore_sync", "start"]
 

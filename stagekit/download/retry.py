@@ -68,7 +68,8 @@ class RetryPolicy:
         server_delay = parse_retry_after(retry_after)
         if server_delay is not None:
             return min(self.cap, server_delay)
-        return self.rng.uniform(0.0, min(self.cap, self.base * 2.0**attempt))
+        # 2.0**attempt overflows a float past 1023 tries; 2**64 times any base is past any cap.
+        return self.rng.uniform(0.0, min(self.cap, self.base * 2.0 ** min(attempt, 64)))
 
     async def wait(self, attempt: int, retry_after: str | None = None) -> float:
         """Sleep for `delay` and return how long that was."""

@@ -149,17 +149,30 @@ class ArtifactDownloader(Stage):
 
     async def _loop(self, downloader: Downloader) -> None:
         in_flight = self.in_flight
+        limit = self.max_concurrent_content
         getter: asyncio.Future[Any] | None = None
 
-        def start(dc: DeclarativeContent, todo: list[DeclarativeArtifact]) -> None:
-            in_flight.add(asyncio.create_task(self._fetch_unit(downloader, dc, todo)))
+        async def admit(dc: DeclarativeContent) -> None:
+            """Start ``dc``'s downloads, hold it for a free slot, or pass it straight on."""
+            todo = self.wanted(dc)
+            if not todo:
+                await self._hand_on(dc)
+            elif len(in_flight) < limit:
+                in_flight.add(asyncio.create_task(self._fetch_unit(downloader, dc, todo)))
+            else:
+                self._held = (dc, todo)
 
         try:
             while True:
-                if self._held is not None and len(in_flight) < self.max_concurrent_content:
-                    start(*self._held)
-                    self._held = None
-                # One unit may wait for a free slot while units without downloads pass it.
+                if self._held is not None and len(in_flight) < limit:
+                    held, self._held = self._held[0], None
+                    await admit(held)
+                # Take what is queued without a task per unit; one unit may wait for a
+                # free slot while the units without downloads behind it pass it.
+                while getter is None and self._held is None and self._has_queued():
+                    dc = self._next_queued()
+                    if dc is not None:
+                        await admit(dc)
                 if getter is None and not self._input_done and self._held is None:
                     getter = asyncio.ensure_future(self._next_item())
                 waitables: set[asyncio.Future[Any]] = set(in_flight)
@@ -171,32 +184,28 @@ class ArtifactDownloader(Stage):
                 for task in done:
                     if task is getter:
                         getter = None
-                        dc = task.result()
-                        if dc is None:
-                            continue
-                        todo = self.wanted(dc)
-                        if todo and len(in_flight) < self.max_concurrent_content:
-                            start(dc, todo)
-                            continue
-                        if todo:
-                            self._held = (dc, todo)
-                            continue
-                    else:
-                        dc = task.result()
-                        # Still counted as busy until it is queued: the stall check relies on it.
-                        self._putting = True
-                        in_flight.discard(task)
-                    try:
-                        if dc is not None:
-                            await self.put(dc)
-                    finally:
-                        self._putting = False
+                        if (dc := task.result()) is not None:
+                            await admit(dc)
+                        continue
+                    # Counted as busy until it is queued: the stall check relies on it.
+                    self._putting = True
+                    in_flight.discard(task)
+                    if (dc := task.result()) is not None:
+                        await self._hand_on(dc)
+                    self._putting = False
         finally:
             pending = [*in_flight, *([getter] if getter is not None else [])]
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             in_flight.clear()
+
+    async def _hand_on(self, dc: DeclarativeContent) -> None:
+        self._putting = True
+        try:
+            await self.put(dc)
+        finally:
+            self._putting = False
 
     async def _fetch_unit(
         self, downloader: Downloader, dc: DeclarativeContent, todo: list[DeclarativeArtifact]

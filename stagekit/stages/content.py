@@ -8,6 +8,7 @@ from typing import Any
 
 from stagekit.models import DeclarativeContent
 from stagekit.pipeline import Stage
+from stagekit.stages.resolve import report_saved
 from stagekit.storage import Store
 from stagekit.urls import redact_url
 
@@ -66,7 +67,6 @@ class ContentSaver(Stage):
         async for batch in self.batches(self.minsize):
             contents, artifacts, links = [], {}, []
             for dc in batch:
-                dc.status = unit_status(dc)
                 size = 0
                 for da in dc.d_artifacts:
                     artifact = da.artifact
@@ -90,12 +90,14 @@ class ContentSaver(Stage):
                     "key": dc.key,
                     "fields": _fields(dc.content),
                     "depth": dc.depth,
-                    "status": dc.status,
+                    "status": unit_status(dc),
                     "size": size,
                 })
             await asyncio.to_thread(
                 catalog.save_batch, self.run_id, contents=contents,
                 artifacts=list(artifacts.values()), links=links,
             )
+            for dc, row in zip(batch, contents, strict=True):
+                report_saved(self, dc, row["status"])
             for dc in batch:
                 await self.put(dc)

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 from stagekit.events import UnitFinished
+from stagekit.models import DeclarativeContent
 from stagekit.pipeline import Stage
 
-__all__ = ["ResolveContentFutures"]
+__all__ = ["ResolveContentFutures", "report_saved"]
+
+
+def report_saved(stage: Stage, dc: DeclarativeContent, status: str) -> None:
+    """Set ``dc``'s final status and report it finished (done by the stage that saves it)."""
+    dc.status = status
+    events = stage.events
+    if events.active:
+        size = sum(da.artifact.size for da in dc.d_artifacts if da.artifact is not None)
+        events.emit(UnitFinished(dc.key, status, None, size))
 
 
 class ResolveContentFutures(Stage):
-    """Resolve each unit's future (if any) with the saved unit and report it finished."""
+    """Resolve each unit's future (if any) with the saved unit.
+
+    A unit that no earlier stage reported as saved (a pipeline without `ContentSaver`) is
+    reported here as downloaded.
+    """
 
     async def run(self) -> None:
-        """Resolve, report, pass on."""
-        events = self.events
+        """Resolve and pass on."""
         async for dc in self.items():
             if dc.status is None:
-                dc.status = "downloaded"
+                report_saved(self, dc, "downloaded")
             dc.resolve()
-            if events.active:
-                size = sum(da.artifact.size for da in dc.d_artifacts if da.artifact is not None)
-                events.emit(UnitFinished(dc.key, dc.status, None, size))
             await self.put(dc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,11 @@ __all__ = [
     "RunRecords",
     "artifact_rows",
     "content_id_for",
+    "content_ids_by_identity",
+    "content_ids_by_key",
     "existing_contents",
+    "known_sha256s",
+    "link_content_ids",
     "load_run",
     "run",
     "runs",
@@ -24,6 +29,7 @@ __all__ = [
 
 # Stay well below SQLite's limit on bound parameters per statement.
 _CHUNK = 500
+_ENCODE_PAIRS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 @dataclass(slots=True)
@@ -94,23 +100,87 @@ def run(conn: sqlite3.Connection, run_id: int, where: Path) -> dict[str, Any]:
 
 def content_id_for(conn: sqlite3.Connection, row: Mapping[str, Any]) -> tuple[int, str]:
     """``(content id, key)`` of the unit a link row names; `StoreError` if it was not saved."""
+    return link_content_ids(conn, [row])(row)
+
+
+def _link_ref(row: Mapping[str, Any]) -> tuple[str, tuple[str, str] | None]:
+    """The key a link row names its unit by, and its ``(kind, natural key JSON)`` if given."""
     kind, natural_key = row.get("kind"), row.get("natural_key")
     if kind and natural_key is not None:
         key = str(row.get("key") or unit_key(kind, natural_key))
-        found = conn.execute(
-            "SELECT id FROM content WHERE kind = ? AND natural_key = ?",
-            (kind, natural_key_json(natural_key, key)),
-        ).fetchone()
-    else:
-        key = str(row.get("key") or row.get("unit_key") or "")
-        found = conn.execute(
-            "SELECT id FROM content WHERE key = ? ORDER BY id LIMIT 1", (key,)
-        ).fetchone()
-    if found is None:
-        raise StoreError(
-            f"unit {key or repr(row)} is not in the catalog; save its content before its links"
-        )
-    return int(found[0]), key
+        return key, (kind, natural_key_json(natural_key, key))
+    return str(row.get("key") or row.get("unit_key") or ""), None
+
+
+def link_content_ids(
+    conn: sqlite3.Connection, rows: list[Mapping[str, Any]]
+) -> Callable[[Mapping[str, Any]], tuple[int, str]]:
+    """Look up the units of all link ``rows`` at once; returns ``row -> (content id, key)``.
+
+    The returned function raises `StoreError` for a row whose unit was not saved (and
+    whatever a malformed row raises), so errors still come in row order.
+    """
+    keys: set[str] = set()
+    identities: set[tuple[str, str]] = set()
+    for row in rows:
+        try:
+            key, identity = _link_ref(row)
+        except StoreError:
+            continue  # raised again, in row order, by resolve()
+        if identity is None:
+            keys.add(key)
+        else:
+            identities.add(identity)
+    by_key = content_ids_by_key(conn, keys)
+    by_identity = content_ids_by_identity(conn, identities)
+
+    def resolve(row: Mapping[str, Any]) -> tuple[int, str]:
+        key, identity = _link_ref(row)
+        found = by_key.get(key) if identity is None else by_identity.get(identity)
+        if found is None:
+            raise StoreError(
+                f"unit {key or repr(row)} is not in the catalog; save its content before its links"
+            )
+        return found, key
+
+    return resolve
+
+
+def content_ids_by_key(conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str, int]:
+    """``{key: id}`` of the first-saved content with each key, for the keys that exist."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(list(keys)):
+        query = f"SELECT key, MIN(id) FROM content WHERE key IN ({_marks(len(chunk))}) GROUP BY key"
+        found.update(conn.execute(query, chunk))
+    return found
+
+
+# Matches (kind, natural_key) pairs given as one JSON array, through the unique index.
+_BY_IDENTITY = """
+SELECT c.kind, c.natural_key, c.id FROM json_each(?) j JOIN content c
+ON c.kind = json_extract(j.value, '$[0]') AND c.natural_key = json_extract(j.value, '$[1]')
+"""
+
+
+def content_ids_by_identity(
+    conn: sqlite3.Connection, identities: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """``{(kind, natural key JSON): id}`` for the given pairs that exist."""
+    wanted = list(identities)
+    if not wanted:
+        return {}
+    rows = conn.execute(_BY_IDENTITY, (_ENCODE_PAIRS(wanted),))
+    return {(kind, nk): cid for kind, nk, cid in rows}
+
+
+def known_sha256s(conn: sqlite3.Connection, sha256s: Iterable[Any]) -> set[str]:
+    """The given digests (other values are ignored) that are in the artifacts table."""
+    wanted = [sha for sha in sha256s if isinstance(sha, str)]
+    known: set[str] = set()
+    for chunk in _chunks(wanted):
+        query = f"SELECT sha256 FROM artifacts WHERE sha256 IN ({_marks(len(chunk))})"
+        known.update(sha for (sha,) in conn.execute(query, chunk))
+    return known
 
 
 def artifact_rows(conn: sqlite3.Connection, sha256s: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -126,33 +196,44 @@ def artifact_rows(conn: sqlite3.Connection, sha256s: Iterable[str]) -> dict[str,
     return found
 
 
-def _content_by_ref(
-    conn: sqlite3.Connection, refs: Iterable[Any]
-) -> dict[Any, tuple[int, str, tuple[Any, ...], str, dict[str, Any], bool]]:
-    by_ref: dict[Any, tuple[int, str, tuple[Any, ...], str, dict[str, Any], bool]] = {}
-    select = "SELECT id, kind, natural_key, key, fields, complete FROM content"
+_ContentRow = tuple[int, str, tuple[Any, ...], str, dict[str, Any], bool]
+_CONTENT_BY_KEY = (
+    "SELECT id, kind, natural_key, key, fields, complete FROM content WHERE key IN ({})"
+)
+_CONTENT_BY_IDENTITY = """
+SELECT c.id, c.kind, c.natural_key, c.key, c.fields, c.complete FROM json_each(?) j JOIN content c
+ON c.kind = json_extract(j.value, '$[0]') AND c.natural_key = json_extract(j.value, '$[1]')
+"""
+
+
+def _content_row(row: tuple[Any, ...]) -> _ContentRow:
+    cid, kind, nk, key, fields, complete = row
+    return cid, kind, tuple(from_json(nk) or ()), key, from_json(fields), bool(complete)
+
+
+def _content_by_ref(conn: sqlite3.Connection, refs: Iterable[Any]) -> dict[Any, _ContentRow]:
+    keys: list[str] = []
+    pairs: dict[tuple[str, str], Any] = {}
     for ref in refs:
         if isinstance(ref, str):
-            rows = conn.execute(select + " WHERE key = ? ORDER BY complete DESC, id", (ref,))
-            out_ref: Any = ref
+            keys.append(ref)
         else:
             kind, natural_key = ref
-            out_ref = (kind, tuple(natural_key))
-            rows = conn.execute(
-                select + " WHERE kind = ? AND natural_key = ?",
-                (kind, natural_key_json(natural_key, unit_key(kind, natural_key))),
-            )
-        row = rows.fetchone()
-        if row is not None:
-            cid, kind, nk, key, fields, complete = row
-            by_ref[out_ref] = (
-                cid,
-                kind,
-                tuple(from_json(nk) or ()),
-                key,
-                from_json(fields),
-                bool(complete),
-            )
+            nk_json = natural_key_json(natural_key, unit_key(kind, natural_key))
+            pairs[kind, nk_json] = (kind, tuple(natural_key))
+    by_ref: dict[Any, _ContentRow] = {}
+    # Several units may share a key: the first complete one wins, then the oldest.
+    best: dict[str, tuple[Any, ...]] = {}
+    for chunk in _chunks(list(set(keys))):
+        for row in conn.execute(_CONTENT_BY_KEY.format(_marks(len(chunk))), chunk):
+            held = best.get(row[3])
+            if held is None or (-row[5], row[0]) < (-held[5], held[0]):
+                best[row[3]] = row
+    for key, row in best.items():
+        by_ref[key] = _content_row(row)
+    if pairs:
+        for row in conn.execute(_CONTENT_BY_IDENTITY, (_ENCODE_PAIRS(list(pairs)),)):
+            by_ref[pairs[row[1], row[2]]] = _content_row(row)
     return by_ref
 
 

@@ -22,8 +22,10 @@ from stagekit.urls import redact_text
 
 __all__ = [
     "COMPLETE_STATUSES",
+    "check_run",
     "check_sha256",
     "save_artifacts",
+    "save_batch",
     "save_contents",
     "save_edges",
     "save_links",
@@ -128,98 +130,126 @@ def _error_text(error: Any) -> str | None:
     return redact_text(str(error))
 
 
-def _check_run(conn: sqlite3.Connection, run_id: Any) -> None:
+def check_run(conn: sqlite3.Connection, run_id: Any) -> None:
+    """`StoreError` unless run ``run_id`` was started."""
     if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
         raise StoreError(f"no run with id {run_id!r}: start_run() first")
 
 
-def save_contents(conn: sqlite3.Connection, run_id: int, rows: Iterable[Mapping[str, Any]]) -> int:
+def _content_values(row: Mapping[str, Any], run_id: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The content row and (without its content id) the run_units row of one unit."""
+    kind = row.get("kind")
+    if not kind:
+        raise StoreError(f"content row {row!r} has no kind")
+    natural_key = tuple(row.get("natural_key") or ())
+    key = str(row.get("key") or unit_key(kind, natural_key))
+    nk_json = natural_key_json(natural_key, key)
+    status = row.get("status")
+    complete = 1 if status is None or status in COMPLETE_STATUSES else 0
+    fields = row.get("fields")
+    content = (kind, nk_json, key, to_json(fields) if fields else "{}", complete, run_id)
+    error, started, finished = row.get("error"), row.get("started_at"), row.get("finished_at")
+    unit = (
+        row.get("depth"),
+        status,
+        None if error is None else _error_text(error),
+        row.get("size"),
+        None if started is None else timestamp(started, f"unit {key} started_at"),
+        None if finished is None else timestamp(finished, f"unit {key} finished_at"),
+        to_json(split_extra(row, _UNIT_COLUMNS)),
+    )
+    return content, unit
+
+
+def save_contents(
+    conn: sqlite3.Connection,
+    run_id: int,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    run_checked: bool = False,
+) -> int:
     """Upsert content and its per-run unit record (see `Catalog.save_contents`)."""
-    _check_run(conn, run_id)
-    count = 0
-    for row in rows:
-        kind = row.get("kind")
-        if not kind:
-            raise StoreError(f"content row {row!r} has no kind")
-        natural_key = tuple(row.get("natural_key") or ())
-        key = str(row.get("key") or unit_key(kind, natural_key))
-        nk_json = natural_key_json(natural_key, key)
-        status = row.get("status")
-        complete = int(status is None or status in COMPLETE_STATUSES)
-        conn.execute(
-            _UPSERT_CONTENT,
-            (kind, nk_json, key, to_json(row.get("fields") or {}), complete, run_id),
-        )
-        content_id = conn.execute(
-            "SELECT id FROM content WHERE kind = ? AND natural_key = ?", (kind, nk_json)
-        ).fetchone()[0]
-        conn.execute(
-            _UPSERT_RUN_UNIT,
-            (
-                run_id,
-                content_id,
-                row.get("depth"),
-                status,
-                _error_text(row.get("error")),
-                row.get("size"),
-                timestamp(row.get("started_at"), f"unit {key} started_at"),
-                timestamp(row.get("finished_at"), f"unit {key} finished_at"),
-                to_json(split_extra(row, _UNIT_COLUMNS)),
-            ),
-        )
-        count += 1
-    return count
+    if not run_checked:
+        check_run(conn, run_id)
+    prepared = [_content_values(row, run_id) for row in rows]
+    if not prepared:
+        return 0
+    contents = [content for content, _unit in prepared]
+    conn.executemany(_UPSERT_CONTENT, contents)
+    # One query for every id of the batch, instead of a SELECT per row.
+    ids = _reads.content_ids_by_identity(conn, [(c[0], c[1], c[2]) for c in contents])
+    conn.executemany(
+        _UPSERT_RUN_UNIT,
+        [(run_id, ids[content[0], content[1]], *unit) for content, unit in prepared],
+    )
+    return len(prepared)
+
+
+def _artifact_values(row: Any) -> tuple[str, int, str]:
+    if isinstance(row, Mapping):
+        sha256, size, digests = row.get("sha256"), row.get("size"), row.get("digests")
+    else:
+        sha256, size, digests = row.sha256, row.size, getattr(row, "digests", None)
+    check_sha256(sha256)
+    if not isinstance(size, int) or size < 0:
+        raise StoreError(f"artifact sha256:{sha256} has no valid size ({size!r})")
+    if not digests:
+        return sha256, size, to_json({"sha256": sha256})
+    digests = dict(digests)
+    digests.setdefault("sha256", sha256)
+    return sha256, size, to_json(digests)
 
 
 def save_artifacts(conn: sqlite3.Connection, rows: Iterable[Any]) -> int:
     """Upsert artifacts, merging known digests (see `Catalog.save_artifacts`)."""
-    values = []
-    for row in rows:
-        if isinstance(row, Mapping):
-            sha256, size, digests = row.get("sha256"), row.get("size"), row.get("digests")
-        else:
-            sha256, size, digests = row.sha256, row.size, getattr(row, "digests", None)
-        check_sha256(sha256)
-        if not isinstance(size, int) or size < 0:
-            raise StoreError(f"artifact sha256:{sha256} has no valid size ({size!r})")
-        digests = dict(digests or {})
-        digests.setdefault("sha256", sha256)
-        values.append((sha256, size, to_json(digests)))
+    values = [_artifact_values(row) for row in rows]
     conn.executemany(_UPSERT_ARTIFACT, values)
     return len(values)
 
 
 def save_links(
-    conn: sqlite3.Connection, rows: Iterable[Mapping[str, Any]], run_id: int | None
+    conn: sqlite3.Connection,
+    rows: Iterable[Mapping[str, Any]],
+    run_id: int | None,
+    *,
+    run_checked: bool = False,
 ) -> int:
     """Upsert content-artifact links and per-run artifact records (see `Catalog.save_links`)."""
-    if run_id is not None:
-        _check_run(conn, run_id)
-    count = 0
+    rows = list(rows)
+    if run_id is not None and not run_checked:
+        check_run(conn, run_id)
+    if not rows:
+        return 0
+    resolve = _reads.link_content_ids(conn, rows)
+    known = _reads.known_sha256s(conn, {row.get("sha256") for row in rows})
+    new_artifacts = []
+    links = []
+    run_artifacts = []
     for row in rows:
-        content_id, key = _reads.content_id_for(conn, row)
+        content_id, key = resolve(row)
         relative_path = safe_relative_path(str(row.get("relative_path")))
         sha256 = row.get("sha256")
         size = row.get("size")
         if sha256 is not None:
             check_sha256(sha256)
-            known = conn.execute("SELECT 1 FROM artifacts WHERE sha256 = ?", (sha256,))
-            if known.fetchone() is None:
+            if sha256 not in known:
                 if size is None:
                     raise StoreError(
                         f"unit {key}: link {relative_path!r} names sha256:{sha256}, which"
                         " is not in the catalog and has no size; save the artifact first"
                     )
-                save_artifacts(
-                    conn, [{"sha256": sha256, "size": size, "digests": row.get("digests")}]
+                digests = row.get("digests")
+                new_artifacts.append(
+                    _artifact_values({"sha256": sha256, "size": size, "digests": digests})
                 )
+                known.add(sha256)
         status = row.get("status")
-        deferred = int(bool(row.get("deferred", status == "deferred")))
+        deferred = 1 if row.get("deferred", status == "deferred") else 0
         url = url_text(row.get("url"))
-        conn.execute(_UPSERT_LINK, (content_id, relative_path, url, sha256, deferred))
+        links.append((content_id, relative_path, url, sha256, deferred))
         if run_id is not None:
-            conn.execute(
-                _UPSERT_RUN_ARTIFACT,
+            error = row.get("error")
+            run_artifacts.append(
                 (
                     run_id,
                     content_id,
@@ -228,22 +258,46 @@ def save_links(
                     sha256,
                     size,
                     status,
-                    _error_text(row.get("error")),
+                    None if error is None else _error_text(error),
                     int(row.get("tries") or 0),
                     to_json(split_extra(row, _LINK_COLUMNS)),
-                ),
+                )
             )
-        count += 1
-    return count
+    if new_artifacts:
+        conn.executemany(_UPSERT_ARTIFACT, new_artifacts)
+    conn.executemany(_UPSERT_LINK, links)
+    if run_artifacts:
+        conn.executemany(_UPSERT_RUN_ARTIFACT, run_artifacts)
+    return len(links)
 
 
-def save_edges(conn: sqlite3.Connection, run_id: int, rows: Iterable[Any]) -> int:
+def save_edges(
+    conn: sqlite3.Connection, run_id: int, rows: Iterable[Any], *, run_checked: bool = False
+) -> int:
     """Insert a run's edges (duplicates ignored); returns how many were given."""
-    _check_run(conn, run_id)
+    if not run_checked:
+        check_run(conn, run_id)
     triples = [(run_id, *edge_triple(row)) for row in rows]
-    conn.executemany(
-        "INSERT OR IGNORE INTO run_edges (run_id, parent_key, child_key, relation)"
-        " VALUES (?, ?, ?, ?)",
-        triples,
-    )
+    if triples:
+        conn.executemany(
+            "INSERT OR IGNORE INTO run_edges (run_id, parent_key, child_key, relation)"
+            " VALUES (?, ?, ?, ?)",
+            triples,
+        )
     return len(triples)
+
+
+def save_batch(
+    conn: sqlite3.Connection,
+    run_id: int,
+    contents: Iterable[Mapping[str, Any]],
+    artifacts: Iterable[Any],
+    links: Iterable[Mapping[str, Any]],
+    edges: Iterable[Any],
+) -> None:
+    """Everything a pipeline batch produced, in a safe order (see `Catalog.save_batch`)."""
+    check_run(conn, run_id)
+    save_contents(conn, run_id, contents, run_checked=True)
+    save_artifacts(conn, artifacts)
+    save_links(conn, links, run_id, run_checked=True)
+    save_edges(conn, run_id, edges, run_checked=True)

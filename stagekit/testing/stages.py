@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stagekit.pipeline import Stage
+from stagekit.stages.resolve import report_saved
 
 __all__ = ["MemorySaver"]
 
@@ -16,6 +17,6 @@ class MemorySaver(Stage):
     async def run(self) -> None:
         """Record and pass on every unit."""
         async for dc in self.items():
-            dc.status = "downloaded"
+            report_saved(self, dc, "downloaded")
             self.saved.append(dc.key)
             await self.put(dc)

@@ -114,7 +114,8 @@ def test_depth_notebook_draws_the_graph_and_the_depth_plot_as_saved_svg(tmp_path
     assert "aggregated per depth and kind" in svgs[2] and "aggregated" not in svgs[0]
     assert "units per depth by kind" in svgs[1]
     out = "\n".join(text(outs) for outs in code_outputs(nb))
-    assert "relations: ['dependency', 'jar', 'parent']" in out
+    assert "relations: ['dependency', 'import', 'parent', 'relocation']" in out
+    assert "found as expected: True" in out
     assert "cycles: True" in out
 
 
