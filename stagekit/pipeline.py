@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MAXSIZE = 100
 
 _END: Any = object()
+_EXPIRED: Any = object()
+#: How long a partial batch waits for more units before it is released anyway (seconds).
+DEFAULT_MAX_WAIT = 0.5
 _NO_EVENTS = EventBus()
 _registry_var: ContextVar[FutureRegistry | None] = ContextVar("stagekit_registry", default=None)
 _stage_var: ContextVar[Stage | None] = ContextVar("stagekit_stage", default=None)
@@ -207,12 +210,16 @@ class Stage:
         self.items_in += 1
         return item
 
-    async def batches(self, minsize: int = 500) -> AsyncIterator[list[DeclarativeContent]]:
+    async def batches(
+        self, minsize: int = 500, max_wait: float | None = DEFAULT_MAX_WAIT
+    ) -> AsyncIterator[list[DeclarativeContent]]:
         """Yield lists of units, each at least ``minsize`` long unless released early.
 
         A batch is released before reaching ``minsize`` when the stream ends, when it
-        holds a unit with a future (``does_batch`` False), or when a future is requested
-        for a unit while it waits in the batch.
+        holds a unit with a future (``does_batch`` False), when a future is requested
+        for a unit while it waits in the batch, or when its first unit has waited
+        ``max_wait`` seconds (so a slow trickle, or one hanging download upstream, does
+        not hold finished units back; None waits for ``minsize``).
         """
         if minsize < 1:
             raise ValueError(f"minsize must be >= 1, got {minsize}")
@@ -220,18 +227,27 @@ class Stage:
             return
         queue = self._in_q
         assert queue is not None, f"stage {self.name} has no input queue"
+        loop = asyncio.get_running_loop()
         name = self.name
         batch: list[DeclarativeContent] = []
         thaw = asyncio.Event()
         release = False
+        deadline = 0.0
         while True:
-            item = queue.get_nowait() if queue.qsize() else await self._next_or_thaw(batch, thaw)
+            if queue.qsize():
+                item = queue.get_nowait()
+            else:
+                item = await self._next_or_thaw(batch, thaw, deadline if max_wait else None)
             if item is _END:
                 self._input_done = True
                 break
-            if item is not None:
+            if item is _EXPIRED:
+                release = True
+            elif item is not None:
                 item.owner = name
                 self.items_in += 1
+                if not batch and max_wait:
+                    deadline = loop.time() + max_wait
                 batch.append(item)
                 if item._future is not None:
                     release = True
@@ -250,21 +266,31 @@ class Stage:
                 held._thaw_event = None
             yield batch
 
-    async def _next_or_thaw(self, batch: list[DeclarativeContent], thaw: asyncio.Event) -> Any:
-        """The next item, or None when a future was requested for a unit in ``batch``."""
+    async def _next_or_thaw(
+        self, batch: list[DeclarativeContent], thaw: asyncio.Event, deadline: float | None
+    ) -> Any:
+        """The next item; None when a future was requested for a unit in ``batch``;
+        ``_EXPIRED`` when ``deadline`` (loop time) passed first."""
         if not batch:
             return await self._get()
+        timeout = None if deadline is None else deadline - asyncio.get_running_loop().time()
+        if timeout is not None and timeout <= 0:
+            return _EXPIRED
         self._thaw = thaw
         getter = asyncio.ensure_future(self._get())
         thawed = asyncio.ensure_future(thaw.wait())
         try:
-            await asyncio.wait((getter, thawed), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                (getter, thawed), timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             thawed.cancel()
             getter.cancel()  # no effect once it has its item; else the item stays queued
             await asyncio.wait((getter, thawed))
             self._thaw = None
-        return None if getter.cancelled() else getter.result()
+        if not getter.cancelled():
+            return getter.result()
+        return None if thaw.is_set() else _EXPIRED
 
     async def put(self, dc: DeclarativeContent) -> None:
         """Pass ``dc`` to the next stage (waits while the next queue is full)."""

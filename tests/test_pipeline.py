@@ -29,13 +29,14 @@ class Producer(Stage):
 
 
 class Batcher(Stage):
-    def __init__(self, minsize: int, log: list | None = None):
+    def __init__(self, minsize: int, log: list | None = None, max_wait: float | None = None):
         self.minsize = minsize
+        self.max_wait = max_wait
         self.batches_seen: list[list[str]] = []
         self.log = log
 
     async def run(self):
-        async for batch in self.batches(self.minsize):
+        async for batch in self.batches(self.minsize, max_wait=self.max_wait):
             names = [dc.content.name for dc in batch]
             self.batches_seen.append(names)
             if self.log is not None:
@@ -338,3 +339,27 @@ async def test_stage_counters_add_up_after_the_run():
         await create_pipeline(stages, maxsize=3)
     assert [s.items_out for s in stages] == [25, 25, 25, 25]
     assert [s.items_in for s in stages[1:]] == [25, 25, 25]
+
+
+async def test_partial_batch_is_released_after_max_wait():
+    c1, c2, c3 = make(3)
+    got_c2 = asyncio.Event()
+
+    class First(Stage):
+        async def run(self):
+            await self.put(c1)
+            await self.put(c2)
+            await got_c2.wait()  # only the max_wait release can let c2 through
+            await self.put(c3)
+
+    class Watch(Stage):
+        async def run(self):
+            async for dc in self.items():
+                if dc is c2:
+                    got_c2.set()
+                await self.put(dc)
+
+    batcher = Batcher(10, max_wait=0.05)
+    async with asyncio.timeout(TIMEOUT):
+        await create_pipeline([First(), batcher, Watch()])
+    assert batcher.batches_seen == [["c1", "c2"], ["c3"]]

@@ -340,13 +340,6 @@ async def test_timeout_around_explore_stops_the_run_instead_of_orphaning_it(tmp_
     assert_store_sound(store)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Stage.batches() holds a partial batch with no time limit: ArtifactSaver (minsize 50), "
-    "QueryExistingContents (500) and ContentSaver (200) keep finished units of a flat "
-    "remote while one download hangs, so they are neither stored nor recorded until it "
-    "times out; a kill or cancel loses them (the CLI then reports '0 of N units done'). "
-    "Needs a max wait for partial batches in stagekit/pipeline.py"
-))
 async def test_finished_units_are_saved_while_another_download_hangs(tmp_path):
     fast = [f"fast{i}" for i in range(10)]
     repo, digests = blob_repo([*fast, "hangs"], size=SMALL)

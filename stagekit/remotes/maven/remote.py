@@ -20,8 +20,13 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stagekit.errors import DownloadError, MetadataError, StagekitError
-from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent
+from stagekit.errors import DownloadError, MetadataError, StagekitError, UnsafePathError
+from stagekit.models import (
+    Content,
+    DeclarativeArtifact,
+    DeclarativeContent,
+    safe_relative_path,
+)
 from stagekit.remotes.base import HTTPDiscovery
 from stagekit.remotes.maven.children import Child, children_of
 from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
@@ -290,6 +295,11 @@ class MavenRemote(HTTPDiscovery):
 
     async def _child(self, kid: Child, url: str) -> _Found:
         assert self.resolver is not None
+        try:  # coordinates become URL paths: refuse '..', '/x', '\\' before any request
+            safe_relative_path(pom_path(kid.coords), what=f"layout path of {kid.coords}")
+        except UnsafePathError as exc:
+            raise MetadataError(f"{url}: {kid.relation} {kid.coords}: {exc}", url=url,
+                                field=kid.relation) from None
         if kid.is_range:
             try:
                 kid = await self.resolver.resolve_child(kid)
