@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Generator
@@ -105,8 +106,10 @@ class Run:
         params = {"policy": self.policy, "max_depth": self.remote.max_depth,
                   "on_error": self.on_error}
         self.run_id = await asyncio.to_thread(catalog.start_run, describe(self.remote), params)
+        # Downloads wait in a folder of the run's own, removed whatever the outcome.
+        temp_dir = self.store.tmp_dir / f"run-{self.run_id}"
         try:
-            async with Downloader(self.download_config, temp_dir=self.store.tmp_dir) as dl:
+            async with Downloader(self.download_config, temp_dir=temp_dir) as dl:
                 self.remote.downloader = dl
                 self.stages = default_stages(
                     self.remote, self.store, self.policy, self.on_error, run_id=self.run_id,
@@ -123,6 +126,7 @@ class Run:
             raise
         finally:
             self.finished_at = time.time()
+            shutil.rmtree(temp_dir, ignore_errors=True)
             await asyncio.shield(asyncio.to_thread(self._save_records))
 
     def _save_records(self) -> None:

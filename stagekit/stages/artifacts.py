@@ -265,11 +265,13 @@ def _unit_error(
 
 
 def _commit(store: Store, artifacts: list[DeclarativeArtifact]) -> None:
+    items = []
     for da in artifacts:
         result = da.download
         digests = {k: v for k, v in result.digests.items() if k != "sha256"}
-        da.artifact = store.commit_temp(result.temp_path, result.digests["sha256"], result.size,
-                                        digests)
+        items.append((result.temp_path, result.digests["sha256"], result.size, digests))
+    for da, artifact in zip(artifacts, store.commit_many(items), strict=True):
+        da.artifact = artifact
         da.download = None
         da.status = "downloaded"
 

@@ -13,7 +13,8 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,6 +28,14 @@ __all__ = ["Store", "TempFile"]
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+
+
+def _fsync_file(path: Path) -> None:
+    try:
+        with open(path, "rb+") as f:
+            os.fsync(f.fileno())
+    except FileNotFoundError:  # reported by the commit that follows
+        pass
 
 
 def _fsync_dir(path: Path) -> None:
@@ -199,6 +208,25 @@ class Store:
         """
         return self._commit(Path(temp_path), sha256, size, digests, verify, synced=False)
 
+    def commit_many(
+        self, items: Sequence[tuple[str | os.PathLike[str], str, int, dict[str, str] | None]]
+    ) -> list[Artifact]:
+        """`commit_temp` for ``(temp_path, sha256, size, digests)`` items, durably but fast.
+
+        The files are fsynced in parallel, renamed, and each directory is fsynced once,
+        instead of one file and one directory fsync after another. All or nothing is not
+        promised: a failing item raises after the ones before it were stored.
+        """
+        paths = [Path(item[0]) for item in items]
+        with ThreadPoolExecutor(max_workers=min(8, len(paths) or 1)) as pool:
+            list(pool.map(_fsync_file, paths))
+            artifacts = [
+                self._commit(path, sha256, size, digests, False, synced=True, sync_dir=False)
+                for path, (_temp, sha256, size, digests) in zip(paths, items, strict=True)
+            ]
+            list(pool.map(_fsync_dir, {a.path.parent for a in artifacts if a.path}))
+        return artifacts
+
     def _commit(
         self,
         temp: Path,
@@ -208,9 +236,10 @@ class Store:
         verify: bool,
         *,
         synced: bool,
+        sync_dir: bool = True,
     ) -> Artifact:
         dest = self.artifact_path(sha256)
-        if temp.resolve().parent != self.tmp_dir.resolve():
+        if self.tmp_dir.resolve() not in temp.resolve().parents:
             raise StoreError(f"{temp} is not in the store's temporary directory {self.tmp_dir}")
         try:
             actual = temp.stat().st_size
@@ -232,7 +261,8 @@ class Store:
                         os.fsync(f.fileno())
                 dest.parent.mkdir(exist_ok=True)
                 os.replace(temp, dest)
-                _fsync_dir(dest.parent)
+                if sync_dir:
+                    _fsync_dir(dest.parent)
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise StoreError(f"cannot store sha256:{sha256} at {dest}: {exc}") from exc
