@@ -3,7 +3,7 @@
 A generated repository of N POMs (5,000 by default, `scenario_wide`) is served with
 ``latency(L)`` on every request (20 ms by default) and explored with `MavenRemote`,
 policy metadata-only, default download settings. The server runs on its own event loop in
-a thread so that its work does not queue behind the explorer's callbacks.
+a forked process so that its work (and its share of the GIL) is not the explorer's.
 
 - critical path = (max depth + 1) x round trips per level x L: a level costs one round
   trip here (a POM and its sidecars are requested together), the roots are level 0;
@@ -21,13 +21,14 @@ their own (parsing, catalog, fsyncs), to tell where time goes when the target is
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -45,43 +46,58 @@ TARGET = "<= 1.2"
 ROUND_TRIPS_PER_LEVEL = 1
 
 
+def _serve(repo: MavenRepo, seconds: float, conn: Connection) -> None:
+    """Child process: serve ``repo`` until told to stop, then send the counters back."""
+
+    async def serve_until_asked() -> None:
+        faults = Faults()
+        if seconds:
+            faults.add(latency(seconds))
+        server = await Server(repo, faults=faults, other_origin=False).start()
+        conn.send(server.url_for(repo.entry_path()))
+        await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+        conn.send({"total": server.counters.total,
+                   "max_in_flight": server.counters.max_in_flight})
+        await server.stop()
+
+    asyncio.run(serve_until_asked())
+
+
 @contextmanager
-def served_in_thread(repo: MavenRepo, seconds: float) -> Iterator[Server]:
-    """Serve ``repo`` from a thread with its own loop, ``seconds`` of latency per request."""
-    loop = asyncio.new_event_loop()
-    faults = Faults()
-    if seconds:
-        faults.add(latency(seconds))
-    server = Server(repo, faults=faults, other_origin=False)
-    thread = threading.Thread(target=loop.run_forever, name="maven-fixture", daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(server.start(), loop).result(timeout=30)
+def served_in_process(repo: MavenRepo, seconds: float) -> Iterator[tuple[str, dict[str, int]]]:
+    """Serve ``repo`` from a forked process (its CPU is not the explorer's); yields the
+    entry URL and a dict filled with the server's counters on exit."""
+    parent, child = multiprocessing.get_context("fork").Pipe()
+    process = multiprocessing.get_context("fork").Process(
+        target=_serve, args=(repo, seconds, child), daemon=True)
+    process.start()
+    counters: dict[str, int] = {}
     try:
-        yield server
+        yield parent.recv(), counters
+        parent.send("stop")
+        counters.update(parent.recv())
     finally:
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(timeout=30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
-        loop.close()
+        process.join(timeout=30)
+        if process.is_alive():
+            process.kill()
 
 
 def explore_once(repo: MavenRepo, seconds: float) -> dict[str, Any]:
     """One metadata-only exploration; wall time, request count and the answer's check."""
-    with served_in_thread(repo, seconds) as server, \
+    with served_in_process(repo, seconds) as (url, counters), \
             tempfile.TemporaryDirectory(prefix="maven-bench-") as store:
-        remote = MavenRemote(server.url_for(repo.entry_path()), repo.roots)
+        remote = MavenRemote(url, repo.roots)
         started = time.perf_counter()
         run = stagekit.explore_sync(remote, store=store, policy="metadata-only")
         wall = time.perf_counter() - started
-        requests = server.counters.total
-        max_in_flight = server.counters.max_in_flight
     if run.errors:
         raise SystemExit(f"the exploration failed units: {run.errors[:3]}")
     if run.remote.depths() != repo.expected.depths():
         raise SystemExit("the exploration did not find the expected units and depths")
     if run.remote.edges != repo.expected.edges:
         raise SystemExit("the exploration did not find the expected edges")
-    return {"wall": wall, "requests": requests, "max_in_flight": max_in_flight,
+    return {"wall": wall, "requests": counters["total"],
+            "max_in_flight": counters["max_in_flight"],
             "units": len(run.remote.nodes), "stats_elapsed": run.stats["elapsed"]}
 
 

@@ -40,6 +40,10 @@ def _hashers(algorithms: Iterable[str]) -> dict[str, hashlib._Hash]:
     return {name: hashlib.new(name) for name in sorted(names)}
 
 
+#: Bodies up to this size are hashed and written on the loop in one go (see `finish`).
+INLINE_LIMIT = 64 * 1024
+
+
 class DigestSink:
     """A temporary file in ``temp_dir`` that hashes what is written to it.
 
@@ -94,10 +98,17 @@ class DigestSink:
 
     async def finish(self) -> tuple[int, dict[str, str]]:
         """Write what is left, close the file and return ``(size, {algorithm: hex})``."""
-        await self._flush()  # hands over the last partial batch
-        await self._flush()  # waits for it
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._file.close)
+        if self._pending is None and self.size <= INLINE_LIMIT:
+            # A small body, all in memory: two worker round trips would cost more than
+            # hashing and writing it here (well under a millisecond).
+            self._consume(self._batch)
+            self._batch = []
+            self._file.close()
+        else:
+            await self._flush()  # hands over the last partial batch
+            await self._flush()  # waits for it
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, self._file.close)
         return self.size, {name: h.hexdigest() for name, h in self._hashers.items()}
 
     async def discard(self) -> None:
