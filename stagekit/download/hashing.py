@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Executor
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = [
     "DigestSink",
@@ -59,10 +60,9 @@ class DigestSink:
         executor: Executor | None,
         *,
         batch_size: int = 256 * 1024,
+        _file: tuple[Path, BinaryIO] | None = None,
     ) -> None:
-        fd, name = tempfile.mkstemp(dir=temp_dir, prefix="download-", suffix=".part")
-        self.path = Path(name)
-        self._file = os.fdopen(fd, "wb")
+        self.path, self._file = _file or _new_temp_file(temp_dir)
         self._hashers = _hashers(algorithms)
         self._executor = executor
         self._batch_size = batch_size
@@ -70,6 +70,17 @@ class DigestSink:
         self._batch_bytes = 0
         self._pending: asyncio.Future[None] | None = None
         self.size = 0
+
+    @classmethod
+    async def create(
+        cls, temp_dir: Path, algorithms: Iterable[str], executor: Executor | None, *,
+        batch_size: int = 256 * 1024,
+    ) -> DigestSink:
+        """A sink whose file is created in a worker: creating a file can wait on the
+        filesystem's journal (other downloads being fsynced) for milliseconds."""
+        loop = asyncio.get_running_loop()
+        created = await loop.run_in_executor(executor, _new_temp_file, temp_dir)
+        return cls(temp_dir, algorithms, executor, batch_size=batch_size, _file=created)
 
     def _consume(self, chunks: list[bytes]) -> None:
         for chunk in chunks:
@@ -120,6 +131,11 @@ class DigestSink:
         finally:
             self._file.close()
             remove_quietly(self.path)
+
+
+def _new_temp_file(temp_dir: Path) -> tuple[Path, BinaryIO]:
+    fd, name = tempfile.mkstemp(dir=temp_dir, prefix="download-", suffix=".part")
+    return Path(name), os.fdopen(fd, "wb")
 
 
 def remove_quietly(path: Path) -> None:

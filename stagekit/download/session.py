@@ -308,7 +308,7 @@ class Downloader:
     ) -> tuple[Outcome, Path]:
         if is_file_url(url):
             return await self._file_once(url, expected, expected_size)
-        sink = DigestSink(
+        sink = await DigestSink.create(
             self.temp_dir, expected, self._executor, batch_size=self.config.chunk_size
         )
         try:
