@@ -77,7 +77,6 @@ def saver_batch(batch: list[DeclarativeContent]) -> dict[str, Any]:
     """The keyword arguments ContentSaver.run passes to save_batch for ``batch``."""
     contents, artifacts, links = [], {}, []
     for dc in batch:
-        dc.status = unit_status(dc)
         size = 0
         for da in dc.d_artifacts:
             artifact = da.artifact
@@ -93,7 +92,8 @@ def saver_batch(batch: list[DeclarativeContent]) -> dict[str, Any]:
             })
         contents.append({
             "kind": dc.content.kind, "natural_key": dc.content.natural_key(), "key": dc.key,
-            "fields": _fields(dc.content), "depth": dc.depth, "status": dc.status, "size": size,
+            "fields": _fields(dc.content), "depth": dc.depth, "status": unit_status(dc),
+            "size": size,
         })
     return {"contents": contents, "artifacts": list(artifacts.values()), "links": links}
 

@@ -308,15 +308,33 @@ class Downloader:
     ) -> tuple[Outcome, Path]:
         if is_file_url(url):
             return await self._file_once(url, expected, expected_size)
-        sink = await DigestSink.create(
-            self.temp_dir, expected, self._executor, batch_size=self.config.chunk_size
-        )
+        response, final_url = await open_response(self.session, url, headers)
+        sink: DigestSink | None = None
         try:
-            outcome = await self._http_once(url, sink, expected_size, headers)
-            _check(outcome.size, outcome.digests, expected_size, expected)
+            announced = response.content_length
+            if expected_size is not None and announced is not None and announced != expected_size:
+                raise _Mismatch("size", str(expected_size), str(announced))
+            # The file is made only for a response worth keeping, and after the request
+            # went out, so requests leave in the order they were asked for.
+            sink = await DigestSink.create(
+                self.temp_dir, expected, self._executor, batch_size=self.config.chunk_size
+            )
+            await stream_body(response, sink.write, self.config.chunk_size)
+            size, digests = await sink.finish()
+            _check(size, digests, expected_size, expected)
         except BaseException:
-            await sink.discard()
+            response.close()
+            if sink is not None:
+                await sink.discard()
             raise
+        response.release()
+        outcome = Outcome(
+            size,
+            digests,
+            response.status,
+            CIMultiDictProxy(CIMultiDict(response.headers)),
+            redact_url(str(final_url)),
+        )
         return outcome, sink.path
 
     async def _file_once(
@@ -334,32 +352,6 @@ class Downloader:
             remove_quietly(temp_path)
             raise
         return Outcome(size, digests, None, CIMultiDictProxy(CIMultiDict()), url), temp_path
-
-    async def _http_once(
-        self,
-        url: str,
-        sink: DigestSink,
-        expected_size: int | None,
-        headers: Mapping[str, str],
-    ) -> Outcome:
-        response, final_url = await open_response(self.session, url, headers)
-        try:
-            announced = response.content_length
-            if expected_size is not None and announced is not None and announced != expected_size:
-                raise _Mismatch("size", str(expected_size), str(announced))
-            await stream_body(response, sink.write, self.config.chunk_size)
-            size, digests = await sink.finish()
-        except BaseException:
-            response.close()
-            raise
-        response.release()
-        return Outcome(
-            size,
-            digests,
-            response.status,
-            CIMultiDictProxy(CIMultiDict(response.headers)),
-            redact_url(str(final_url)),
-        )
 
 
 def _final_error(failure: AttemptFailed, rurl: str, tries: int) -> DownloadError:

@@ -100,7 +100,10 @@ def run(conn: sqlite3.Connection, run_id: int, where: Path) -> dict[str, Any]:
 
 def content_id_for(conn: sqlite3.Connection, row: Mapping[str, Any]) -> tuple[int, str]:
     """``(content id, key)`` of the unit a link row names; `StoreError` if it was not saved."""
-    return link_content_ids(conn, [row])(row)
+    [found] = link_content_ids(conn, [row])
+    if isinstance(found, Exception):
+        raise found
+    return found
 
 
 def _link_ref(row: Mapping[str, Any]) -> tuple[str, tuple[str, str] | None]:
@@ -114,36 +117,45 @@ def _link_ref(row: Mapping[str, Any]) -> tuple[str, tuple[str, str] | None]:
 
 def link_content_ids(
     conn: sqlite3.Connection, rows: list[Mapping[str, Any]]
-) -> Callable[[Mapping[str, Any]], tuple[int, str]]:
-    """Look up the units of all link ``rows`` at once; returns ``row -> (content id, key)``.
+) -> list[tuple[int, str] | Exception]:
+    """The units of all link ``rows``, looked up at once: ``(content id, key)`` per row.
 
-    The returned function raises `StoreError` for a row whose unit was not saved (and
-    whatever a malformed row raises), so errors still come in row order.
+    A row naming a unit that was not saved (or naming it badly) gets the error to raise
+    instead, so that the caller can raise errors in row order.
     """
+    refs: list[tuple[str, tuple[str, str] | None] | Exception] = []
     keys: set[str] = set()
     identities: set[tuple[str, str]] = set()
     for row in rows:
         try:
-            key, identity = _link_ref(row)
-        except StoreError:
-            continue  # raised again, in row order, by resolve()
+            key, identity = ref = _link_ref(row)
+        except Exception as exc:  # handed back, to be raised at its row
+            refs.append(exc)
+            continue
+        refs.append(ref)
         if identity is None:
             keys.add(key)
         else:
             identities.add(identity)
     by_key = content_ids_by_key(conn, keys)
     by_identity = content_ids_by_identity(conn, identities)
-
-    def resolve(row: Mapping[str, Any]) -> tuple[int, str]:
-        key, identity = _link_ref(row)
-        found = by_key.get(key) if identity is None else by_identity.get(identity)
-        if found is None:
-            raise StoreError(
-                f"unit {key or repr(row)} is not in the catalog; save its content before its links"
+    found: list[tuple[int, str] | Exception] = []
+    for row, ref in zip(rows, refs, strict=True):
+        if isinstance(ref, Exception):
+            found.append(ref)
+            continue
+        key, identity = ref
+        cid = by_key.get(key) if identity is None else by_identity.get(identity)
+        if cid is None:
+            found.append(
+                StoreError(
+                    f"unit {key or repr(row)} is not in the catalog;"
+                    " save its content before its links"
+                )
             )
-        return found, key
-
-    return resolve
+        else:
+            found.append((cid, key))
+    return found
 
 
 def content_ids_by_key(conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str, int]:
@@ -196,45 +208,51 @@ def artifact_rows(conn: sqlite3.Connection, sha256s: Iterable[str]) -> dict[str,
     return found
 
 
-_ContentRow = tuple[int, str, tuple[Any, ...], str, dict[str, Any], bool]
-_CONTENT_BY_KEY = (
-    "SELECT id, kind, natural_key, key, fields, complete FROM content WHERE key IN ({})"
-)
-_CONTENT_BY_IDENTITY = """
-SELECT c.id, c.kind, c.natural_key, c.key, c.fields, c.complete FROM json_each(?) j JOIN content c
-ON c.kind = json_extract(j.value, '$[0]') AND c.natural_key = json_extract(j.value, '$[1]')
+# Complete content with its links, by key or by (kind, natural key) given as a JSON array.
+_EXISTING = """
+SELECT c.id, c.kind, c.natural_key, c.key, c.fields,
+       ca.relative_path, ca.url, ca.sha256, ca.deferred, a.size, a.digests
+FROM {source}
+LEFT JOIN content_artifacts ca ON ca.content_id = c.id
+LEFT JOIN artifacts a ON a.sha256 = ca.sha256
+WHERE c.complete AND {where}
 """
+_EXISTING_BY_KEY = _EXISTING.replace("{source}", "content c")
+_EXISTING_BY_IDENTITY = _EXISTING.format(
+    source="json_each(?) j JOIN content c ON c.kind = json_extract(j.value, '$[0]')"
+    " AND c.natural_key = json_extract(j.value, '$[1]')",
+    where="1",
+)
 
 
-def _content_row(row: tuple[Any, ...]) -> _ContentRow:
-    cid, kind, nk, key, fields, complete = row
-    return cid, kind, tuple(from_json(nk) or ()), key, from_json(fields), bool(complete)
+class _Found:
+    """Complete units read for `existing_contents`, with their links by relative path."""
 
+    def __init__(self) -> None:
+        self.units: dict[int, tuple[str, str, str, str]] = {}
+        self.links: dict[int, dict[str, dict[str, Any]]] = {}
+        self.by_key: dict[str, int] = {}
+        self.by_identity: dict[tuple[str, str], int] = {}
 
-def _content_by_ref(conn: sqlite3.Connection, refs: Iterable[Any]) -> dict[Any, _ContentRow]:
-    keys: list[str] = []
-    pairs: dict[tuple[str, str], Any] = {}
-    for ref in refs:
-        if isinstance(ref, str):
-            keys.append(ref)
-        else:
-            kind, natural_key = ref
-            nk_json = natural_key_json(natural_key, unit_key(kind, natural_key))
-            pairs[kind, nk_json] = (kind, tuple(natural_key))
-    by_ref: dict[Any, _ContentRow] = {}
-    # Several units may share a key: the first complete one wins, then the oldest.
-    best: dict[str, tuple[Any, ...]] = {}
-    for chunk in _chunks(list(set(keys))):
-        for row in conn.execute(_CONTENT_BY_KEY.format(_marks(len(chunk))), chunk):
-            held = best.get(row[3])
-            if held is None or (-row[5], row[0]) < (-held[5], held[0]):
-                best[row[3]] = row
-    for key, row in best.items():
-        by_ref[key] = _content_row(row)
-    if pairs:
-        for row in conn.execute(_CONTENT_BY_IDENTITY, (_ENCODE_PAIRS(list(pairs)),)):
-            by_ref[pairs[row[1], row[2]]] = _content_row(row)
-    return by_ref
+    def add(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        for cid, kind, nk, key, fields, rel, url, sha256, deferred, size, digests in rows:
+            links = self.links.get(cid)
+            if links is None:
+                self.units[cid] = (kind, nk, key, fields)
+                links = self.links[cid] = {}
+                # Several units may share a key: the oldest complete one answers for it.
+                held = self.by_key.get(key)
+                if held is None or cid < held:
+                    self.by_key[key] = cid
+                self.by_identity[kind, nk] = cid
+            if rel is not None:
+                links[rel] = {
+                    "sha256": sha256 if size is not None else None,
+                    "size": size,
+                    "digests": from_json(digests),
+                    "url": url,
+                    "deferred": bool(deferred),
+                }
 
 
 def existing_contents(
@@ -243,37 +261,41 @@ def existing_contents(
     artifact_exists: Callable[[str, int | None], bool] | None,
 ) -> dict[Any, dict[str, Any]]:
     """Saved content whose non-deferred artifacts are all in the catalog (and on disk)."""
-    found = {ref: c for ref, c in _content_by_ref(conn, refs).items() if c[5]}
-    links: dict[int, dict[str, dict[str, Any]]] = {c[0]: {} for c in found.values()}
-    for chunk in _chunks(list(links)):
-        query = (
-            "SELECT ca.content_id, ca.relative_path, ca.url, ca.sha256, ca.deferred, a.size,"
-            " a.digests FROM content_artifacts ca LEFT JOIN artifacts a ON a.sha256 = ca.sha256"
-            f" WHERE ca.content_id IN ({_marks(len(chunk))})"
-        )
-        for cid, rel, url, sha256, deferred, size, digests in conn.execute(query, chunk):
-            links[cid][rel] = {
-                "sha256": sha256 if size is not None else None,
-                "size": size,
-                "digests": from_json(digests),
-                "url": url,
-                "deferred": bool(deferred),
-            }
+    wanted: dict[Any, tuple[str, str] | None] = {}  # output ref -> identity (None: by key)
+    for ref in refs:
+        if isinstance(ref, str):
+            wanted[ref] = None
+        else:
+            kind, natural_key = ref
+            nk_json = natural_key_json(natural_key, unit_key(kind, natural_key))
+            wanted[kind, tuple(natural_key)] = (kind, nk_json)
+    found = _Found()
+    keys = [ref for ref, identity in wanted.items() if identity is None]
+    for chunk in _chunks(keys):
+        where = f"c.key IN ({_marks(len(chunk))})"
+        found.add(conn.execute(_EXISTING_BY_KEY.replace("{where}", where), chunk))
+    identities = [identity for identity in wanted.values() if identity is not None]
+    if identities:
+        found.add(conn.execute(_EXISTING_BY_IDENTITY, (_ENCODE_PAIRS(identities),)))
     result: dict[Any, dict[str, Any]] = {}
-    for ref, (cid, kind, nk, key, fields, _complete) in found.items():
-        artifacts = links[cid]
+    for ref, identity in wanted.items():
+        cid = found.by_key.get(ref) if identity is None else found.by_identity.get(identity)
+        if cid is None:
+            continue
+        artifacts = found.links[cid]
         if artifact_exists is not None:
             for link in artifacts.values():
                 if link["sha256"] and not artifact_exists(link["sha256"], link["size"]):
                     link["sha256"] = None
         if any(link["sha256"] is None and not link["deferred"] for link in artifacts.values()):
             continue
+        kind, nk, key, fields = found.units[cid]
         result[ref] = {
             "id": cid,
             "kind": kind,
-            "natural_key": nk,
+            "natural_key": tuple(from_json(nk) or ()),
             "key": key,
-            "fields": fields,
+            "fields": from_json(fields),
             "artifacts": artifacts,
         }
     return result

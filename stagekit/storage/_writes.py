@@ -18,6 +18,14 @@ from stagekit.storage._rows import (
     to_json,
     url_text,
 )
+from stagekit.storage._statements import (
+    UPSERT_ARTIFACT,
+    UPSERT_CONTENT,
+    UPSERT_LINK,
+    UPSERT_RUN_ARTIFACT,
+    UPSERT_RUN_UNIT,
+    execute_rows,
+)
 from stagekit.urls import redact_text
 
 __all__ = [
@@ -67,53 +75,6 @@ _LINK_COLUMNS = frozenset(
     }
 )
 
-_UPSERT_CONTENT = """
-INSERT INTO content (kind, natural_key, key, fields, complete, first_run)
-VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (kind, natural_key) DO UPDATE SET
-    key = excluded.key,
-    fields = CASE WHEN excluded.fields = '{}' THEN content.fields ELSE excluded.fields END,
-    complete = MAX(content.complete, excluded.complete)
-"""
-_UPSERT_RUN_UNIT = """
-INSERT INTO run_units (run_id, content_id, depth, status, error, size, started_at,
-                       finished_at, extra)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (run_id, content_id) DO UPDATE SET
-    depth = COALESCE(excluded.depth, run_units.depth),
-    status = COALESCE(excluded.status, run_units.status),
-    error = CASE WHEN excluded.status IS NULL THEN run_units.error ELSE excluded.error END,
-    size = COALESCE(excluded.size, run_units.size),
-    started_at = COALESCE(run_units.started_at, excluded.started_at),
-    finished_at = COALESCE(excluded.finished_at, run_units.finished_at),
-    extra = json_patch(run_units.extra, excluded.extra)
-"""
-_UPSERT_ARTIFACT = """
-INSERT INTO artifacts (sha256, size, digests) VALUES (?, ?, ?)
-ON CONFLICT (sha256) DO UPDATE SET digests = json_patch(artifacts.digests, excluded.digests)
-"""
-_UPSERT_LINK = """
-INSERT INTO content_artifacts (content_id, relative_path, url, sha256, deferred)
-VALUES (?, ?, ?, ?, ?)
-ON CONFLICT (content_id, relative_path) DO UPDATE SET
-    url = COALESCE(excluded.url, content_artifacts.url),
-    sha256 = COALESCE(excluded.sha256, content_artifacts.sha256),
-    deferred = excluded.deferred
-"""
-_UPSERT_RUN_ARTIFACT = """
-INSERT INTO run_artifacts (run_id, content_id, relative_path, url, sha256, size, status,
-                           error, tries, extra)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (run_id, content_id, relative_path) DO UPDATE SET
-    url = COALESCE(excluded.url, run_artifacts.url),
-    sha256 = COALESCE(excluded.sha256, run_artifacts.sha256),
-    size = COALESCE(excluded.size, run_artifacts.size),
-    status = COALESCE(excluded.status, run_artifacts.status),
-    error = excluded.error,
-    tries = MAX(excluded.tries, run_artifacts.tries),
-    extra = json_patch(run_artifacts.extra, excluded.extra)
-"""
-
 
 def check_sha256(sha256: Any) -> str:
     """``sha256`` if it is 64 lower-case hex characters, else `StoreError`."""
@@ -156,7 +117,7 @@ def _content_values(row: Mapping[str, Any], run_id: int) -> tuple[tuple[Any, ...
         row.get("size"),
         None if started is None else timestamp(started, f"unit {key} started_at"),
         None if finished is None else timestamp(finished, f"unit {key} finished_at"),
-        to_json(split_extra(row, _UNIT_COLUMNS)),
+        "{}" if row.keys() <= _UNIT_COLUMNS else to_json(split_extra(row, _UNIT_COLUMNS)),
     )
     return content, unit
 
@@ -174,12 +135,11 @@ def save_contents(
     prepared = [_content_values(row, run_id) for row in rows]
     if not prepared:
         return 0
-    contents = [content for content, _unit in prepared]
-    conn.executemany(_UPSERT_CONTENT, contents)
-    # One query for every id of the batch, instead of a SELECT per row.
-    ids = _reads.content_ids_by_identity(conn, [(c[0], c[1], c[2]) for c in contents])
-    conn.executemany(
-        _UPSERT_RUN_UNIT,
+    returned = execute_rows(conn, UPSERT_CONTENT, [content for content, _unit in prepared])
+    ids = {(kind, nk_json): cid for kind, nk_json, cid in returned}
+    execute_rows(
+        conn,
+        UPSERT_RUN_UNIT,
         [(run_id, ids[content[0], content[1]], *unit) for content, unit in prepared],
     )
     return len(prepared)
@@ -200,11 +160,15 @@ def _artifact_values(row: Any) -> tuple[str, int, str]:
     return sha256, size, to_json(digests)
 
 
+def _save_artifacts(conn: sqlite3.Connection, rows: Iterable[Any]) -> list[tuple[str, int, str]]:
+    values = [_artifact_values(row) for row in rows]
+    execute_rows(conn, UPSERT_ARTIFACT, values)
+    return values
+
+
 def save_artifacts(conn: sqlite3.Connection, rows: Iterable[Any]) -> int:
     """Upsert artifacts, merging known digests (see `Catalog.save_artifacts`)."""
-    values = [_artifact_values(row) for row in rows]
-    conn.executemany(_UPSERT_ARTIFACT, values)
-    return len(values)
+    return len(_save_artifacts(conn, rows))
 
 
 def save_links(
@@ -213,20 +177,27 @@ def save_links(
     run_id: int | None,
     *,
     run_checked: bool = False,
+    saved_sha256s: frozenset[str] = frozenset(),
 ) -> int:
-    """Upsert content-artifact links and per-run artifact records (see `Catalog.save_links`)."""
+    """Upsert content-artifact links and per-run artifact records (see `Catalog.save_links`).
+
+    ``saved_sha256s``: digests known to be in the artifacts table (saved in this transaction).
+    """
     rows = list(rows)
     if run_id is not None and not run_checked:
         check_run(conn, run_id)
     if not rows:
         return 0
-    resolve = _reads.link_content_ids(conn, rows)
-    known = _reads.known_sha256s(conn, {row.get("sha256") for row in rows})
+    units = _reads.link_content_ids(conn, rows)
+    wanted = {sha for row in rows if isinstance(sha := row.get("sha256"), str)}
+    known = _reads.known_sha256s(conn, wanted - saved_sha256s) | saved_sha256s
     new_artifacts = []
     links = []
     run_artifacts = []
-    for row in rows:
-        content_id, key = resolve(row)
+    for row, unit in zip(rows, units, strict=True):
+        if isinstance(unit, Exception):
+            raise unit
+        content_id, key = unit
         relative_path = safe_relative_path(str(row.get("relative_path")))
         sha256 = row.get("sha256")
         size = row.get("size")
@@ -260,14 +231,14 @@ def save_links(
                     status,
                     None if error is None else _error_text(error),
                     int(row.get("tries") or 0),
-                    to_json(split_extra(row, _LINK_COLUMNS)),
+                    "{}"
+                    if row.keys() <= _LINK_COLUMNS
+                    else to_json(split_extra(row, _LINK_COLUMNS)),
                 )
             )
-    if new_artifacts:
-        conn.executemany(_UPSERT_ARTIFACT, new_artifacts)
-    conn.executemany(_UPSERT_LINK, links)
-    if run_artifacts:
-        conn.executemany(_UPSERT_RUN_ARTIFACT, run_artifacts)
+    execute_rows(conn, UPSERT_ARTIFACT, new_artifacts)
+    execute_rows(conn, UPSERT_LINK, links)
+    execute_rows(conn, UPSERT_RUN_ARTIFACT, run_artifacts)
     return len(links)
 
 
@@ -298,6 +269,6 @@ def save_batch(
     """Everything a pipeline batch produced, in a safe order (see `Catalog.save_batch`)."""
     check_run(conn, run_id)
     save_contents(conn, run_id, contents, run_checked=True)
-    save_artifacts(conn, artifacts)
-    save_links(conn, links, run_id, run_checked=True)
+    saved = frozenset(sha256 for sha256, _size, _digests in _save_artifacts(conn, artifacts))
+    save_links(conn, links, run_id, run_checked=True, saved_sha256s=saved)
     save_edges(conn, run_id, edges, run_checked=True)

@@ -187,10 +187,7 @@ class Catalog:
     ) -> None:
         """Everything a pipeline batch produced, in one transaction, in a safe order."""
         with self.transaction() as conn:
-            _writes.save_contents(conn, run_id, contents)
-            _writes.save_artifacts(conn, artifacts)
-            _writes.save_links(conn, links, run_id)
-            _writes.save_edges(conn, run_id, edges)
+            _writes.save_batch(conn, run_id, contents, artifacts, links, edges)
 
     # Reads
 

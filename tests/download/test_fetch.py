@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from download_faults import FaultServer, payload
 
+from stagekit.download.hashing import DigestSink
 from stagekit.errors import DigestMismatchError, DownloadError, HTTPStatusError
 
 BODY = payload(300_000)
@@ -252,11 +253,23 @@ async def test_all_mirrors_failing_names_every_mirror(server, other_server, down
     assert temp_files(temp_dir) == []
 
 
-async def test_cancelling_mid_body_removes_the_temp_file(server, downloader, temp_dir):
+async def test_cancelling_mid_body_removes_the_temp_file(
+    server, downloader, temp_dir, monkeypatch
+):
     server.files["big"] = payload(4 * 1024 * 1024, seed=1)
+    sink_made = asyncio.Event()
+    create = DigestSink.create.__func__
+
+    async def create_and_tell(cls, *args, **kwargs):
+        sink = await create(cls, *args, **kwargs)
+        sink_made.set()
+        return sink
+
+    monkeypatch.setattr(DigestSink, "create", classmethod(create_and_tell))
     async with asyncio.timeout(10), downloader() as d:
         task = asyncio.create_task(d.fetch(server.url("/x/big?mode=stall-body")))
         await server.body_started.wait()
+        await sink_made.wait()
         assert len(temp_files(temp_dir)) == 1
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
