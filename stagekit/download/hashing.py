@@ -79,7 +79,12 @@ class DigestSink:
         """A sink whose file is created in a worker: creating a file can wait on the
         filesystem's journal (other downloads being fsynced) for milliseconds."""
         loop = asyncio.get_running_loop()
-        created = await loop.run_in_executor(executor, _new_temp_file, temp_dir)
+        future = loop.run_in_executor(executor, _new_temp_file, temp_dir)
+        try:
+            created = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            future.add_done_callback(_discard_created)  # the worker may still make it
+            raise
         return cls(temp_dir, algorithms, executor, batch_size=batch_size, _file=created)
 
     def _consume(self, chunks: list[bytes]) -> None:
@@ -136,6 +141,14 @@ class DigestSink:
 def _new_temp_file(temp_dir: Path) -> tuple[Path, BinaryIO]:
     fd, name = tempfile.mkstemp(dir=temp_dir, prefix="download-", suffix=".part")
     return Path(name), os.fdopen(fd, "wb")
+
+
+def _discard_created(future: asyncio.Future[tuple[Path, BinaryIO]]) -> None:
+    if future.cancelled() or future.exception() is not None:
+        return
+    path, file = future.result()
+    file.close()
+    remove_quietly(path)
 
 
 def remove_quietly(path: Path) -> None:
