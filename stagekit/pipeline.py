@@ -141,6 +141,9 @@ class Stage:
             return False  # about to release a batch
         return (self._idle or self._waiting > 0) and not self.busy
 
+    def cleanup(self) -> None:
+        """Called once every stage has ended, whatever the outcome (remove temp files)."""
+
     async def run(self) -> None:
         """The stage's work; the default passes every unit through."""
         async for dc in self.items():
@@ -401,6 +404,11 @@ class _Pipeline:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.registry.fail_all(_not_resolved("left in the pipeline"))
+            for stage in self.stages:
+                try:
+                    stage.cleanup()
+                except Exception:  # one stage's cleanup must not hide the run's outcome
+                    log.exception("cleanup of stage %s failed", stage.name)
         if failure is not None:
             raise failure
 

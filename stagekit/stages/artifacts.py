@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from stagekit.download import DownloadConfig, Downloader
@@ -118,6 +121,7 @@ class ArtifactDownloader(Stage):
         self.config = config
         self.in_flight: set[asyncio.Task[DeclarativeContent | None]] = set()
         self._held: tuple[DeclarativeContent, list[DeclarativeArtifact]] | None = None
+        self._temp_dir: Path | None = None
         self._putting = False
 
     @property
@@ -142,10 +146,18 @@ class ArtifactDownloader(Stage):
         async with contextlib.AsyncExitStack() as stack:
             downloader = self.downloader
             if downloader is None:
+                # Its own folder: what later stages did not store goes in `cleanup`.
+                self._temp_dir = Path(tempfile.mkdtemp(prefix="stage-", dir=self.store.tmp_dir))
                 downloader = await stack.enter_async_context(
-                    Downloader(self.config, temp_dir=self.store.tmp_dir)
+                    Downloader(self.config, temp_dir=self._temp_dir)
                 )
             await self._loop(downloader)
+
+    def cleanup(self) -> None:
+        """Remove the downloads no later stage stored (the pipeline stopped early)."""
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+            self._temp_dir = None
 
     async def _loop(self, downloader: Downloader) -> None:
         in_flight = self.in_flight
