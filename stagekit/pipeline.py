@@ -193,19 +193,15 @@ class Stage:
     def _next_queued(self) -> DeclarativeContent | None:
         """The next queued unit, without waiting; None once the stream has ended."""
         assert self._in_q is not None
-        item = self._in_q.get_nowait()
-        if item is _END:
-            self._input_done = True
-            return None
-        item.owner = self.name
-        self.items_in += 1
-        return item
+        return self._accept(self._in_q.get_nowait())
 
     async def _next_item(self) -> DeclarativeContent | None:
         """The next unit, or None once the stream has ended (for stages with own tasks)."""
         if self._input_done:
             return None
-        item = await self._get()
+        return self._accept(await self._get())
+
+    def _accept(self, item: Any) -> DeclarativeContent | None:
         if item is _END:
             self._input_done = True
             return None

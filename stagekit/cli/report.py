@@ -9,17 +9,11 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
+from stagekit.notebook import draw_tree
+from stagekit.notebook.summary import human_bytes
 from stagekit.run import Run
 
 __all__ = ["print_summary", "summary", "write_results"]
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"  # pragma: no cover
 
 
 def by_depth_and_kind(frame: pd.DataFrame) -> pd.DataFrame:
@@ -60,13 +54,13 @@ def print_summary(run: Run, *, as_json: bool = False) -> None:
     if as_json:
         print(json.dumps(data, indent=2))
         return
-    print(f"\n{data['units']} units, {_human(data['bytes'])} downloaded, "
+    print(f"\n{data['units']} units, {human_bytes(data['bytes'])} downloaded, "
           f"{data['seconds']:.2f} s, run {data['run_id']} in {data['store']}")
     print("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(data["statuses"].items())))
     print(f"\n{'depth':>5}  {'kind':<16} {'units':>7} {'bytes':>10}")
     for row in data["by_depth_and_kind"]:
         print(f"{row['depth']:>5}  {row['kind']:<16} {row['units']:>7} "
-              f"{_human(row['bytes']):>10}")
+              f"{human_bytes(row['bytes']):>10}")
     if data["failures"]:
         print(f"\n{len(data['failures'])} failed:")
         for failure in data["failures"]:
@@ -91,10 +85,6 @@ def write_results(run: Run, out: str | Path, *, tree: bool = True) -> list[Path]
     nx.write_graphml(run.graph, graph_path)
     written.append(graph_path)
     if tree:
-        try:
-            from stagekit.notebook import draw_tree
-        except ImportError:  # the drawing layer is optional for the command line
-            return written
         svg_path = folder / "tree.svg"
         svg_path.write_text(draw_tree(run).data)
         written.append(svg_path)
