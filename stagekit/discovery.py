@@ -60,6 +60,9 @@ class Discovery(Stage):
     on_error: str = "continue"
     #: The run's `stagekit.download.Downloader` for metadata requests (set by `stagekit.run`).
     downloader: Any = None
+    #: The run's `stagekit.storage.Store`, to reuse what an earlier run stored (set by
+    #: `stagekit.run`; None in a bare pipeline).
+    store: Any = None
 
     def __init__(self, *, max_depth: int | None = None, on_error: str = "continue") -> None:
         if max_depth is not None and max_depth < 0:

@@ -111,6 +111,7 @@ class Run:
         try:
             async with Downloader(self.download_config, temp_dir=temp_dir) as dl:
                 self.remote.downloader = dl
+                self.remote.store = self.store
                 self.stages = default_stages(
                     self.remote, self.store, self.policy, self.on_error, run_id=self.run_id,
                     max_concurrent_content=self.max_concurrent_content, downloader=dl,

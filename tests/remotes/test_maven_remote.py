@@ -298,3 +298,22 @@ def test_unit_key_and_bad_arguments():
     assert MavenPom("g", "a", "1").key == "maven.pom:g:a:1"
     with pytest.raises(ValueError, match="sidecar"):
         MavenRemote("http://127.0.0.1/", ["g:a:1"], checksums=("crc32",))
+
+
+@pytest.mark.parametrize("policy", ["metadata-only", "immediate"])
+async def test_second_run_reads_stored_poms_and_requests_nothing(tmp_path, policy):
+    repo = SCENARIOS["everything"]()
+    store = Store(tmp_path / "store")
+    async with serve(repo) as server:
+        first = await explore(server, repo, store, policy=policy)
+        server.counters.reset()
+        second = await explore(server, repo, store, policy=policy)
+        assert [p for p in server.counters.by_path if p.endswith((".pom", ".sha1", ".jar"))] == []
+    assert second.remote.depths() == first.remote.depths() == repo.expected.depths()
+    assert second.remote.edges == repo.expected.edges
+    # pom-packaging units have no main artifact: nothing deferred, all existing
+    was = first.to_dataframe().set_index("key")["status"].astype(str)
+    now = second.to_dataframe().set_index("key")["status"].astype(str)
+    assert now.sort_index().equals(was.replace("downloaded", "existing").sort_index())
+    assert "downloaded" in set(was) and "downloaded" not in set(now)
+    assert second.errors == []

@@ -53,8 +53,10 @@ class PomFiles:
     """Fetches POMs by coordinates, once each, sharing in-flight fetches between callers."""
 
     def __init__(self, base_url: str, sidecars: Sidecars, *, get_bytes: GetBytes,
-                 fetch_file: FetchFile | None = None, max_size: int = 16 * 1024 * 1024) -> None:
+                 fetch_file: FetchFile | None = None, max_size: int = 16 * 1024 * 1024,
+                 stored: Callable[[Coordinates], bytes | None] | None = None) -> None:
         self.base_url = base_url
+        self._stored = stored
         self.sidecars = sidecars
         self._get_bytes = get_bytes
         self._fetch_file = fetch_file
@@ -84,6 +86,10 @@ class PomFiles:
     async def data(self, coords: Coordinates) -> bytes:
         """The bytes of the POM (for `PomResolver`): seeded from the store, else fetched."""
         seeded = self._seeded.get(coords)
+        if seeded is None and self._stored is not None:
+            seeded = self._stored(coords)
+            if seeded is not None:
+                self._seeded[coords] = seeded
         if seeded is not None:
             return seeded
         return (await self.get(coords)).data
@@ -94,7 +100,7 @@ class PomFiles:
         return task is None or (task.done() and (task.cancelled() or task.exception() is not None))
 
     def seed(self, coords: Coordinates, data: bytes) -> None:
-        """Use ``data`` (the POM as the pipeline stored it) when the fetch here had failed."""
+        """Use ``data`` (the POM as the pipeline or an earlier run stored it)."""
         self._seeded[coords] = data
 
     def take_download(self, coords: Coordinates) -> DownloadResult | None:

@@ -150,7 +150,8 @@ class MavenRemote(HTTPDiscovery):
         handoff = self.downloader is not None
         self.sidecars = Sidecars(self._get, self.checksums)
         self.files = PomFiles(self.base_url, self.sidecars, get_bytes=self._get,
-                              fetch_file=self._fetch_file if handoff else None)
+                              fetch_file=self._fetch_file if handoff else None,
+                              stored=lambda coords: self._stored(coords)[1])
         self.resolver = PomResolver(self.files.data, self.base_url,
                                     fetch_metadata=self._fetch_metadata)
         self._claimed: set[Coordinates] = set()
@@ -348,9 +349,38 @@ class MavenRemote(HTTPDiscovery):
             self._recipes[coords] = task
         return await asyncio.shield(task)
 
+    def _stored(self, coords: Coordinates) -> tuple[_Recipe | None, bytes | None]:
+        """The recipe and bytes of a POM an earlier run stored, from the catalog and store.
+
+        A released POM does not change, so what the catalog recorded (digests, main
+        artifact and its digests) stands for the sidecars, and nothing is requested.
+        """
+        store = self.store
+        if store is None:
+            return None, None
+        key = MavenPom(coords.group, coords.artifact, coords.version).key
+        row = store.catalog.existing_contents([key]).get(key)
+        rel = pom_path(coords)
+        pom = (row or {}).get("artifacts", {}).get(rel)
+        if not pom or not pom.get("sha256"):
+            return None, None
+        try:
+            data = store.artifact_path(pom["sha256"]).read_bytes()
+        except OSError:
+            return None, None
+        mains = [(path, a) for path, a in row["artifacts"].items() if path != rel]
+        main_path, main = mains[0] if mains else (None, {})
+        recipe = _Recipe({**(pom.get("digests") or {}), "sha256": pom["sha256"]}, main_path,
+                         dict(main.get("digests") or {}))
+        return recipe, data
+
     async def _make_recipe(self, coords: Coordinates, guess_jar: bool) -> _Recipe:
         """Fetch the POM and sidecars (and, guessing a jar, the jar's sidecar) at once."""
         assert self.files is not None and self.resolver is not None
+        recipe, data = self._stored(coords)
+        if recipe is not None and data is not None:
+            self.files.seed(coords, data)
+            return recipe
         guess = artifact_path(coords, "jar") if guess_jar else None
         jar_sums = (self._spawn_local(self.sidecars.digests(self.base_url + guess))
                     if guess else None)
