@@ -104,7 +104,7 @@ class Run:
         self.started_at = time.time()
         catalog = self.store.catalog
         params = {"policy": self.policy, "max_depth": self.remote.max_depth,
-                  "on_error": self.on_error}
+                  "on_error": self.on_error, "session": self.store.session}
         self.run_id = await asyncio.to_thread(catalog.start_run, describe(self.remote), params)
         # Downloads wait in a folder of the run's own, removed whatever the outcome.
         temp_dir = self.store.tmp_dir / f"run-{self.run_id}"

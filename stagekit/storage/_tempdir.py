@@ -76,6 +76,11 @@ def remove_leftovers(tmp_root: Path) -> int:
     return removed
 
 
+def live_sessions(tmp_root: Path) -> set[str]:
+    """Names of the sessions whose store is open (their lock files are left after cleanup)."""
+    return {e.name[: -len(_LOCK_SUFFIX)] for e in tmp_root.glob("*" + _LOCK_SUFFIX)}
+
+
 class TempSession:
     """This store's temporary directory, locked for as long as the store is open."""
 

@@ -123,6 +123,19 @@ class Catalog:
         log.debug("catalog %s: started run %d for %s", self.path, run_id, redact_url(remote))
         return run_id
 
+    def mark_interrupted(self, live: set[str]) -> int:
+        """Mark ``interrupted`` the runs still ``running`` whose store session is not in
+        ``live`` (their process died: killed, crashed); returns how many."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, json_extract(params, '$.session') FROM runs WHERE status = 'running'"
+            ).fetchall()
+            dead = [(run_id,) for run_id, session in rows if session and session not in live]
+            conn.executemany("UPDATE runs SET status = 'interrupted' WHERE id = ?", dead)
+        if dead:
+            log.info("catalog %s: %d run(s) interrupted by a dead process", self.path, len(dead))
+        return len(dead)
+
     def finish_run(self, run_id: int, status: str, stats: Mapping[str, Any] | None = None) -> None:
         """Set a run's final ``status``, its ``stats`` and ``finished_at``."""
         with self.transaction() as conn:

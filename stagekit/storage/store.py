@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 from stagekit.errors import StoreError
 from stagekit.models import Artifact
-from stagekit.storage._tempdir import TempSession, remove_leftovers
+from stagekit.storage._tempdir import TempSession, live_sessions, remove_leftovers
 from stagekit.storage.catalog import Catalog, RunRecords, check_sha256
 
 __all__ = ["Store", "TempFile"]
@@ -139,9 +139,15 @@ class Store:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         try:
             self.catalog = Catalog(self.path / "catalog.sqlite3", artifact_exists=self._present)
+            self.catalog.mark_interrupted(live_sessions(self.tmp_root))
         except BaseException:
             self._session.close()
             raise
+
+    @property
+    def session(self) -> str:
+        """This open store's session name: runs record it, so a dead one is recognised."""
+        return self._session.path.name
 
     @property
     def tmp_dir(self) -> Path:

@@ -251,7 +251,7 @@ async def test_sigkill_mid_run_then_same_run_again_fetches_only_the_rest(tmp_pat
         assert temp_files(store_path) == []  # opening removed the dead run's leftovers
         assert_store_sound(store)
         (killed,) = store.runs()
-        assert killed["status"] == "running"  # honest: it never finished
+        assert killed["status"] == "interrupted"  # its process died: the next open says so
         held = set(stored_files(store))
         expected = {u.key: u.artifacts[0] for u in repo.expected.units.values()}
         assert {a.sha256 for a in expected.values() if a.relative_path in stored} <= held
@@ -271,7 +271,7 @@ async def test_sigkill_mid_run_then_same_run_again_fetches_only_the_rest(tmp_pat
     assert set(found.values()) <= {"existing", "downloaded"}
     assert {a.sha256 for a in expected.values()} == set(stored_files(store))
     assert_store_sound(store)
-    assert [r["status"] for r in store.runs()] == ["running", "finished"]
+    assert [r["status"] for r in store.runs()] == ["interrupted", "finished"]
 
 
 @pytest.mark.parametrize("how", ["cli", "explore_sync"])
