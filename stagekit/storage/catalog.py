@@ -204,6 +204,13 @@ class Catalog:
 
     # Reads
 
+    def complete_keys(self, kind: str) -> set[str]:
+        """Keys of the units of ``kind`` that an earlier run saved completely (cheap to ask
+        once, so a remote need not look up every unit it meets)."""
+        with self._snapshot(f"listing saved {kind} units") as conn:
+            rows = conn.execute("SELECT key FROM content WHERE kind = ? AND complete", (kind,))
+            return {key for (key,) in rows}
+
     def existing_contents(self, keys: Iterable[Any]) -> dict[Any, dict[str, Any]]:
         """Content known from earlier runs whose non-deferred artifacts are all stored.
 

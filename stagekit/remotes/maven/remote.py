@@ -156,6 +156,10 @@ class MavenRemote(HTTPDiscovery):
                                     fetch_metadata=self._fetch_metadata)
         self._claimed: set[Coordinates] = set()
         self._recipes: dict[Coordinates, asyncio.Task[_Recipe]] = {}
+        self._saved_before: set[str] = (
+            await asyncio.to_thread(self.store.catalog.complete_keys, MavenPom.kind)
+            if self.store is not None else set()
+        )
         try:
             await super().run()
         finally:
@@ -356,9 +360,9 @@ class MavenRemote(HTTPDiscovery):
         artifact and its digests) stands for the sidecars, and nothing is requested.
         """
         store = self.store
-        if store is None:
-            return None, None
         key = MavenPom(coords.group, coords.artifact, coords.version).key
+        if store is None or key not in self._saved_before:
+            return None, None
         row = store.catalog.existing_contents([key]).get(key)
         rel = pom_path(coords)
         pom = (row or {}).get("artifacts", {}).get(rel)
