@@ -127,6 +127,7 @@ class Run:
             raise
         finally:
             self.finished_at = time.time()
+            self.remote.downloader = self.remote.store = None  # the remote may run again
             shutil.rmtree(temp_dir, ignore_errors=True)
             await asyncio.shield(asyncio.to_thread(self._save_records))
 
