@@ -28,9 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Measure, parse_args, report, time_repeats
 
 from stagekit.models import Artifact, Content, DeclarativeArtifact, DeclarativeContent
-from stagekit.stages.content import _fields, unit_status
+from stagekit.stages.content import catalog_rows
 from stagekit.storage import Catalog
-from stagekit.urls import redact_url
 
 BATCH = 200
 LOOKUP = 500
@@ -73,34 +72,9 @@ def make_units(n: int, downloaded: bool) -> list[DeclarativeContent]:
     return units
 
 
-def saver_batch(batch: list[DeclarativeContent]) -> dict[str, Any]:
-    """The keyword arguments ContentSaver.run passes to save_batch for ``batch``."""
-    contents, artifacts, links = [], {}, []
-    for dc in batch:
-        size = 0
-        for da in dc.d_artifacts:
-            artifact = da.artifact
-            if artifact is not None:
-                size += artifact.size
-                artifacts[artifact.sha256] = artifact
-            links.append({
-                "key": dc.key, "relative_path": da.relative_path, "url": redact_url(da.url),
-                "sha256": artifact.sha256 if artifact is not None else None,
-                "size": artifact.size if artifact is not None else da.size,
-                "status": da.status, "tries": da.tries, "deferred": da.deferred,
-                "digests": da.digests,
-            })
-        contents.append({
-            "kind": dc.content.kind, "natural_key": dc.content.natural_key(), "key": dc.key,
-            "fields": _fields(dc.content), "depth": dc.depth, "status": unit_status(dc),
-            "size": size,
-        })
-    return {"contents": contents, "artifacts": list(artifacts.values()), "links": links}
-
-
 def batches_of(units: list[DeclarativeContent]) -> list[dict[str, Any]]:
     """save_batch arguments for every 200-unit batch (built outside the timings)."""
-    return [saver_batch(units[i : i + BATCH]) for i in range(0, len(units), BATCH)]
+    return [catalog_rows(units[i : i + BATCH]) for i in range(0, len(units), BATCH)]
 
 
 def save_all(catalog: Catalog, run_id: int, batches: list[dict[str, Any]]) -> float:

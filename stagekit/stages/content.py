@@ -12,7 +12,7 @@ from stagekit.stages.resolve import report_saved
 from stagekit.storage import Store
 from stagekit.urls import redact_url
 
-__all__ = ["ContentSaver", "QueryExistingContents", "unit_status"]
+__all__ = ["ContentSaver", "QueryExistingContents", "catalog_rows", "unit_status"]
 
 
 def unit_status(dc: DeclarativeContent) -> str:
@@ -51,6 +51,39 @@ def _fields(content: Any) -> dict[str, Any]:
     return dict(getattr(content, "__dict__", {}))
 
 
+def catalog_rows(batch: list[DeclarativeContent]) -> dict[str, list[Any]]:
+    """The ``contents``, ``artifacts`` and ``links`` of `Catalog.save_batch` for ``batch``."""
+    contents, artifacts, links = [], {}, []
+    for dc in batch:
+        size = 0
+        for da in dc.d_artifacts:
+            artifact = da.artifact
+            if artifact is not None:
+                size += artifact.size
+                artifacts[artifact.sha256] = artifact
+            links.append({
+                "key": dc.key,
+                "relative_path": da.relative_path,
+                "url": redact_url(da.url),
+                "sha256": artifact.sha256 if artifact is not None else None,
+                "size": artifact.size if artifact is not None else da.size,
+                "status": da.status,
+                "tries": da.tries,
+                "deferred": da.deferred,
+                "digests": da.digests,
+            })
+        contents.append({
+            "kind": dc.content.kind,
+            "natural_key": dc.content.natural_key(),
+            "key": dc.key,
+            "fields": _fields(dc.content),
+            "depth": dc.depth,
+            "status": unit_status(dc),
+            "size": size,
+        })
+    return {"contents": contents, "artifacts": list(artifacts.values()), "links": links}
+
+
 class ContentSaver(Stage):
     """Write units, their artifacts and content-artifact links to the catalog, per batch."""
 
@@ -65,38 +98,9 @@ class ContentSaver(Stage):
         if self.run_id is None:
             self.run_id = await asyncio.to_thread(catalog.start_run, "pipeline", {})
         async for batch in self.batches(self.minsize):
-            contents, artifacts, links = [], {}, []
-            for dc in batch:
-                size = 0
-                for da in dc.d_artifacts:
-                    artifact = da.artifact
-                    if artifact is not None:
-                        size += artifact.size
-                        artifacts[artifact.sha256] = artifact
-                    links.append({
-                        "key": dc.key,
-                        "relative_path": da.relative_path,
-                        "url": redact_url(da.url),
-                        "sha256": artifact.sha256 if artifact is not None else None,
-                        "size": artifact.size if artifact is not None else da.size,
-                        "status": da.status,
-                        "tries": da.tries,
-                        "deferred": da.deferred,
-                        "digests": da.digests,
-                    })
-                contents.append({
-                    "kind": dc.content.kind,
-                    "natural_key": dc.content.natural_key(),
-                    "key": dc.key,
-                    "fields": _fields(dc.content),
-                    "depth": dc.depth,
-                    "status": unit_status(dc),
-                    "size": size,
-                })
-            await asyncio.to_thread(
-                catalog.save_batch, self.run_id, contents=contents,
-                artifacts=list(artifacts.values()), links=links,
-            )
+            rows = catalog_rows(batch)
+            await asyncio.to_thread(catalog.save_batch, self.run_id, **rows)
+            contents = rows["contents"]
             for dc, row in zip(batch, contents, strict=True):
                 report_saved(self, dc, row["status"])
             for dc in batch:
