@@ -172,19 +172,17 @@ class Stage:
         assert queue is not None, f"stage {self.name} has no input queue"
         name = self.name
         count = self.items_in
-        try:
-            while True:
-                # The hot path of every pipeline: no coroutine when an item is waiting.
-                item = queue.get_nowait() if not queue.empty() else await self._get()
-                if item is _END:
-                    self._input_done = True
-                    return
-                item.owner = name
-                count += 1
-                self.items_in = count
-                yield item
-        finally:
+        while True:
+            # The hot path of every pipeline: `_accept` inlined, no coroutine when an item
+            # is waiting.
+            item = queue.get_nowait() if not queue.empty() else await self._get()
+            if item is _END:
+                self._input_done = True
+                return
+            item.owner = name
+            count += 1
             self.items_in = count
+            yield item
 
     def _has_queued(self) -> bool:
         """Whether input is waiting (for stages that take it without blocking)."""
@@ -227,7 +225,6 @@ class Stage:
         queue = self._in_q
         assert queue is not None, f"stage {self.name} has no input queue"
         loop = asyncio.get_running_loop()
-        name = self.name
         batch: list[DeclarativeContent] = []
         thaw = asyncio.Event()
         release = False
@@ -237,14 +234,12 @@ class Stage:
                 item = queue.get_nowait()
             else:
                 item = await self._next_or_thaw(batch, thaw, deadline if max_wait else None)
-            if item is _END:
-                self._input_done = True
-                break
             if item is _EXPIRED:
                 release = True
             elif item is not None:
-                item.owner = name
-                self.items_in += 1
+                item = self._accept(item)
+                if item is None:  # the end of the stream
+                    break
                 if not batch and max_wait:
                     deadline = loop.time() + max_wait
                 batch.append(item)
@@ -254,16 +249,12 @@ class Stage:
                     item._thaw_event = thaw
             early = (release or thaw.is_set()) and not queue.qsize()
             if batch and (early or len(batch) >= minsize):
-                for held in batch:
-                    held._thaw_event = None
                 thaw.clear()
                 release = False
-                out, batch = batch, []
+                out, batch = _released(batch), []
                 yield out
         if batch:
-            for held in batch:
-                held._thaw_event = None
-            yield batch
+            yield _released(batch)
 
     async def _next_or_thaw(
         self, batch: list[DeclarativeContent], thaw: asyncio.Event, deadline: float | None
@@ -407,6 +398,13 @@ class _Pipeline:
                     log.exception("cleanup of stage %s failed", stage.name)
         if failure is not None:
             raise failure
+
+
+def _released(batch: list[DeclarativeContent]) -> list[DeclarativeContent]:
+    """``batch``, its units no longer waiting in it (a future request need not thaw it)."""
+    for dc in batch:
+        dc._thaw_event = None
+    return batch
 
 
 def _first_failure(tasks: Sequence[asyncio.Task[None]]) -> BaseException | None:
