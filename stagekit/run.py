@@ -10,6 +10,7 @@ While it runs and after, ``run.stats``, ``run.graph``, ``run.to_dataframe()`` an
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -65,8 +66,8 @@ class Run:
         self.maxsize = maxsize
         config = download_config or DownloadConfig()
         if concurrency is not None:
-            config = DownloadConfig(**{**config.__dict__, "total": concurrency,
-                                       "per_host": min(config.per_host, concurrency)})
+            config = dataclasses.replace(
+                config, total=concurrency, per_host=min(config.per_host, concurrency))
         self.download_config = config
         self.records = RunRecorder()
         self.events = EventBus()

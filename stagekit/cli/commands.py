@@ -13,7 +13,6 @@ from tqdm import tqdm
 from stagekit.cli.remotes import UsageError, build_remote
 from stagekit.cli.report import print_summary, write_results
 from stagekit.discovery import Discovery
-from stagekit.download import DownloadConfig
 from stagekit.errors import StagekitError
 from stagekit.run import Run
 from stagekit.storage import Store
@@ -59,13 +58,11 @@ async def _run_with_progress(run: Run, quiet: bool) -> None:
 def execute(remote: Discovery, args: argparse.Namespace, store: Store | str,
             out: str | None, *, quiet: bool = False, as_json: bool = False) -> int:
     """Explore ``remote`` with a progress bar, print the summary, write ``out``."""
-    config = DownloadConfig()
-    if getattr(args, "concurrency", None):
-        config = DownloadConfig(total=args.concurrency, per_host=min(args.concurrency, 10))
     run = Run(
         remote, store=store,
         policy="metadata-only" if args.metadata_only else "immediate",
-        max_depth=getattr(args, "max_depth", None), download_config=config,
+        max_depth=getattr(args, "max_depth", None),
+        concurrency=getattr(args, "concurrency", None) or None,
     )
     try:
         asyncio.run(_run_with_progress(run, quiet))
