@@ -21,8 +21,9 @@ from typing import Any, BinaryIO
 
 from stagekit.errors import StoreError
 from stagekit.models import Artifact
+from stagekit.storage._open import open_catalog
 from stagekit.storage._tempdir import TempSession, live_sessions, remove_leftovers
-from stagekit.storage.catalog import Catalog, RunRecords, check_sha256
+from stagekit.storage.catalog import BaseCatalog, RunRecords, check_sha256
 
 __all__ = ["Store", "TempFile"]
 
@@ -124,9 +125,13 @@ class Store:
 
     Opening removes what crashed runs left in ``tmp/`` (never the directory of another
     store that is still open on the same path). Close it, or use it as a context manager.
+    ``catalog``: a ``postgresql://`` URL for a catalog shared by several coordinators
+    (``stagekit[postgres]``), or another SQLite file; default ``path/catalog.sqlite3``.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] | None = None
+    ) -> None:
         self.path = Path(path).absolute()
         self.artifacts_dir = self.path / "artifacts"
         self.tmp_root = self.path / "tmp"
@@ -138,7 +143,12 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         try:
-            self.catalog = Catalog(self.path / "catalog.sqlite3", artifact_exists=self._present)
+            self.catalog: BaseCatalog = open_catalog(
+                catalog,
+                self.path / "catalog.sqlite3",
+                artifact_exists=self._present,
+                session=self.session,
+            )
             self.catalog.mark_interrupted(live_sessions(self.tmp_root))
         except BaseException:
             self._session.close()
