@@ -90,3 +90,41 @@ def all_text(catalog: BaseCatalog) -> str:
     ]
     with catalog._snapshot("dumping") as db:
         return "\n".join(repr(db.execute(f"SELECT * FROM {t}").fetchall()) for t in tables)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[Any]:
+    """A throwaway S3 endpoint (moto's server mode) for the whole test session."""
+    try:
+        import moto.server  # noqa: F401
+        import obstore  # noqa: F401
+    except ImportError:
+        _require("moto[server] and obstore (pip install 'stagekit[s3]' 'moto[server]')", False)
+    from stagekit.testing.s3 import throwaway_s3
+
+    with throwaway_s3() as endpoint:
+        yield endpoint
+
+
+@dataclass
+class Artifacts:
+    """Where a test's stores keep artifacts: local folders, or one fresh S3 bucket."""
+
+    name: str
+    url: str | None = None
+    options: dict[str, Any] | None = None
+
+    def store(self, path: Path, catalog: str | None = None) -> Store:
+        """A store at ``path`` keeping its artifacts here."""
+        if self.url is None:
+            return Store(path, catalog=catalog)
+        return Store(path, catalog=catalog, artifacts=self.url, artifact_options=self.options)
+
+
+@pytest.fixture(params=["local", "s3"])
+def artifacts(request: pytest.FixtureRequest) -> Artifacts:
+    """Each artifact backend in turn."""
+    if request.param == "local":
+        return Artifacts("local")
+    endpoint = request.getfixturevalue("s3_endpoint")
+    return Artifacts("s3", f"s3://{endpoint.create_bucket()}/store", endpoint.options)

@@ -19,11 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from stagekit.errors import StoreError
+from stagekit.errors import ConfigurationError, StoreError
 from stagekit.models import Artifact
 from stagekit.storage._open import open_catalog
 from stagekit.storage._tempdir import TempSession, live_sessions, remove_leftovers
 from stagekit.storage.catalog import BaseCatalog, RunRecords, check_sha256
+from stagekit.storage.objects import is_object_url
+from stagekit.urls import redact_url
 
 __all__ = ["Store", "TempFile"]
 
@@ -127,10 +129,28 @@ class Store:
     store that is still open on the same path). Close it, or use it as a context manager.
     ``catalog``: a ``postgresql://`` URL for a catalog shared by several coordinators
     (``stagekit[postgres]``), or another SQLite file; default ``path/catalog.sqlite3``.
+    ``artifacts="s3://bucket/prefix"`` keeps the artifacts in an object store shared by
+    several machines (``stagekit[s3]``; see `stagekit.storage.object_store`).
     """
 
+    def __new__(cls, *args: Any, artifacts: str | None = None, **kwargs: Any) -> Store:
+        if artifacts is not None and cls is Store:
+            from stagekit.storage.object_store import ObjectBackedStore
+
+            if not is_object_url(artifacts):
+                raise ConfigurationError(
+                    f"artifacts {redact_url(str(artifacts))!r}: expected s3://bucket/prefix"
+                    " (local artifacts live under the store's path)"
+                )
+            cls = ObjectBackedStore
+        return super().__new__(cls)
+
     def __init__(
-        self, path: str | os.PathLike[str], *, catalog: str | os.PathLike[str] | None = None
+        self,
+        path: str | os.PathLike[str],
+        *,
+        catalog: str | os.PathLike[str] | None = None,
+        artifacts: None = None,  # an object store URL makes an ObjectBackedStore
     ) -> None:
         self.path = Path(path).absolute()
         self.artifacts_dir = self.path / "artifacts"
