@@ -47,6 +47,7 @@ class ObjectBackedStore(Store):
         if artifacts is None:
             raise StoreError("ObjectBackedStore needs artifacts='s3://bucket/prefix'")
         self.objects = ObjectArtifacts(artifacts, artifact_options)
+        self.artifact_options = dict(artifact_options or {})
         super().__init__(path, catalog=catalog)
 
     def __repr__(self) -> str:

@@ -153,6 +153,7 @@ class Store:
         artifacts: None = None,  # an object store URL makes an ObjectBackedStore
     ) -> None:
         self.path = Path(path).absolute()
+        self.catalog_spec = catalog
         self.artifacts_dir = self.path / "artifacts"
         self.tmp_root = self.path / "tmp"
         try:
