@@ -15,6 +15,7 @@ import logging
 import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from stagekit.pipeline import DEFAULT_MAXSIZE, Stage, create_pipeline
 from stagekit.records import RunRecorder
 from stagekit.stages import default_stages
 from stagekit.storage import Store
+from stagekit.urls import redact_text
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -37,7 +39,12 @@ log = logging.getLogger(__name__)
 
 
 class Run:
-    """One exploration of a remote: its task, its live records and its results."""
+    """One exploration of a remote: its task, its live records and its results.
+
+    Without ``store=`` the run gets a temporary store of its own, deleted when the `Run`
+    is garbage-collected or the process exits, unless ``keep=True`` (then it stays at
+    ``run.store.path``).
+    """
 
     def __init__(
         self,
@@ -51,15 +58,20 @@ class Run:
         max_concurrent_content: int = 200,
         maxsize: int = DEFAULT_MAXSIZE,
         download_config: DownloadConfig | None = None,
+        keep: bool = False,
     ) -> None:
         if max_depth is not None:
             remote.max_depth = max_depth
         remote.on_error = on_error
         self.remote = remote
         self._own_store = not isinstance(store, Store)
+        temporary = store is None
         if store is None:
             store = tempfile.mkdtemp(prefix="stagekit-store-")
         self.store = store if isinstance(store, Store) else Store(store)
+        if temporary and not keep:
+            # Without store= each run would leave a folder behind: it goes with the Run.
+            weakref.finalize(self, _remove_store, self.store)
         self.policy = policy
         self.on_error = on_error
         self.max_concurrent_content = max_concurrent_content
@@ -137,6 +149,7 @@ class Run:
         if self.run_id is None:
             return
         catalog = self.store.catalog
+        lost: str | None = None
         try:
             records = self.records
             rows = [
@@ -157,9 +170,16 @@ class Run:
             ]
             edges = [(p, c, rel or "") for (p, c), rel in records.edges.items()]
             catalog.save_batch(self.run_id, contents=rows, links=links, edges=edges)
-            catalog.finish_run(self.run_id, self.status, self.stats)
-        except Exception:  # the run's own outcome matters more than its bookkeeping
+        except Exception as exc:  # the run's own outcome matters more than its bookkeeping
             log.exception("could not record run %s in the catalog", self.run_id)
+            lost = f"its records could not be saved: {redact_text(str(exc))}"
+            if self.status == "finished":  # incomplete records: never "finished"
+                self.status, self.error = "failed", exc
+        try:
+            stats = self.stats if lost is None else {**self.stats, "error": lost}
+            catalog.finish_run(self.run_id, self.status, stats)
+        except Exception:
+            log.exception("could not record the outcome of run %s in the catalog", self.run_id)
 
     def __await__(self) -> Generator[Any, None, Run]:
         if self._task is None:
@@ -235,6 +255,12 @@ class Run:
 
     def __repr__(self) -> str:
         return f"<Run {describe(self.remote)} {self.status}: {len(self.records.units)} units>"
+
+
+def _remove_store(store: Store) -> None:
+    """Close and delete a run's temporary store (the Run was collected, or at exit)."""
+    store.close()
+    shutil.rmtree(store.path, ignore_errors=True)
 
 
 def describe(remote: Discovery) -> str:
