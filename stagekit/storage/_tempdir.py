@@ -26,7 +26,13 @@ try:
 except ImportError:  # pragma: no cover - not POSIX
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["TempSession", "check_real_directory", "is_session_name", "remove_leftovers"]
+__all__ = [
+    "TempSession",
+    "check_real_directory",
+    "is_session_name",
+    "remove_leftovers",
+    "session_is_live",
+]
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +114,29 @@ def remove_leftovers(tmp_root: Path) -> int:
     if removed:
         log.info("removed %d leftover temporary entries in %s", removed, tmp_root)
     return removed
+
+
+def session_is_live(tmp_root: Path, session: str) -> bool:
+    """Whether the store that wrote ``session`` is still open, asked without writing.
+
+    A shared lock is tried on its lock file, opened read-only: a live store holds an
+    exclusive one. Unknown (an unreadable folder, no flock) counts as live.
+    """
+    if not is_session_name(session) or fcntl is None:
+        return True
+    try:
+        fd = os.open(tmp_root / (session + _LOCK_SUFFIX), os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def live_sessions(tmp_root: Path) -> set[str]:

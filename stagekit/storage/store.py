@@ -33,6 +33,7 @@ from stagekit.storage._tempdir import (
     check_real_directory,
     live_sessions,
     remove_leftovers,
+    session_is_live,
 )
 from stagekit.storage.catalog import Catalog, RunRecords, check_sha256
 
@@ -373,8 +374,19 @@ class Store:
 
     def runs(self) -> list[dict[str, Any]]:
         """Past runs recorded in this store, oldest first."""
-        return self.catalog.runs()
+        return [self._outcome(row) for row in self.catalog.runs()]
 
     def load_run(self, run_id: int) -> RunRecords:
         """What was recorded about one run (see `RunRecords`)."""
-        return self.catalog.load_run(run_id)
+        records = self.catalog.load_run(run_id)
+        records.run = self._outcome(records.run)
+        return records
+
+    def _outcome(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A read-only store cannot mark a dead process's run interrupted: show it so."""
+        if not self.readonly or row.get("status") != "running":
+            return row
+        session = (row.get("params") or {}).get("session")
+        if session and not session_is_live(self.tmp_root, session):
+            return {**row, "status": "interrupted"}
+        return row

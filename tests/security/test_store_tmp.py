@@ -152,3 +152,26 @@ def test_readonly_open_sees_a_live_writers_runs(tmp_path: Path) -> None:
             assert [(r["id"], r["status"]) for r in reader.runs()] == [(run_id, "running")]
             live = sorted(p.name for p in (root / "tmp").iterdir())
         assert live == sorted([writer.tmp_dir.name, writer.tmp_dir.name + ".lock"])
+
+
+def test_readonly_open_shows_a_dead_processs_run_as_interrupted(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    script = textwrap.dedent(f"""
+        import os
+        from stagekit.storage import Store
+        store = Store({str(root)!r})
+        print(store.catalog.start_run("file x", {{"session": store.session}}), flush=True)
+        os._exit(1)  # killed mid-run: the run stays "running" in the catalog
+        """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    run_id = int(proc.stdout)
+    before = snapshot(root)
+    with Store.open_existing(root) as store:
+        assert [(r["id"], r["status"]) for r in store.runs()] == [(run_id, "interrupted")]
+        assert store.load_run(run_id).run["status"] == "interrupted"
+        assert store.catalog.get_run(run_id)["status"] == "running"  # nothing was written
+    # SQLite rebuilds the -shm index of the WAL the dead process left; nothing else changes.
+    after = snapshot(root)
+    assert {k: v for k, v in after.items() if not k.endswith("-shm")} == {
+        k: v for k, v in before.items() if not k.endswith("-shm")}
