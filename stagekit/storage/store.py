@@ -121,7 +121,6 @@ class Store:
             self.catalog = Catalog(catalog_path, artifact_exists=self._present, readonly=True)
             return
         try:
-            check_real_directory(self.path, "store")
             check_real_directory(self.artifacts_dir, "artifact directory")
             check_real_directory(self.tmp_root, "temporary directory")
             self.artifacts_dir.mkdir(parents=True, exist_ok=True)
