@@ -99,7 +99,10 @@ class ClusterRemote(Remote):
             for task in list(self._tasks):
                 task.cancel()
             with contextlib.suppress(Exception):
-                await self._gather(self.client.run(shutdown_run, self._token))
+                if getattr(self.client, "asynchronous", False):
+                    await self.client.run(shutdown_run, self._token)
+                else:  # a blocking client (a script): keep the loop free meanwhile
+                    await asyncio.to_thread(self.client.run, shutdown_run, self._token)
 
     async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
         async for dc in self.inner.roots(ctx):
@@ -132,11 +135,6 @@ class ClusterRemote(Remote):
             task = asyncio.get_running_loop().create_task(self._run_batch(part))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-
-    async def _gather(self, awaitable: Any) -> Any:
-        if getattr(self.client, "asynchronous", False):
-            return await awaitable
-        return awaitable  # a blocking client already returned the value
 
     async def _run_batch(
         self, part: list[tuple[Content, DeclarativeContent, asyncio.Future[Any]]]

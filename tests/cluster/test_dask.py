@@ -80,3 +80,19 @@ def test_a_remote_that_does_not_pickle_is_refused_with_its_name(tmp_path: Path) 
     remote.unpicklable = lambda: None  # type: ignore[attr-defined]
     with pytest.raises(ConfigurationError, match="MavenRemote must pickle"):
         ClusterRemote(remote, client=None)
+
+
+def test_explore_sync_with_a_blocking_client_finds_the_whole_tree(tmp_path: Path) -> None:
+    from stagekit.testing.noop import NoopTree
+
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        host="127.0.0.1",
+    ) as cluster, distributed.Client(cluster) as client:
+        run = stagekit.explore_sync(NoopTree(300, fanout=4), store=tmp_path / "s",
+                                    cluster=client)
+    assert run.status == "finished"
+    depths = run.depths()
+    assert len(depths) == 300 and max(depths.values()) == 4
+    parents = {(f"noop.node:{(i - 1) // 4}", f"noop.node:{i}") for i in range(1, 300)}
+    assert {(a, b) for a, b, _relation in run.records.edge_set()} == parents
