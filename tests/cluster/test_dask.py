@@ -16,12 +16,21 @@ from stagekit.remotes.maven import MavenRemote
 from stagekit.testing import serve
 from stagekit.testing.checks import assert_run_matches
 from stagekit.testing.maven import make_maven_repo
+from tests.backends import _require
 
-distributed = pytest.importorskip("distributed")
+try:
+    import distributed
+except ImportError:  # pragma: no cover - skips, except under CI=true (see tests.backends)
+    distributed = None  # type: ignore[assignment]
 
 TIMEOUT = 180
 FAST = DownloadConfig(backoff_base=0.01, backoff_max=0.05, read_timeout=5.0)
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(TIMEOUT + 60)]
+
+
+@pytest.fixture(autouse=True)
+def _needs_distributed() -> None:
+    _require("distributed (pip install 'stagekit[dask]')", distributed is not None)
 
 
 @pytest.fixture
