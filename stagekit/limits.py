@@ -38,7 +38,7 @@ class Limits:
     #: Entries one index may list: tags of a repository, packages of a Packages index,
     #: manifests of an OCI index, layers, dependencies of a POM, versions of an artifact,
     #: component x architecture pairs of a Release.
-    children: int = 500_000
+    children: int = 200_000
     #: Pages of a paginated list (``tags/list`` with ``Link: rel="next"``).
     pages: int = 10_000
     #: Parents above a POM (real chains are under 20 long).

@@ -37,11 +37,19 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin
 
-from stagekit.errors import DownloadError, HTTPStatusError, MetadataError, UnitFailedError
+from stagekit.errors import (
+    DownloadError,
+    HTTPStatusError,
+    MetadataError,
+    UnitFailedError,
+    UnsafePathError,
+)
+from stagekit.limits import limits_of
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
 from stagekit.remotes.base import HTTPDiscovery, each_completed, prefetched
 from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
-from stagekit.urls import redact_url
+from stagekit.remotes.guards import check_count
+from stagekit.urls import redact_url, safe_segments
 
 __all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
 
@@ -158,7 +166,8 @@ class DebRemote(HTTPDiscovery):
         for name in self.release_files:
             url = self.dist_url(name)
             try:
-                result = await self.downloader.fetch(url)
+                result = await self.downloader.fetch(
+                    url, max_size=limits_of(self.downloader).metadata_bytes)
             except DownloadError as exc:
                 errors.append(str(exc))
                 if isinstance(exc, HTTPStatusError) and exc.status in (403, 404, 410):
@@ -197,7 +206,9 @@ class DebRemote(HTTPDiscovery):
         if not components or not architectures:
             raise MetadataError(f"{where}: no Components/Architectures to explore", url=where,
                                 field="Components" if not components else "Architectures")
-        pairs = list(itertools.product(components, architectures))
+        check_count(len(components) * len(architectures), limits_of(self.downloader),
+                    what="the number of component/architecture pairs", where=where)
+        pairs = list(itertools.product(dict.fromkeys(components), dict.fromkeys(architectures)))
         indexes = each_completed(
             (self._index_unit(unit, dc, release, where, c, a) for c, a in pairs),
             self.concurrency,
@@ -212,6 +223,12 @@ class DebRemote(HTTPDiscovery):
         component: str, arch: str,
     ) -> DeclarativeContent | None:
         content = DebPackagesIndex(component, arch)
+        try:  # names from the Release become URL paths: nothing may lead out of dists/
+            safe_segments(f"{component}/binary-{arch}", what="component/architecture")
+        except UnsafePathError as exc:
+            self.fail_child(parent_dc, content, "index", MetadataError(
+                f"{where}: {exc}", url=where, field="Components"))
+            return None
         variants = release.variants(component, arch)
         errors: list[str] = []
         for path, sha256, size in variants:
@@ -252,7 +269,8 @@ class DebRemote(HTTPDiscovery):
             raise MetadataError(f"{where}: the index is not stored", url=where)
         fields = None if self._full_stanzas else STANZA_FIELDS
         reader = await asyncio.to_thread(
-            PackagesReader, path, da.relative_path, where, fields=fields, select=self.select)
+            PackagesReader, path, da.relative_path, where, fields=fields, select=self.select,
+            limits=limits_of(self.downloader))
         try:
             while True:
                 chunk = await asyncio.to_thread(self._read_units, reader, where, unit.architecture)
@@ -301,8 +319,8 @@ class DebRemote(HTTPDiscovery):
         sha256 = stanza["SHA256"].strip().lower()
         if not _SHA256.match(sha256):
             raise bad("SHA256", f"has a malformed SHA256 {sha256!r}")
-        if not size_text.isdigit():
-            raise bad("Size", f"has a malformed Size {size_text!r}")
+        if not size_text.isdigit() or len(size_text) > 18:
+            raise bad("Size", f"has a malformed Size {size_text[:40]!r}")
         try:
             safe_relative_path(filename, what="Filename")
         except ValueError as exc:

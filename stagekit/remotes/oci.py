@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -36,8 +37,10 @@ from urllib.parse import quote, urljoin
 from stagekit.download.auth import Auth, BearerAuth
 from stagekit.download.config import DownloadResult
 from stagekit.errors import DigestMismatchError, DownloadError, MetadataError, UnitFailedError
+from stagekit.limits import limits_of
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
 from stagekit.remotes.base import HTTPDiscovery, each_completed, prefetched
+from stagekit.remotes.guards import check_count, check_size, foreign_urls, next_page
 from stagekit.remotes.oci_manifest import (
     ACCEPT,
     INDEX_TYPES,
@@ -56,8 +59,6 @@ from stagekit.urls import redact_url
 __all__ = ["OCIBlob", "OCIIndex", "OCIManifest", "OCIRemote", "OCITag"]
 
 log = logging.getLogger(__name__)
-
-_MAX_TAG_PAGES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +120,10 @@ class OCIRemote(HTTPDiscovery):
     ``Link`` pagination, ``page_size`` per page if given). ``platforms``: keep only these
     children of an index, e.g. ``["linux/amd64", "linux/arm/v7"]`` (a platform without
     variant matches every variant). ``auth``: True for anonymous (or ``credentials``)
-    bearer tokens, False for none, or an `Auth`. ``concurrency`` bounds tag fetches.
+    bearer tokens, False for none, or an `Auth`; ``credentials`` go only to the origin of
+    ``registry_url`` (a `BearerAuth` mapping of hosts to credentials serves several).
+    ``follow_foreign_urls``: also try the ``urls`` a descriptor lists on other hosts
+    (non-distributable layers); off by default. ``concurrency`` bounds tag fetches.
     Run it through `stagekit.explore`, which shares one downloader (and so the auth)
     between this remote and the `ArtifactDownloader`.
     """
@@ -135,6 +139,7 @@ class OCIRemote(HTTPDiscovery):
         credentials: tuple[str, str] | None = None,
         page_size: int | None = None,
         concurrency: int = 10,
+        follow_foreign_urls: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -146,11 +151,12 @@ class OCIRemote(HTTPDiscovery):
         self.tags = None if tags is None else list(tags)
         self.platforms = None if platforms is None else [Platform.parse(p) for p in platforms]
         if auth is True:
-            self.auth: Auth | None = BearerAuth(credentials)
+            self.auth: Auth | None = BearerAuth(credentials, origin=self.registry_url)
         else:
             self.auth = auth or None
         self.page_size = page_size
         self.concurrency = concurrency
+        self.follow_foreign_urls = follow_foreign_urls
 
     def describe(self) -> str:
         """The remote as shown in the catalog."""
@@ -182,7 +188,8 @@ class OCIRemote(HTTPDiscovery):
         url = self.url("tags/list") + (f"?n={self.page_size}" if self.page_size else "")
         tags: list[str] = []
         seen: set[str] = set()
-        for _ in range(_MAX_TAG_PAGES):
+        limits = limits_of(self.downloader)
+        for pages in itertools.count(1):
             seen.add(url)
             body, headers = await self.downloader.get_bytes(url)
             where = redact_url(url)
@@ -192,13 +199,12 @@ class OCIRemote(HTTPDiscovery):
                 raise MetadataError(f"{where}: 'tags' is not a list of strings", url=where,
                                     field="tags")
             tags.extend(page)
-            link = next_link(headers.get("Link"))
-            if link is None or not page:
+            check_count(len(tags), limits, what="the number of tags", where=where)
+            link = next_link(headers.get("Link")) if page else None
+            following = next_page(link, url, pages=pages, limits=limits, seen=seen)
+            if following is None:
                 break
-            url = urljoin(url, link)
-            if url in seen:
-                raise MetadataError(f"{where}: pagination loops back to {redact_url(url)}",
-                                    url=where, field="Link")
+            url = following
         return list(dict.fromkeys(tags))
 
     async def _tag_unit(self, tag: str) -> DeclarativeContent | None:
@@ -207,7 +213,9 @@ class OCIRemote(HTTPDiscovery):
         rurl = redact_url(url)
         try:
             relative_path = safe_relative_path(f"{self.repository}/manifests/{tag}")
-            result = await self.downloader.fetch(url, headers={"Accept": ACCEPT})
+            result = await self.downloader.fetch(
+                url, headers={"Accept": ACCEPT},
+                max_size=limits_of(self.downloader).metadata_bytes)
         except (DownloadError, ValueError) as exc:
             self._root_failed(key, rurl, exc)
             return None
@@ -238,7 +246,14 @@ class OCIRemote(HTTPDiscovery):
         da = dc.d_artifacts[0]
         where = redact_url(da.url)
         body = dc.artifacts[da.relative_path].read_bytes()
-        data = parse_json(body, where)
+        limits = limits_of(self.downloader)
+        check_size(len(body), limits, what="the manifest", where=where)
+        data = parse_json(body, where) if len(body) < 256 * 1024 else \
+            await asyncio.to_thread(parse_json, body, where)
+        for name in ("manifests", "layers"):
+            if isinstance(data.get(name), list):
+                check_count(len(data[name]), limits, what=f"the number of {name}",
+                            where=where, field=name)
         if isinstance(unit, OCITag):
             algorithm, hexvalue = split_digest(unit.digest, where)
             media_type = media_type_of(data, unit.media_type)
@@ -272,6 +287,7 @@ class OCIRemote(HTTPDiscovery):
                 yield self._blob_unit(parse_descriptor(raw, where), "layer", True)
 
     def _manifest_unit(self, d: Descriptor, where: str) -> DeclarativeContent | None:
+        check_size(d.size, limits_of(self.downloader), what=f"manifest {d.digest}", where=where)
         content: Content
         if d.media_type in INDEX_TYPES:
             content = OCIIndex(d.digest)
@@ -288,7 +304,9 @@ class OCIRemote(HTTPDiscovery):
 
     def _blob_unit(self, d: Descriptor, relation: str, deferred: bool) -> DeclarativeContent:
         artifact = DeclarativeArtifact(
-            [self.url(f"blobs/{d.digest}"), *d.urls], f"blobs/{d.algorithm}/{d.hex}",
+            [self.url(f"blobs/{d.digest}"),
+             *foreign_urls(d.urls, base=self.registry_url, follow=self.follow_foreign_urls)],
+            f"blobs/{d.algorithm}/{d.hex}",
             digests={d.algorithm: d.hex}, size=d.size, deferred=deferred,
         )
         return DeclarativeContent(OCIBlob(d.digest, d.media_type), [artifact], relation=relation)
