@@ -43,10 +43,9 @@ class Limits:
     pages: int = 10_000
     #: Parents above a POM (real chains are under 20 long).
     parent_chain: int = 100
-    #: One Maven property once ``${...}`` are expanded.
+    #: One Maven value once its ``${...}`` are expanded (a property that doubles 40
+    #: times stops here).
     property_bytes: int = 1 * MiB
-    #: Characters of a version string compared by Maven rules.
-    version_chars: int = 1_000
 
     def replace(self, **changes: Any) -> Limits:
         """A copy with ``changes`` applied (``limits.replace(pages=10)``)."""

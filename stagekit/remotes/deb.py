@@ -322,7 +322,7 @@ class DebRemote(HTTPDiscovery):
         if not size_text.isdigit() or len(size_text) > 18:
             raise bad("Size", f"has a malformed Size {size_text[:40]!r}")
         try:
-            safe_relative_path(filename, what="Filename")
+            safe_segments(safe_relative_path(filename, what="Filename"), what="Filename")
         except ValueError as exc:
             raise bad("Filename", str(exc)) from None
         package = DebPackage(name, version, arch, filename, int(size_text), sha256)

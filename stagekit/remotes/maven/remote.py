@@ -14,13 +14,19 @@ so each POM costs one request plus its sidecars.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from stagekit.errors import DownloadError, MetadataError, StagekitError, UnsafePathError
+from stagekit.errors import (
+    DownloadError,
+    LimitExceededError,
+    MetadataError,
+    StagekitError,
+    UnsafePathError,
+)
+from stagekit.limits import limits_of
 from stagekit.models import (
     Content,
     DeclarativeArtifact,
@@ -28,6 +34,7 @@ from stagekit.models import (
     safe_relative_path,
 )
 from stagekit.remotes.base import HTTPDiscovery
+from stagekit.remotes.completion import as_done
 from stagekit.remotes.maven.children import Child, children_of
 from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
 from stagekit.remotes.maven.effective import EffectivePom
@@ -102,7 +109,10 @@ def _parse_root(text: str) -> tuple[str, str, str | None]:
 def _combine(url: str, problems: Sequence[StagekitError]) -> StagekitError:
     if len(problems) == 1:
         return problems[0]
-    text = "; ".join(str(p) for p in problems)
+    shown = 10  # a POM may have 50,000 bad dependencies: keep the message readable
+    text = "; ".join(str(p) for p in problems[:shown])
+    if len(problems) > shown:
+        text += f"; and {len(problems) - shown} more"
     return MetadataError(f"{len(problems)} problems in {url}: {text}", url=url,
                          field=getattr(problems[0], "field", None))
 
@@ -153,7 +163,8 @@ class MavenRemote(HTTPDiscovery):
                               fetch_file=self._fetch_file if handoff else None,
                               stored=lambda coords: self._stored(coords)[1])
         self.resolver = PomResolver(self.files.data, self.base_url,
-                                    fetch_metadata=self._fetch_metadata)
+                                    fetch_metadata=self._fetch_metadata,
+                                    limits=limits_of(self.downloader))
         self._claimed: set[Coordinates] = set()
         self._recipes: dict[Coordinates, asyncio.Task[_Recipe]] = {}
         self._saved_before: set[str] = (
@@ -174,7 +185,8 @@ class MavenRemote(HTTPDiscovery):
         return await self.get_bytes(url)
 
     async def _fetch_file(self, url: str) -> Any:
-        return await self.downloader.fetch(url)
+        return await self.downloader.fetch(
+            url, max_size=limits_of(self.downloader).metadata_bytes)
 
     async def _fetch_metadata(self, group: str, artifact: str) -> bytes:
         return await self.get_bytes(self.base_url + metadata_path(group, artifact))
@@ -201,7 +213,8 @@ class MavenRemote(HTTPDiscovery):
         if version is None:
             assert self.resolver is not None
             meta = await self.resolver.metadata(group, artifact)
-            version = pick_version(meta)
+            version = await asyncio.to_thread(pick_version, meta) if len(meta.versions) > 1000 \
+                else pick_version(meta)
             if version is None:
                 raise MetadataError(f"{meta.url}: lists no version of {group}:{artifact}",
                                     url=meta.url, field="versioning")
@@ -245,18 +258,11 @@ class MavenRemote(HTTPDiscovery):
     def _follow(self, effective: EffectivePom, exclusions: Exclusions,
                 problems: list[StagekitError]) -> list[Child]:
         """`children_of`, leaving out (and recording) each dependency it cannot follow."""
-        while True:
-            try:
-                return children_of(effective, scopes=self.scopes,
-                                   include_optional=self.include_optional,
-                                   exclusions=exclusions)
-            except MetadataError as exc:
-                problems.append(exc)
-                kept = tuple(d for d in effective.dependencies
-                             if d.where != exc.field or (d.problem is None and d.version))
-                if len(kept) == len(effective.dependencies):
-                    raise
-                effective = dataclasses.replace(effective, dependencies=kept)
+        found: list[MetadataError] = []
+        kids = children_of(effective, scopes=self.scopes, include_optional=self.include_optional,
+                           exclusions=exclusions, problems=found)
+        problems.extend(found)
+        return kids
 
     async def _raw_parent(self, coords: Coordinates) -> list[Child]:
         """The parent named by a POM whose model failed, so the graph still shows it."""
@@ -391,6 +397,8 @@ class MavenRemote(HTTPDiscovery):
         try:
             try:
                 pom = await self.files.get(coords)
+            except LimitExceededError:
+                raise  # a POM past its cap fails here, not fetched again by the pipeline
             except DownloadError as exc:
                 # Declared without a file: the pipeline fetches it and fails the unit (or,
                 # after a transient error, saves it and discover() reads it from the store).
@@ -434,20 +442,10 @@ class MavenRemote(HTTPDiscovery):
         tuple[Any, Any, StagekitError | None]
     ]:
         """``(label, result, error)`` per task as each finishes; cancels the rest on exit."""
-        pending = set(tasks)
-        try:
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    error = task.exception()
-                    if error is not None and not isinstance(error, StagekitError):
-                        raise error
-                    yield tasks[task], None if error else task.result(), error
-        finally:
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        async for label, result, error in as_done(tasks):
+            if error is not None and not isinstance(error, StagekitError):
+                raise error
+            yield label, result, error
 
     def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add ``group``, ``artifact``, ``version`` and ``conflict`` (g:a at several versions)."""
