@@ -158,6 +158,7 @@ class Downloader:
         expected_size: int | None = None,
         headers: Mapping[str, str] | None = None,
         max_size: int | None = None,
+        metadata: bool = False,
     ) -> DownloadResult:
         """Download the first mirror in ``urls`` that works into a verified temporary file.
 
@@ -166,7 +167,12 @@ class Downloader:
         ``config.limits.artifact_bytes``; a `BodyTooLargeError`). Raises
         `HTTPStatusError`, `DigestMismatchError` or `DownloadError` (of the last mirror,
         its message listing the others); no temporary file is left on failure.
+        ``metadata=True`` is for a file a remote will read (a manifest, a Release, a POM):
+        ``max_size`` then defaults to ``limits.metadata_bytes`` and each try has
+        ``config.metadata_timeout`` instead of ``config.request_timeout``.
         """
+        if metadata and max_size is None:
+            max_size = self.config.limits.metadata_bytes
         url_list = [urls] if isinstance(urls, str) else list(urls)
         if not url_list:
             raise ValueError("fetch() needs at least one URL")
@@ -178,7 +184,7 @@ class Downloader:
         for url in url_list:
             try:
                 result = await self._fetch_one(
-                    url, expected, expected_size, headers or {}, max_size
+                    url, expected, expected_size, headers or {}, max_size, metadata
                 )
             except DownloadError as err:
                 total_tries += err.tries
@@ -243,9 +249,15 @@ class Downloader:
         expected_size: int | None,
         headers: Mapping[str, str],
         max_size: int | None = None,
+        metadata: bool = False,
     ) -> DownloadResult:
         rurl = redact_url(url)
         cap, setting = self._cap(expected_size, max_size)
+        if setting == "max_size" and metadata and max_size == self.config.limits.metadata_bytes:
+            setting = "Limits.metadata_bytes"
+        deadline, deadline_setting = (
+            (self.config.metadata_timeout, "DownloadConfig.metadata_timeout") if metadata
+            else (self.config.request_timeout, "DownloadConfig.request_timeout"))
         tries = 0
         mismatches = 0
         challenged = False
@@ -254,7 +266,7 @@ class Downloader:
             request_headers = await self._with_auth(url, headers)
             try:
                 outcome, temp_path = await _within(
-                    self.config.request_timeout, "DownloadConfig.request_timeout",
+                    deadline, deadline_setting,
                     self._try_once(url, expected, expected_size, request_headers, cap, setting),
                 )
             except AttemptFailed as failure:

@@ -166,8 +166,7 @@ class DebRemote(HTTPDiscovery):
         for name in self.release_files:
             url = self.dist_url(name)
             try:
-                result = await self.downloader.fetch(
-                    url, max_size=limits_of(self.downloader).metadata_bytes)
+                result = await self.downloader.fetch(url, metadata=True)
             except DownloadError as exc:
                 errors.append(str(exc))
                 if isinstance(exc, HTTPStatusError) and exc.status in (403, 404, 410):

@@ -214,8 +214,7 @@ class OCIRemote(HTTPDiscovery):
         try:
             relative_path = safe_relative_path(f"{self.repository}/manifests/{tag}")
             result = await self.downloader.fetch(
-                url, headers={"Accept": ACCEPT},
-                max_size=limits_of(self.downloader).metadata_bytes)
+                url, headers={"Accept": ACCEPT}, metadata=True)
         except (DownloadError, ValueError) as exc:
             self._root_failed(key, rurl, exc)
             return None

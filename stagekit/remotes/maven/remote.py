@@ -185,8 +185,7 @@ class MavenRemote(HTTPDiscovery):
         return await self.get_bytes(url)
 
     async def _fetch_file(self, url: str) -> Any:
-        return await self.downloader.fetch(
-            url, max_size=limits_of(self.downloader).metadata_bytes)
+        return await self.downloader.fetch(url, metadata=True)
 
     async def _fetch_metadata(self, group: str, artifact: str) -> bytes:
         return await self.get_bytes(self.base_url + metadata_path(group, artifact))
