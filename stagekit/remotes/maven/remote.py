@@ -241,7 +241,8 @@ class MavenRemote(HTTPDiscovery):
             effective = await self.resolver.effective(coords)
         except StagekitError as exc:
             problems.append(await self._model_error(coords, url, exc))
-            kids = await self._raw_parent(coords)
+            # Past a limit (a 2,000-long parent chain) the chain is not walked on as units.
+            kids = [] if isinstance(exc, LimitExceededError) else await self._raw_parent(coords)
         else:
             kids = self._follow(effective, dc.extra_data.get("exclusions", frozenset()),
                                 problems)
