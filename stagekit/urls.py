@@ -23,6 +23,7 @@ from stagekit.errors import UnsafePathError, UnsafeURLError
 
 __all__ = [
     "REDACTED",
+    "encode_userinfo",
     "handed_url",
     "has_credentials",
     "origin",
@@ -128,6 +129,21 @@ def split_userinfo(url: str, *, strict: bool = True) -> tuple[str, str | None]:
             if colon < 0 or colon > cut or (strict and userinfo[colon + 1 : cut].isdigit()):
                 return url, None
         return url[:start] + rest[at + 1 :], userinfo
+
+
+def encode_userinfo(url: str) -> str:
+    """``url`` with its user and password percent-encoded, so that joining paths to it and
+    parsing it work even when the user typed a password with ``/``, ``#`` or ``?``.
+
+    Remotes call this on the URL the user gives them; what was already encoded stays so.
+    """
+    bare, userinfo = split_userinfo(url)
+    if userinfo is None:
+        return url
+    user, colon, password = userinfo.partition(":")
+    encoded = quote(unquote(user), safe="") + colon + quote(unquote(password), safe="")
+    scheme, rest = bare.split("://", 1)
+    return f"{scheme}://{encoded}@{rest}"
 
 
 def split_credentials(url: str) -> tuple[str, str | None]:

@@ -49,7 +49,7 @@ from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, sa
 from stagekit.remotes.base import HTTPDiscovery, each_completed, prefetched
 from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
 from stagekit.remotes.guards import check_count
-from stagekit.urls import redact_url, safe_segments
+from stagekit.urls import encode_userinfo, redact_url, safe_segments
 
 __all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
 
@@ -127,6 +127,7 @@ class DebRemote(HTTPDiscovery):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        url = encode_userinfo(url)
         self.base_url = url if url.endswith("/") else url + "/"
         self.distribution = distribution.strip("/")
         self.dist_path = safe_relative_path(f"dists/{self.distribution}", what="distribution")

@@ -10,7 +10,7 @@ from urllib.parse import quote, urljoin
 from stagekit.errors import MetadataError, UnsafePathError
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
 from stagekit.remotes.base import HTTPDiscovery
-from stagekit.urls import redact_url
+from stagekit.urls import encode_userinfo, redact_url
 
 __all__ = ["FileRemote", "FileUnit", "parse_manifest_line"]
 
@@ -54,8 +54,8 @@ class FileRemote(HTTPDiscovery):
 
     def __init__(self, manifest_url: str, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.manifest_url = manifest_url
-        self.base_url = urljoin(manifest_url, ".")
+        self.manifest_url = encode_userinfo(manifest_url)
+        self.base_url = urljoin(self.manifest_url, ".")
 
     def describe(self) -> str:
         """The remote as shown in the catalog."""

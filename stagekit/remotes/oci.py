@@ -54,7 +54,7 @@ from stagekit.remotes.oci_manifest import (
     split_digest,
     wanted,
 )
-from stagekit.urls import redact_url
+from stagekit.urls import encode_userinfo, redact_url
 
 __all__ = ["OCIBlob", "OCIIndex", "OCIManifest", "OCIRemote", "OCITag"]
 
@@ -143,6 +143,7 @@ class OCIRemote(HTTPDiscovery):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        registry_url = encode_userinfo(registry_url)
         base = registry_url if registry_url.endswith("/") else registry_url + "/"
         self.registry_url = base.removesuffix("v2/")
         repository = repository.strip("/")

@@ -42,7 +42,7 @@ from stagekit.remotes.maven.metadata import pick_version
 from stagekit.remotes.maven.pomfiles import PomFiles
 from stagekit.remotes.maven.resolver import PomResolver
 from stagekit.remotes.maven.sidecars import Sidecars
-from stagekit.urls import redact_url
+from stagekit.urls import encode_userinfo, redact_url
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -138,6 +138,7 @@ class MavenRemote(HTTPDiscovery):
         on_error: str = "continue",
     ) -> None:
         super().__init__(max_depth=max_depth, on_error=on_error)
+        url = encode_userinfo(url)
         self.base_url = url if url.endswith("/") else url + "/"
         self.root_specs = [roots] if isinstance(roots, str) else list(roots)
         self.scopes = tuple(scopes)
@@ -244,8 +245,10 @@ class MavenRemote(HTTPDiscovery):
             # Past a limit (a 2,000-long parent chain) the chain is not walked on as units.
             kids = [] if isinstance(exc, LimitExceededError) else await self._raw_parent(coords)
         else:
-            kids = self._follow(effective, dc.extra_data.get("exclusions", frozenset()),
-                                problems)
+            exclusions = dc.extra_data.get("exclusions", frozenset())
+            kids = self._follow(effective, exclusions, problems) \
+                if len(effective.dependencies) < 1000 else \
+                await asyncio.to_thread(self._follow, effective, exclusions, problems)
         tasks = {self._spawn_local(self._child(kid, url)): kid for kid in kids}
         async for _kid, found, error in self._as_done(tasks):
             if error is not None:
