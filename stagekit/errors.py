@@ -1,13 +1,14 @@
 """Every error stagekit raises, under one root.
 
 StagekitError
+├── ConfigurationError       an option or argument the user gave is not valid (names it)
 ├── UnsafePathError          a path that could escape the store (``..``, absolute, NUL...)
 ├── PipelineError            a problem of the pipeline itself
 │   └── UnitNotResolvedError a unit left the pipeline without its future being resolved
 ├── UnitFailedError          a unit could not be fetched or saved (names the unit, URL, cause)
 ├── DownloadError            an artifact could not be fetched (names the URL, without credentials)
 │   ├── DigestMismatchError  the bytes do not match the declared digest or size
-│   └── HTTPStatusError      an error status, not retried or out of tries
+│   ├── HTTPStatusError      an error status, not retried or out of tries
 │   └── BodyTooLargeError    a body went past its cap (also a LimitExceededError)
 ├── MetadataError            remote metadata is malformed (names the URL, field or line)
 │   ├── LimitExceededError   a remote went past a cap of `stagekit.limits.Limits`
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 __all__ = [
     "BodyTooLargeError",
+    "ConfigurationError",
     "DigestMismatchError",
     "DownloadError",
     "HTTPStatusError",
@@ -36,6 +38,13 @@ __all__ = [
 
 class StagekitError(Exception):
     """Root of every error stagekit raises on purpose."""
+
+
+class ConfigurationError(StagekitError, ValueError):
+    """An option or argument given by the user is not valid; the message names it.
+
+    Raised before a run writes anything, so nothing is recorded for it.
+    """
 
 
 class UnsafePathError(StagekitError, ValueError):
