@@ -12,7 +12,7 @@ import pytest
 
 from stagekit.download import Downloader
 from stagekit.download.auth import BearerAuth
-from stagekit.errors import HTTPStatusError
+from stagekit.errors import DownloadError, HTTPStatusError
 from stagekit.remotes.oci import OCIRemote
 from stagekit.storage import Store
 from stagekit.testing.hostile import hostile_server, respond
@@ -108,3 +108,11 @@ async def test_userinfo_is_dropped_on_a_redirect_to_another_origin(tmp_path):
             await d.get_bytes(url)
     assert origin.authorizations == [BASIC]
     assert foreign.authorizations == []
+
+
+async def test_credentials_never_go_to_a_plain_http_realm_of_an_https_registry():
+    auth = BearerAuth((USER, PASSWORD), origin="https://registry.test")
+    headers = {"WWW-Authenticate": 'Bearer realm="http://registry.test/token",service="r"'}
+    with pytest.raises(DownloadError, match="plain-http token realm"):
+        await auth.challenged(None, "https://registry.test/v2/x/tags/list", headers, None)  # type: ignore[arg-type]
+    assert auth.tokens_fetched == 0
