@@ -259,17 +259,35 @@ def safe_segments(path: str, *, what: str) -> str:
     """
     if not isinstance(path, str) or not path:
         raise UnsafePathError(f"{what} must be a non-empty path, got {path!r}")
-    for segment in path.split("/"):
+    for index, segment in enumerate(path.split("/")):
         decoded = segment
         for _ in range(4):
             again = unquote(decoded)
             if again == decoded:
                 break
             decoded = again
-        if decoded in ("", ".", "..") or any(c in decoded for c in "/\\") or any(
-                ord(c) < 32 or ord(c) == 127 for c in decoded):
-            raise UnsafePathError(f"{what} {path!r} has an unsafe segment {segment!r}")
+        why = _unsafe(decoded, absolute=index == 0)
+        if why is not None:
+            if decoded != segment:
+                why += f" once decoded ({decoded!r})"
+            raise UnsafePathError(
+                f"{what} {path!r} has an unsafe segment {segment!r}: {why}")
     return path
+
+
+def _unsafe(segment: str, *, absolute: bool) -> str | None:
+    """Why a decoded path segment is unsafe, or None."""
+    if segment == "" and absolute:
+        return "the path is absolute"
+    if segment in ("", ".", ".."):
+        return f"a {segment or 'empty'!r} segment"
+    if "\\" in segment:
+        return "it contains a backslash"
+    if "/" in segment:
+        return "it contains a '/'"
+    if any(ord(c) < 32 or ord(c) == 127 for c in segment):
+        return "it contains a control character"
+    return None
 
 
 def quote_path(path: str) -> str:

@@ -385,7 +385,7 @@ class Downloader:
             sink = await DigestSink.create(
                 self.temp_dir, expected, self._executor, batch_size=self.config.chunk_size
             )
-            write = sink.write
+            write: Callable[[bytes], Awaitable[None]] = sink.write
             if cap is not None:
                 write = _capped(sink, cap, setting, expected_size)
             await stream_body(response, write, self.config.chunk_size)

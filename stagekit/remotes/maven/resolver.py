@@ -176,15 +176,15 @@ class PomResolver:
     async def _need(self, waiter: Coordinates, targets: list[Coordinates], relation: str):
         """Await the effective models of ``targets`` on behalf of ``waiter``, refusing cycles."""
         waits = self._waits.setdefault(waiter, set())
-        chain = self._below.get(waiter, 0) + 1
-        if chain > self.limits.parent_chain:
+        depth = self._below.get(waiter, 0) + 1
+        if depth > self.limits.parent_chain:
             url = self.url_of(waiter)
             raise LimitExceededError(
                 f"{url}: more than {self.limits.parent_chain} {relation} POMs in a chain "
                 "(Limits.parent_chain)", url=url, limit="parent_chain",
                 value=self.limits.parent_chain, field=relation)
         for target in targets:
-            self._below.setdefault(target, chain)
+            self._below.setdefault(target, depth)
             path = self._path(target, waiter)
             if path is not None:
                 chain = " -> ".join(str(c) for c in [waiter, *path])
