@@ -12,6 +12,7 @@ StagekitError
 │   └── BodyTooLargeError    a body went past its cap (also a LimitExceededError)
 ├── MetadataError            remote metadata is malformed (names the URL, field or line)
 │   ├── LimitExceededError   a remote went past a cap of `stagekit.limits.Limits`
+│   ├── SignatureError       signed metadata whose signature is missing, bad or untrusted
 │   └── UnsafeURLError       a remote handed over a URL stagekit will not follow
 └── StoreError               the store or its catalog is not usable
 """
@@ -27,6 +28,7 @@ __all__ = [
     "LimitExceededError",
     "MetadataError",
     "PipelineError",
+    "SignatureError",
     "StagekitError",
     "StoreError",
     "UnitFailedError",
@@ -147,6 +149,11 @@ class BodyTooLargeError(DownloadError, LimitExceededError):
 class UnsafeURLError(MetadataError):
     """A URL a remote handed over (Link, redirect, realm, mirror...) that is not followed:
     not http(s), carrying credentials, or off the remote's origin where it must stay on it."""
+
+
+class SignatureError(MetadataError):
+    """Signed metadata (a Debian Release) is unsigned, badly signed, or signed by a key not
+    in the user's keyring; nothing it lists is fetched. The message names the URL and why."""
 
 
 class StoreError(StagekitError):
