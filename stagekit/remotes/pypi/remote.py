@@ -1,0 +1,359 @@
+"""`PyPIRemote`: explore the dependency tree of Python requirements on a simple index.
+
+Each release chosen is a `PyPIRelease` unit with its PEP 658 ``.metadata`` file (fetched:
+discovery reads Requires-Dist from it) and its distribution files (deferred). A saved
+release's children are the projects its requirements name, in the run's environment and
+with the extras it was reached with, each at the version `Selector` picks (the newest
+satisfying every requirement met so far; no backtracking: conflicts are reported). A
+release reached later with a new extra is explored again for the requirements that extra
+adds, so it stays one unit whose children are the union.
+
+Order of work: a release's children's project pages are fetched at once, and all of its
+requirements are recorded before any child is put, so a requirement always reaches a
+project before those of the project's descendants do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from stagekit.errors import MetadataError, StagekitError
+from stagekit.models import Content, DeclarativeContent
+from stagekit.remotes.base import HTTPDiscovery
+from stagekit.remotes.pypi.choose import (
+    Selector,
+    environment,
+    followed,
+    parse_requirement,
+    usable_files,
+)
+from stagekit.remotes.pypi.client import IndexClient
+from stagekit.remotes.pypi.coremeta import CoreMetadata, parse_core_metadata
+from stagekit.remotes.pypi.release import (
+    FileFilter,
+    PyPIRelease,
+    declare_artifacts,
+    select_files,
+)
+from stagekit.remotes.pypi.simple import DistFile, ProjectPage
+from stagekit.urls import redact_url
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PyPIRelease", "PyPIRemote"]
+
+log = logging.getLogger(__name__)
+Identity = tuple[str, str]
+
+
+@dataclass(slots=True)
+class _Release:
+    """What the run knows of one declared release."""
+
+    files: list[DistFile]
+    metadata_file: DistFile | None
+    requires_python: str | None
+    extras: set[str] = field(default_factory=set)
+    followed: set[int] = field(default_factory=set)  # indexes into Requires-Dist
+    metadata: CoreMetadata | None = None
+    unknown: bool = False
+    saved: tuple[Content, DeclarativeContent] | None = None
+    explored: bool = False
+
+
+@dataclass(slots=True)
+class _State:
+    """Per-run state (the remote itself holds only configuration)."""
+
+    client: IndexClient
+    selector: Selector
+    env: dict[str, str]
+    releases: dict[Identity, _Release] = field(default_factory=dict)
+
+
+def _unresolved(req: Requirement) -> PyPIRelease:
+    """The unit a requirement that led to no release is reported as."""
+    return PyPIRelease(canonicalize_name(req.name), str(req.specifier) or "*")
+
+
+class PyPIRemote(HTTPDiscovery):
+    """Explore from ``roots`` (requirement strings) on the simple index at ``index_url``.
+
+    ``environment``: PEP 508 marker variables overriding the running interpreter's (its
+    ``python_full_version`` also decides Requires-Python). ``prereleases``: allow them
+    everywhere (else as pip does). ``include_sdists``: whether sdists count as releases'
+    files (a version with only sdists is then still a candidate). ``files``: which files of
+    a release to declare, ``"all"``, ``"install"`` (the one pip would use here) or a
+    callable on `DistFile`.
+    """
+
+    def __init__(
+        self,
+        index_url: str,
+        roots: Iterable[str] | str,
+        *,
+        environment: Mapping[str, str] | None = None,
+        prereleases: bool = False,
+        include_sdists: bool = True,
+        files: FileFilter = "all",
+        max_depth: int | None = None,
+        on_error: str = "continue",
+    ) -> None:
+        super().__init__(max_depth=max_depth, on_error=on_error)
+        if not isinstance(index_url, str) or not index_url.startswith(("http://", "https://")):
+            raise ValueError(f"index_url must be an http(s) URL, got {index_url!r}")
+        self.index_url = index_url if index_url.endswith("/") else index_url + "/"
+        self.root_specs = [roots] if isinstance(roots, str) else list(roots)
+        self.environment = dict(environment or {})
+        self.prereleases = prereleases
+        self.include_sdists = include_sdists
+        if not callable(files) and files not in ("all", "install"):
+            raise ValueError(f"files must be 'all', 'install' or a callable, got {files!r}")
+        self.files = files
+        self._state: _State | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_state"] = None
+        return state
+
+    def describe(self) -> str:
+        """The remote as shown in the catalog."""
+        return f"pypi {redact_url(self.index_url)} {' '.join(self.root_specs)}"
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Discover with fresh per-run state; drop page fetches nobody awaits."""
+        env = environment(self.environment)
+
+        async def get(url: str, headers: Mapping[str, str] | None,
+                      max_size: int | None) -> tuple[bytes, Mapping[str, str]]:
+            return await self.downloader.get_bytes(url, headers=headers, max_size=max_size)
+
+        state = _State(IndexClient(self.index_url, get),
+                       Selector(python_version=env["python_full_version"],
+                                prereleases=self.prereleases,
+                                include_sdists=self.include_sdists), env)
+        self._state = state
+        try:
+            await super().run()
+        finally:
+            await state.client.aclose()
+
+    # -- roots and children -------------------------------------------------------
+
+    async def roots(self) -> AsyncIterator[DeclarativeContent]:
+        """One release per root requirement whose marker holds."""
+        state = self._state
+        assert state is not None
+        reqs: list[Requirement] = []
+        for text in self.root_specs:
+            try:
+                req = parse_requirement(text, "root")
+            except MetadataError as exc:
+                self.report_failure(f"pypi.release:{text}", PyPIRelease.kind, exc)
+                continue
+            if followed(req, state.env, ()):
+                reqs.append(req)
+        for req, page, error in await self._pages(reqs):
+            if error is not None:
+                self.report_failure(_unresolved(req).key, PyPIRelease.kind, error)
+                continue
+            assert page is not None
+            dc = self._declare(page, req, "root", problems := [])
+            if dc is None:
+                self.report_failure(_unresolved(req).key, PyPIRelease.kind, problems[0])
+            else:
+                yield dc
+
+    async def discover(self, unit: Content, dc: DeclarativeContent) -> AsyncIterator[
+        DeclarativeContent
+    ]:
+        """The releases the requirements of ``unit`` lead to (for its extras so far).
+
+        Raises `MetadataError` naming the release after yielding the rest when a
+        Requires-Dist line is malformed, or when its metadata cannot be read.
+        """
+        state = self._state
+        assert isinstance(unit, PyPIRelease) and state is not None
+        ident = (unit.name, unit.version)
+        rel = state.releases.get(ident)
+        if rel is None:  # declared by an earlier run only
+            return
+        rel.saved = (unit, dc)
+        rel.explored = True
+        if rel.unknown:
+            return
+        if rel.metadata is None:
+            rel.metadata = await self._metadata(unit, dc, rel)
+            if rel.metadata.requires_dist is None:
+                rel.unknown = True
+                log.info("%s: dependencies unknown (sdist metadata is not static)", unit.key)
+                return
+        problems: list[StagekitError] = []
+        reqs: list[Requirement] = []
+        for i, line in enumerate(rel.metadata.requires_dist or ()):
+            if i in rel.followed:
+                continue
+            try:
+                req = parse_requirement(line, f"{unit.key} Requires-Dist")
+            except MetadataError as exc:
+                rel.followed.add(i)
+                problems.append(exc)
+                continue
+            if followed(req, state.env, rel.extras):
+                rel.followed.add(i)
+                reqs.append(req)
+        declared: list[DeclarativeContent] = []
+        for req, page, error in await self._pages(reqs):
+            if error is None:
+                assert page is not None
+                errors: list[StagekitError] = []
+                child = self._declare(page, req, unit.key, errors)
+                if child is not None:
+                    declared.append(child)
+                    continue
+                error = errors[0]
+            self.fail_child(dc, _unresolved(req), str(req), error)
+        for child in declared:
+            yield child
+        if problems:
+            text = "; ".join(str(p) for p in problems)
+            raise MetadataError(text, field="Requires-Dist")
+
+    async def _pages(self, reqs: list[Requirement]) -> list[
+        tuple[Requirement, ProjectPage | None, StagekitError | None]
+    ]:
+        state = self._state
+        assert state is not None
+        results = await asyncio.gather(*(state.client.page(r.name) for r in reqs),
+                                       return_exceptions=True)
+        out: list[tuple[Requirement, ProjectPage | None, StagekitError | None]] = []
+        for req, result in zip(reqs, results, strict=True):
+            if isinstance(result, StagekitError):
+                out.append((req, None, result))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                out.append((req, result, None))
+        return out
+
+    def _declare(self, page: ProjectPage, req: Requirement, requirer: str,
+                 problems: list[StagekitError]) -> DeclarativeContent | None:
+        """The unit ``req`` leads to; a bare link when it was declared before."""
+        state = self._state
+        assert state is not None
+        pick = state.selector.add(page, req, requirer)
+        if pick.version is None:
+            problems.append(MetadataError(
+                f"{redact_url(page.url)}: no release of {page.name} matches {req} "
+                f"(python {state.selector.python_version})", url=redact_url(page.url),
+                field="version"))
+            return None
+        unit = PyPIRelease(page.name, str(pick.version))
+        ident = (unit.name, unit.version)
+        relation = None if requirer == "root" else str(req)
+        extras = {canonicalize_name(e) for e in req.extras}
+        known = state.releases.get(ident)
+        if known is not None:
+            new = extras - known.extras
+            if new:
+                known.extras |= new
+                self._explore_again(known)
+            return DeclarativeContent(unit, relation=relation)
+        files = self._files_of(page, pick.version)
+        artifacts, meta_file = declare_artifacts(page.name, files,
+                                                 select_files(files, self.files))
+        python = next((f.requires_python for f in files if f.requires_python), None)
+        state.releases[ident] = _Release(files, meta_file, python, extras)
+        return DeclarativeContent(unit, artifacts, relation=relation)
+
+    def _files_of(self, page: ProjectPage, version: Version) -> list[DistFile]:
+        state = self._state
+        assert state is not None
+        files = page.by_version().get(version, [])
+        python = state.selector.python_version
+        usable = usable_files(files, python, include_sdists=self.include_sdists)
+        return usable or usable_files(files, python, include_sdists=self.include_sdists,
+                                      yanked=True)
+
+    def _explore_again(self, rel: _Release) -> None:
+        """Explore a release again for the requirements a new extra enables."""
+        if not rel.explored or rel.saved is None:
+            return  # its first exploration will see the extra
+        unit, dc = rel.saved
+        node = self.nodes.get(unit.identity)
+        if node is not None and node.explored:
+            node.explored = False
+            self._explore(node, unit, dc)
+
+    async def _metadata(self, unit: PyPIRelease, dc: DeclarativeContent,
+                        rel: _Release) -> CoreMetadata:
+        """The release's core metadata: .metadata file, else wheel, else sdist."""
+        state = self._state
+        assert state is not None
+        if rel.metadata_file is not None:
+            path = f"{unit.name}/{rel.metadata_file.filename}.metadata"
+            stored = dc.artifacts.get(path)
+            if stored is not None:
+                data = await asyncio.to_thread(stored.read_bytes)
+                return parse_core_metadata(data, redact_url(rel.metadata_file.metadata_url))
+        wheel = next((f for f in rel.files if f.is_wheel), None)
+        if wheel is not None:
+            return await state.client.wheel_metadata(wheel)
+        sdist = next((f for f in rel.files if not f.is_wheel), None)
+        if sdist is None:
+            raise MetadataError(f"{unit.key}: no file to read metadata from", field="files")
+        return await state.client.sdist_metadata(sdist)
+
+    # -- results ------------------------------------------------------------------
+
+    def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Add ``name``, ``version``, ``requirement`` (what chose it), ``requires_python``,
+        ``dependencies_known``, ``superseded_by`` and ``conflict`` (text, <NA> when none)."""
+        import pandas as pd
+
+        parts = frame["key"].astype("string").str.extract(r"^pypi\.release:([^:]+):(.+)$")
+        frame = frame.assign(name=parts[0].astype("string"), version=parts[1].astype("string"))
+        state = self._state
+        rows = list(zip(frame["name"], frame["version"], strict=True))
+
+        def column(values: list[Any], dtype: str) -> pd.Series[Any]:
+            return pd.Series(values, index=frame.index, dtype=dtype)
+
+        if state is None:
+            na = [pd.NA] * len(rows)
+            for name in ("requirement", "requires_python", "superseded_by", "conflict"):
+                frame[name] = column(na, "string")
+            frame["dependencies_known"] = column(na, "boolean")
+            return frame
+        sel = state.selector
+
+        def release(n: Any, v: Any) -> _Release | None:
+            return None if n is pd.NA else state.releases.get((n, v))
+
+        infos = [release(n, v) for n, v in rows]
+        frame["requirement"] = column([sel.chosen_by.get((n, v), pd.NA) for n, v in rows],
+                                      "string")
+        frame["requires_python"] = column(
+            [(i.metadata.requires_python if i and i.metadata else None)
+             or (i.requires_python if i else None) or pd.NA for i in infos], "string")
+        frame["dependencies_known"] = column(
+            [pd.NA if i is None or (i.metadata is None and not i.unknown) else not i.unknown
+             for i in infos], "boolean")
+        frame["superseded_by"] = column([sel.superseded.get((n, v), pd.NA) for n, v in rows],
+                                        "string")
+        frame["conflict"] = column(["; ".join(sel.conflicts[(n, v)])
+                                    if (n, v) in sel.conflicts else pd.NA for n, v in rows],
+                                   "string")
+        return frame
