@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from packaging.markers import default_environment
-from packaging.requirements import Requirement
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -38,6 +38,14 @@ def _python_ok(rel: GenRelease, python: str) -> bool:
 def _pin(spec: SpecifierSet) -> bool:
     return any(s.operator == "===" or (s.operator == "==" and "*" not in s.version)
                for s in spec)
+
+
+def _valid(text: str) -> Requirement | None:
+    """The requirement, or None for a malformed one (an explorer reports it as failed)."""
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
 
 
 def _follow(req: Requirement, env: Mapping[str, str], extras: set[str]) -> bool:
@@ -75,13 +83,13 @@ def answer(repo: PyPIRepo, *, environment: Mapping[str, str] | None, prereleases
     reached: dict[str, list[SpecifierSet]] = {}
     extras_of: dict[str, set[str]] = {}
     queue: deque[tuple[str | None, Requirement, int]] = deque(
-        (None, Requirement(r), 0) for r in repo.roots)
+        (None, req, 0) for r in repo.roots if (req := _valid(r)) is not None)
 
     def children(rel: GenRelease, extras: set[str], before: set[str] | None) -> list[Requirement]:
         out = []
         for line in rel.requires:
-            req = Requirement(line)
-            if _follow(req, env, extras) and (before is None or not _follow(req, env, before)):
+            req = _valid(line)
+            if req is not None and _follow(req, env, extras) and (before is None or not _follow(req, env, before)):
                 out.append(req)
         return out
 
