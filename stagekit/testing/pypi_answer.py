@@ -89,7 +89,9 @@ def answer(repo: PyPIRepo, *, environment: Mapping[str, str] | None, prereleases
         out = []
         for line in rel.requires:
             req = _valid(line)
-            if req is not None and _follow(req, env, extras) and (before is None or not _follow(req, env, before)):
+            if req is None or not _follow(req, env, extras):
+                continue
+            if before is None or not _follow(req, env, before):
                 out.append(req)
         return out
 
