@@ -195,7 +195,7 @@ class PyPIRepoBuilder:
                metadata_files=self.metadata_files)
         return repo
 
-    def _serve(self, html_body: str, json_body: dict[str, object]) -> StaticFile:
+    def _serve(self, html_body: str, json_body: Mapping[str, object]) -> StaticFile:
         h = StaticFile(html_body.encode(), HTML_TYPE)
         j = StaticFile(json.dumps(json_body, sort_keys=True).encode(), JSON_TYPE)
         if self.formats == "html":

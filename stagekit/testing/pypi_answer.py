@@ -59,7 +59,7 @@ def answer(repo: PyPIRepo, *, environment: Mapping[str, str] | None, prereleases
     """Fill ``repo.expected``, ``repo.unknown``, ``repo.superseded`` and ``repo.conflicts``."""
     from stagekit.testing.pypi import expected_artifacts, normalize
 
-    env: dict[str, str] = dict(default_environment())
+    env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
     env.update(environment or {})
     python = env["python_full_version"]
     releases: dict[str, dict[Version, GenRelease]] = {}
@@ -121,6 +121,7 @@ def answer(repo: PyPIRepo, *, environment: Mapping[str, str] | None, prereleases
                 repo.conflicts.add(f"pypi.release:{project}:{version}")
                 if current is not None:
                     repo.conflicts.add(f"pypi.release:{project}:{current}")
+        assert version is not None
         rel = releases[project][version]
         key = rel.key
         if parent is not None:

@@ -36,7 +36,7 @@ __all__ = [
 
 def environment(overrides: Mapping[str, str] | None = None) -> dict[str, str]:
     """PEP 508 marker variables: the running interpreter's, updated with ``overrides``."""
-    env: dict[str, str] = dict(default_environment())
+    env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
     env.update(overrides or {})
     return env
 

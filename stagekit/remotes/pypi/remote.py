@@ -170,7 +170,8 @@ class PyPIRemote(HTTPDiscovery):
                 self.report_failure(_unresolved(req).key, PyPIRelease.kind, error)
                 continue
             assert page is not None
-            dc = self._declare(page, req, "root", problems := [])
+            problems: list[StagekitError] = []
+            dc = self._declare(page, req, "root", problems)
             if dc is None:
                 self.report_failure(_unresolved(req).key, PyPIRelease.kind, problems[0])
             else:
@@ -263,7 +264,7 @@ class PyPIRemote(HTTPDiscovery):
         unit = PyPIRelease(page.name, str(pick.version))
         ident = (unit.name, unit.version)
         relation = None if requirer == "root" else str(req)
-        extras = {canonicalize_name(e) for e in req.extras}
+        extras: set[str] = {canonicalize_name(e) for e in req.extras}
         known = state.releases.get(ident)
         if known is not None:
             new = extras - known.extras

@@ -178,7 +178,8 @@ def parse_json(body: bytes, url: str, project: str) -> ProjectPage:
     if not isinstance(data, dict) or not isinstance(data.get("files"), list):
         raise MetadataError(f"{rurl}: a JSON project page needs a 'files' list", url=rurl,
                             field="files")
-    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    raw_meta = data.get("meta")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
     api = _check_api_version(str(meta.get("api-version") or ""), url)
     files: list[DistFile] = []
     for i, raw in enumerate(data["files"]):
