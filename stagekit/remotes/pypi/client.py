@@ -120,7 +120,7 @@ class IndexClient:
         for _ in range(MAX_ROUNDS):
             try:
                 sparse.seek(0)
-                return metadata_from_wheel(sparse, where)  # type: ignore[arg-type]
+                return metadata_from_wheel(sparse, where)
             except NeedBytes as need:
                 if sparse.known > 2 * MAX_METADATA + TAIL:
                     break

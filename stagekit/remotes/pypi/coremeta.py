@@ -149,7 +149,7 @@ def metadata_from_wheel(data: bytes | io.IOBase, where: str) -> CoreMetadata:
     """
     source = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
     try:
-        with zipfile.ZipFile(source) as archive:  # type: ignore[arg-type]
+        with zipfile.ZipFile(source) as archive:
             member = wheel_metadata_name(archive.namelist(), where)
             body = _read_member(archive, member, where)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
@@ -256,7 +256,7 @@ class SparseFile(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
-    def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+    def read(self, n: int | None = -1) -> bytes:
         end = self.size if n is None or n < 0 else min(self.size, self._pos + n)
         if self._pos >= end:
             return b""

@@ -5,8 +5,8 @@ discovery reads Requires-Dist from it) and its distribution files (deferred). A 
 release's children are the projects its requirements name, in the run's environment and
 with the extras it was reached with, each at the version `Selector` picks (the newest
 satisfying every requirement met so far; no backtracking: conflicts are reported). A
-release reached later with a new extra is explored again for the requirements that extra
-adds, so it stays one unit whose children are the union.
+release reached later with a new extra is explored again (`revisit`) for the requirements
+that extra adds, so it stays one unit whose children are the union.
 
 Order of work: a release's children's project pages are fetched at once, and all of its
 requirements are recorded before any child is put, so a requirement always reaches a
@@ -25,9 +25,11 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from stagekit.errors import MetadataError, StagekitError
+from stagekit.context import RunContext
+from stagekit.errors import ConfigurationError, MetadataError, StagekitError, UnitFailedError
 from stagekit.models import Content, DeclarativeContent
-from stagekit.remotes.base import HTTPDiscovery
+from stagekit.options import OnError
+from stagekit.remote import HTTPRemote
 from stagekit.remotes.pypi.choose import (
     Selector,
     environment,
@@ -62,12 +64,9 @@ class _Release:
     files: list[DistFile]
     metadata_file: DistFile | None
     requires_python: str | None
-    extras: set[str] = field(default_factory=set)
     followed: set[int] = field(default_factory=set)  # indexes into Requires-Dist
-    metadata: CoreMetadata | None = None
+    metadata: asyncio.Task[CoreMetadata] | None = None
     unknown: bool = False
-    saved: tuple[Content, DeclarativeContent] | None = None
-    explored: bool = False
 
 
 @dataclass(slots=True)
@@ -85,7 +84,27 @@ def _unresolved(req: Requirement) -> PyPIRelease:
     return PyPIRelease(canonicalize_name(req.name), str(req.specifier) or "*")
 
 
-class PyPIRemote(HTTPDiscovery):
+def _unmet(req: Requirement, requirer: str, cause: StagekitError) -> UnitFailedError:
+    """The error of a requirement that led to no release, naming it, its requirer, the URL."""
+    unit = _unresolved(req)
+    error = UnitFailedError(f"{unit.key}: requirement {str(req)!r} of {requirer} leads to no "
+                            f"release: {cause}", unit_key=unit.key,
+                            url=getattr(cause, "url", None))
+    error.__cause__ = cause
+    return error
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def _extras(dc: DeclarativeContent) -> frozenset[str]:
+    extras = dc.extra_data.get("extras", frozenset())
+    return extras if isinstance(extras, frozenset) else frozenset()
+
+
+class PyPIRemote(HTTPRemote):
     """Explore from ``roots`` (requirement strings) on the simple index at ``index_url``.
 
     ``environment``: PEP 508 marker variables overriding the running interpreter's (its
@@ -106,18 +125,19 @@ class PyPIRemote(HTTPDiscovery):
         include_sdists: bool = True,
         files: FileFilter = "all",
         max_depth: int | None = None,
-        on_error: str = "continue",
+        on_error: OnError | None = None,
     ) -> None:
-        super().__init__(max_depth=max_depth, on_error=on_error)
         if not isinstance(index_url, str) or not index_url.startswith(("http://", "https://")):
-            raise ValueError(f"index_url must be an http(s) URL, got {index_url!r}")
+            raise ConfigurationError(f"index_url must be an http(s) URL, got "
+                                     f"{redact_url(str(index_url))!r}")
+        super().__init__(index_url, max_depth=max_depth, on_error=on_error)
         self.index_url = index_url if index_url.endswith("/") else index_url + "/"
         self.root_specs = [roots] if isinstance(roots, str) else list(roots)
         self.environment = dict(environment or {})
         self.prereleases = prereleases
         self.include_sdists = include_sdists
         if not callable(files) and files not in ("all", "install"):
-            raise ValueError(f"files must be 'all', 'install' or a callable, got {files!r}")
+            raise ConfigurationError(f"files must be 'all', 'install' or a callable, got {files!r}")
         self.files = files
         self._state: _State | None = None
 
@@ -130,29 +150,36 @@ class PyPIRemote(HTTPDiscovery):
         """The remote as shown in the catalog."""
         return f"pypi {redact_url(self.index_url)} {' '.join(self.root_specs)}"
 
-    # -- lifecycle ----------------------------------------------------------------
+    # -- the run ------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Discover with fresh per-run state; drop page fetches nobody awaits."""
+    async def open(self, ctx: RunContext) -> None:
+        """Make the run's index client and version selector (kept for `annotate`)."""
         env = environment(self.environment)
 
         async def get(url: str, headers: Mapping[str, str] | None,
                       max_size: int | None) -> tuple[bytes, Mapping[str, str]]:
-            return await self.downloader.get_bytes(url, headers=headers, max_size=max_size)
+            return await ctx.downloader.get_bytes(url, headers=headers, max_size=max_size)
 
-        state = _State(IndexClient(self.index_url, get),
-                       Selector(python_version=env["python_full_version"],
-                                prereleases=self.prereleases,
-                                include_sdists=self.include_sdists), env)
-        self._state = state
-        try:
-            await super().run()
-        finally:
-            await state.client.aclose()
+        self._state = _State(IndexClient(self.index_url, get),
+                             Selector(python_version=env["python_full_version"],
+                                      prereleases=self.prereleases,
+                                      include_sdists=self.include_sdists), env)
+
+    async def close(self) -> None:
+        """Drop page and metadata fetches nobody awaits (the answers stay for `annotate`)."""
+        state = self._state
+        if state is None:
+            return
+        running = [r.metadata for r in state.releases.values()
+                   if r.metadata is not None and not r.metadata.done()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await state.client.aclose()
 
     # -- roots and children -------------------------------------------------------
 
-    async def roots(self) -> AsyncIterator[DeclarativeContent]:
+    async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
         """One release per root requirement whose marker holds."""
         state = self._state
         assert state is not None
@@ -161,26 +188,28 @@ class PyPIRemote(HTTPDiscovery):
             try:
                 req = parse_requirement(text, "root")
             except MetadataError as exc:
-                self.report_failure(f"pypi.release:{text}", PyPIRelease.kind, exc)
+                ctx.fail(exc, key=f"pypi.release:{text}", kind=PyPIRelease.kind)
                 continue
             if followed(req, state.env, ()):
                 reqs.append(req)
         for req, page, error in await self._pages(reqs):
             if error is not None:
-                self.report_failure(_unresolved(req).key, PyPIRelease.kind, error)
+                ctx.fail(_unmet(req, "root", error), unit=_unresolved(req))
                 continue
             assert page is not None
             problems: list[StagekitError] = []
             dc = self._declare(page, req, "root", problems)
             if dc is None:
-                self.report_failure(_unresolved(req).key, PyPIRelease.kind, problems[0])
+                ctx.fail(_unmet(req, "root", problems[0]), unit=_unresolved(req))
             else:
                 yield dc
 
-    async def discover(self, unit: Content, dc: DeclarativeContent) -> AsyncIterator[
-        DeclarativeContent
-    ]:
+    async def discover(self, ctx: RunContext, unit: Content,
+                       dc: DeclarativeContent) -> AsyncIterator[DeclarativeContent]:
         """The releases the requirements of ``unit`` lead to (for its extras so far).
+
+        Called again with more extras in ``dc.extra_data`` (see `revisit`): then only the
+        requirements those extras add are followed.
 
         Raises `MetadataError` naming the release after yielding the rest when a
         Requires-Dist line is malformed, or when its metadata cannot be read.
@@ -191,19 +220,19 @@ class PyPIRemote(HTTPDiscovery):
         rel = state.releases.get(ident)
         if rel is None:  # declared by an earlier run only
             return
-        rel.saved = (unit, dc)
-        rel.explored = True
-        if rel.unknown:
-            return
-        if rel.metadata is None:
-            rel.metadata = await self._metadata(unit, dc, rel)
-            if rel.metadata.requires_dist is None:
+        if rel.metadata is None:  # shared by an exploration again with more extras
+            rel.metadata = asyncio.get_running_loop().create_task(self._metadata(unit, dc, rel))
+            rel.metadata.add_done_callback(_consume)
+        metadata = await asyncio.shield(rel.metadata)
+        if metadata.requires_dist is None:
+            if not rel.unknown:
                 rel.unknown = True
                 log.info("%s: dependencies unknown (sdist metadata is not static)", unit.key)
-                return
+            return
+        extras = _extras(dc)
         problems: list[StagekitError] = []
         reqs: list[Requirement] = []
-        for i, line in enumerate(rel.metadata.requires_dist or ()):
+        for i, line in enumerate(metadata.requires_dist):
             if i in rel.followed:
                 continue
             try:
@@ -212,7 +241,7 @@ class PyPIRemote(HTTPDiscovery):
                 rel.followed.add(i)
                 problems.append(exc)
                 continue
-            if followed(req, state.env, rel.extras):
+            if followed(req, state.env, extras):
                 rel.followed.add(i)
                 reqs.append(req)
         declared: list[DeclarativeContent] = []
@@ -225,7 +254,8 @@ class PyPIRemote(HTTPDiscovery):
                     declared.append(child)
                     continue
                 error = errors[0]
-            self.fail_child(dc, _unresolved(req), str(req), error)
+            ctx.fail(_unmet(req, unit.key, error), unit=_unresolved(req), parent=dc,
+                     relation=str(req))
         for child in declared:
             yield child
         if problems:
@@ -264,20 +294,23 @@ class PyPIRemote(HTTPDiscovery):
         unit = PyPIRelease(page.name, str(pick.version))
         ident = (unit.name, unit.version)
         relation = None if requirer == "root" else str(req)
-        extras: set[str] = {canonicalize_name(e) for e in req.extras}
-        known = state.releases.get(ident)
-        if known is not None:
-            new = extras - known.extras
-            if new:
-                known.extras |= new
-                self._explore_again(known)
-            return DeclarativeContent(unit, relation=relation)
+        extra = {"extras": frozenset(canonicalize_name(e) for e in req.extras)}
+        if ident in state.releases:  # the engine links it (and `revisit`s its extras)
+            return DeclarativeContent(unit, relation=relation, extra_data=extra)
         files = self._files_of(page, pick.version)
         artifacts, meta_file = declare_artifacts(page.name, files,
                                                  select_files(files, self.files))
         python = next((f.requires_python for f in files if f.requires_python), None)
-        state.releases[ident] = _Release(files, meta_file, python, extras)
-        return DeclarativeContent(unit, artifacts, relation=relation)
+        state.releases[ident] = _Release(files, meta_file, python)
+        return DeclarativeContent(unit, artifacts, relation=relation, extra_data=extra)
+
+    def revisit(self, known: DeclarativeContent,
+                found: DeclarativeContent) -> dict[str, Any] | None:
+        """Explore a release again when a path brings extras it was not explored with."""
+        have, more = _extras(known), _extras(found)
+        if more <= have:
+            return None
+        return {**known.extra_data, "extras": have | more}
 
     def _files_of(self, page: ProjectPage, version: Version) -> list[DistFile]:
         state = self._state
@@ -287,16 +320,6 @@ class PyPIRemote(HTTPDiscovery):
         usable = usable_files(files, python, include_sdists=self.include_sdists)
         return usable or usable_files(files, python, include_sdists=self.include_sdists,
                                       yanked=True)
-
-    def _explore_again(self, rel: _Release) -> None:
-        """Explore a release again for the requirements a new extra enables."""
-        if not rel.explored or rel.saved is None:
-            return  # its first exploration will see the extra
-        unit, dc = rel.saved
-        node = self.nodes.get(unit.identity)
-        if node is not None and node.explored:
-            node.explored = False
-            self._explore(node, unit, dc)
 
     async def _metadata(self, unit: PyPIRelease, dc: DeclarativeContent,
                         rel: _Release) -> CoreMetadata:
@@ -348,15 +371,25 @@ class PyPIRemote(HTTPDiscovery):
         infos = [release(n, v) for n, v in rows]
         frame["requirement"] = column([sel.chosen_by.get((n, v), pd.NA) for n, v in rows],
                                       "string")
+        metadata = [_read(i) if i is not None else None for i in infos]
         frame["requires_python"] = column(
-            [(i.metadata.requires_python if i and i.metadata else None)
-             or (i.requires_python if i else None) or pd.NA for i in infos], "string")
+            [(m.requires_python if m is not None else None)
+             or (i.requires_python if i is not None else None) or pd.NA
+             for i, m in zip(infos, metadata, strict=True)], "string")
         frame["dependencies_known"] = column(
-            [pd.NA if i is None or (i.metadata is None and not i.unknown) else not i.unknown
-             for i in infos], "boolean")
+            [pd.NA if i is None or (m is None and not i.unknown) else not i.unknown
+             for i, m in zip(infos, metadata, strict=True)], "boolean")
         frame["superseded_by"] = column([sel.superseded.get((n, v), pd.NA) for n, v in rows],
                                         "string")
         frame["conflict"] = column(["; ".join(sel.conflicts[(n, v)])
                                     if (n, v) in sel.conflicts else pd.NA for n, v in rows],
                                    "string")
         return frame
+
+
+def _read(rel: _Release) -> CoreMetadata | None:
+    """The release's metadata if it was read."""
+    task = rel.metadata
+    if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+        return None
+    return task.result()
