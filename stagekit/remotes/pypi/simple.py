@@ -208,9 +208,8 @@ def parse_json(body: bytes, url: str, project: str) -> ProjectPage:
             files.append(f)
     versions = data.get("versions")
     vtuple = tuple(str(v) for v in versions) if isinstance(versions, list) else None
-    name = data.get("name")
-    return ProjectPage(canonicalize_name(name if isinstance(name, str) else project), url, api,
-                       tuple(files), vtuple)
+    # The project asked for names the page: a page's own "name" field is not trusted.
+    return ProjectPage(canonicalize_name(project), url, api, tuple(files), vtuple)
 
 
 class _Anchors(HTMLParser):
