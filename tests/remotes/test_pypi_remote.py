@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import zipfile
 
 import pytest
@@ -15,7 +16,7 @@ from stagekit.errors import ConfigurationError
 from stagekit.remotes.pypi import PyPIRemote
 from stagekit.storage import Store
 from stagekit.testing import assert_run_matches, serve
-from stagekit.testing.pypi import PyPIRepoBuilder, all_scenarios, make_pypi_repo
+from stagekit.testing.pypi import JSON_TYPE, PyPIRepoBuilder, all_scenarios, make_pypi_repo
 from stagekit.testing.pypi_dists import core_metadata
 from stagekit.testing.repo import StaticFile
 
@@ -266,3 +267,22 @@ def test_wheel_is_a_real_zip():
     body = repo.files["packages/cy-a/cy_a-1.0-py3-none-any.whl"].body
     with zipfile.ZipFile(io.BytesIO(body)) as zf:
         assert "cy_a-1.0.dist-info/METADATA" in zf.namelist()
+
+
+async def test_a_page_lying_about_digests_fails_only_that_requirement(tmp_path):
+    b = PyPIRepoBuilder(formats="json")
+    b.release("app", "1.0", ["liar", "good"])
+    b.release("liar", "1.0")
+    b.release("good", "1.0")
+    b.root("app")
+    repo = b.build()
+    page = json.loads(repo.files["simple/liar/"].body)
+    for entry in page["files"]:
+        entry["hashes"] = {"sha256": "abc"}  # hex, but not a sha256
+    repo.files["simple/liar/"] = StaticFile(json.dumps(page).encode(), JSON_TYPE)
+    async with serve(repo) as server:
+        run = await explore(server, repo, tmp_path / "store", policy="metadata-only")
+    errors = dict(run.errors)
+    assert list(errors) == [R + "liar:*"]
+    assert "simple/liar/" in errors[R + "liar:*"] and "'abc'" in errors[R + "liar:*"]
+    assert depths_of(run)[R + "good:1.0"] == 1

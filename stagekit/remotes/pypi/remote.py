@@ -298,8 +298,14 @@ class PyPIRemote(HTTPRemote):
         if ident in state.releases:  # the engine links it (and `revisit`s its extras)
             return DeclarativeContent(unit, relation=relation, extra_data=extra)
         files = self._files_of(page, pick.version)
-        artifacts, meta_file = declare_artifacts(page.name, files,
-                                                 select_files(files, self.files))
+        try:
+            artifacts, meta_file = declare_artifacts(page.name, files,
+                                                     select_files(files, self.files))
+        except (StagekitError, ValueError) as exc:  # a page that lies about paths or digests
+            problems.append(MetadataError(f"{redact_url(page.url)}: files of {unit.key} cannot "
+                                          f"be declared: {exc}", url=redact_url(page.url),
+                                          field="files"))
+            return None
         python = next((f.requires_python for f in files if f.requires_python), None)
         state.releases[ident] = _Release(files, meta_file, python)
         return DeclarativeContent(unit, artifacts, relation=relation, extra_data=extra)
