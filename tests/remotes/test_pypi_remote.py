@@ -286,3 +286,18 @@ async def test_a_page_lying_about_digests_fails_only_that_requirement(tmp_path):
     assert list(errors) == [R + "liar:*"]
     assert "simple/liar/" in errors[R + "liar:*"] and "'abc'" in errors[R + "liar:*"]
     assert depths_of(run)[R + "good:1.0"] == 1
+
+
+async def test_a_second_run_on_the_same_store_reads_stored_metadata(tmp_path):
+    repo = all_scenarios()
+    store = Store(tmp_path / "store")
+    async with serve(repo) as server:
+        first = await explore(server, repo, store, policy="metadata-only")
+        server.counters.reset()
+        second = await explore(server, repo, store, policy="metadata-only")
+        requested = dict(server.counters.by_path)
+    assert edges_of(second) == edges_of(first) == repo.expected.edges
+    assert not [p for p in requested if p.endswith(".metadata")]
+    files = second.artifacts_dataframe()
+    meta = files[files["relative_path"].str.endswith(".metadata")]
+    assert len(meta) > 30 and set(meta["status"]) == {"existing"}
