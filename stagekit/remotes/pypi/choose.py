@@ -152,12 +152,16 @@ class Selector:
         return choose_version(page, spec, python_version=self.python_version,
                               prereleases=self.prereleases, include_sdists=self.include_sdists)
 
+    def _chose(self, name: str, version: Version, requirer: str, req: Requirement) -> None:
+        key = (name, str(version))
+        if key not in self.chosen_by:
+            self.chosen_by[key] = f"{requirer}: {req}"
+
     def add(self, page: ProjectPage, req: Requirement, requirer: str) -> Pick:
         """Record that ``requirer`` (a unit key or "root") asks for ``req`` of ``page``."""
         name = canonicalize_name(req.name)
         project = self._projects.setdefault(name, _Project())
         project.requirements.append((requirer, req))
-        why = f"{requirer}: {req}"
         current = project.chosen
         if current is not None and req.specifier.contains(current, prereleases=True):
             return Pick(current)
@@ -167,7 +171,7 @@ class Selector:
         both = self._choose(page, together)
         if both is not None:
             project.chosen = both
-            self.chosen_by.setdefault((name, str(both)), why)
+            self._chose(name, both, requirer, req)
             if current is not None:
                 self.superseded[(name, str(current))] = str(both)
             return Pick(both, superseded=current)
@@ -176,7 +180,7 @@ class Selector:
             return Pick(None)
         if current is None:
             project.chosen = alone
-        self.chosen_by.setdefault((name, str(alone)), why)
+        self._chose(name, alone, requirer, req)
         text = "; ".join(f"{who}: {r}" for who, r in project.requirements)
         conflict = f"no version of {name} satisfies all of: {text}"
         for version in {alone, current} - {None}:
