@@ -22,10 +22,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from stagekit.testing.pypi_repo import expected_artifacts, normalize
 from stagekit.testing.repo import Expected, ExpectedUnit
 
 if TYPE_CHECKING:
-    from stagekit.testing.pypi import GenRelease, PyPIRepo
+    from stagekit.testing.pypi_repo import GenRelease, PyPIRepo
 
 __all__ = ["answer"]
 
@@ -57,8 +58,6 @@ def _follow(req: Requirement, env: Mapping[str, str], extras: set[str]) -> bool:
 def answer(repo: PyPIRepo, *, environment: Mapping[str, str] | None, prereleases: bool,
            metadata_files: bool) -> None:
     """Fill ``repo.expected``, ``repo.unknown``, ``repo.superseded`` and ``repo.conflicts``."""
-    from stagekit.testing.pypi import expected_artifacts, normalize
-
     env: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
     env.update(environment or {})
     python = env["python_full_version"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from stagekit.testing.pypi import PyPIRepoBuilder
+from stagekit.testing.pypi_build import PyPIRepoBuilder
 
 __all__ = [
     "add_conflict",

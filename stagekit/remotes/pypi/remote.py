@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
@@ -46,6 +45,7 @@ from stagekit.remotes.pypi.release import (
     select_files,
 )
 from stagekit.remotes.pypi.simple import DistFile, ProjectPage
+from stagekit.remotes.pypi.state import ReleaseState, RunState, annotate_frame
 from stagekit.urls import redact_url
 
 if TYPE_CHECKING:
@@ -54,29 +54,6 @@ if TYPE_CHECKING:
 __all__ = ["PyPIRelease", "PyPIRemote"]
 
 log = logging.getLogger(__name__)
-Identity = tuple[str, str]
-
-
-@dataclass(slots=True)
-class _Release:
-    """What the run knows of one declared release."""
-
-    files: list[DistFile]
-    metadata_file: DistFile | None
-    requires_python: str | None
-    followed: set[int] = field(default_factory=set)  # indexes into Requires-Dist
-    metadata: asyncio.Task[CoreMetadata] | None = None
-    unknown: bool = False
-
-
-@dataclass(slots=True)
-class _State:
-    """Per-run state (the remote itself holds only configuration)."""
-
-    client: IndexClient
-    selector: Selector
-    env: dict[str, str]
-    releases: dict[Identity, _Release] = field(default_factory=dict)
 
 
 def _unresolved(req: Requirement) -> PyPIRelease:
@@ -139,7 +116,7 @@ class PyPIRemote(HTTPRemote):
         if not callable(files) and files not in ("all", "install"):
             raise ConfigurationError(f"files must be 'all', 'install' or a callable, got {files!r}")
         self.files = files
-        self._state: _State | None = None
+        self._state: RunState | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -160,7 +137,7 @@ class PyPIRemote(HTTPRemote):
                       max_size: int | None) -> tuple[bytes, Mapping[str, str]]:
             return await ctx.downloader.get_bytes(url, headers=headers, max_size=max_size)
 
-        self._state = _State(IndexClient(self.index_url, get),
+        self._state = RunState(IndexClient(self.index_url, get),
                              Selector(python_version=env["python_full_version"],
                                       prereleases=self.prereleases,
                                       include_sdists=self.include_sdists), env)
@@ -307,7 +284,7 @@ class PyPIRemote(HTTPRemote):
                                           field="files"))
             return None
         python = next((f.requires_python for f in files if f.requires_python), None)
-        state.releases[ident] = _Release(files, meta_file, python)
+        state.releases[ident] = ReleaseState(files, meta_file, python)
         return DeclarativeContent(unit, artifacts, relation=relation, extra_data=extra)
 
     def revisit(self, known: DeclarativeContent,
@@ -328,7 +305,7 @@ class PyPIRemote(HTTPRemote):
                                       yanked=True)
 
     async def _metadata(self, unit: PyPIRelease, dc: DeclarativeContent,
-                        rel: _Release) -> CoreMetadata:
+                        rel: ReleaseState) -> CoreMetadata:
         """The release's core metadata: .metadata file, else wheel, else sdist."""
         state = self._state
         assert state is not None
@@ -352,50 +329,5 @@ class PyPIRemote(HTTPRemote):
 
     def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add ``name``, ``version``, ``requirement`` (what chose it), ``requires_python``,
-        ``dependencies_known``, ``superseded_by`` and ``conflict`` (text, <NA> when none)."""
-        import pandas as pd
-
-        parts = frame["key"].astype("string").str.extract(r"^pypi\.release:([^:]+):(.+)$")
-        frame = frame.assign(name=parts[0].astype("string"), version=parts[1].astype("string"))
-        state = self._state
-        rows = list(zip(frame["name"], frame["version"], strict=True))
-
-        def column(values: list[Any], dtype: str) -> pd.Series[Any]:
-            return pd.Series(values, index=frame.index, dtype=dtype)
-
-        if state is None:
-            na = [pd.NA] * len(rows)
-            for name in ("requirement", "requires_python", "superseded_by", "conflict"):
-                frame[name] = column(na, "string")
-            frame["dependencies_known"] = column(na, "boolean")
-            return frame
-        sel = state.selector
-
-        def release(n: Any, v: Any) -> _Release | None:
-            return None if n is pd.NA else state.releases.get((n, v))
-
-        infos = [release(n, v) for n, v in rows]
-        frame["requirement"] = column([sel.chosen_by.get((n, v), pd.NA) for n, v in rows],
-                                      "string")
-        metadata = [_read(i) if i is not None else None for i in infos]
-        frame["requires_python"] = column(
-            [(m.requires_python if m is not None else None)
-             or (i.requires_python if i is not None else None) or pd.NA
-             for i, m in zip(infos, metadata, strict=True)], "string")
-        frame["dependencies_known"] = column(
-            [pd.NA if i is None or (m is None and not i.unknown) else not i.unknown
-             for i, m in zip(infos, metadata, strict=True)], "boolean")
-        frame["superseded_by"] = column([sel.superseded.get((n, v), pd.NA) for n, v in rows],
-                                        "string")
-        frame["conflict"] = column(["; ".join(sel.conflicts[(n, v)])
-                                    if (n, v) in sel.conflicts else pd.NA for n, v in rows],
-                                   "string")
-        return frame
-
-
-def _read(rel: _Release) -> CoreMetadata | None:
-    """The release's metadata if it was read."""
-    task = rel.metadata
-    if task is None or not task.done() or task.cancelled() or task.exception() is not None:
-        return None
-    return task.result()
+        ``dependencies_known``, ``superseded_by`` and ``conflict`` (see `annotate_frame`)."""
+        return annotate_frame(frame, self._state)
