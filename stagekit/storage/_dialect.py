@@ -100,9 +100,9 @@ class Db:
     def execute(self, template: str, params: Sequence[Any] = ()) -> _Cursor:
         """Run one statement; the cursor iterates over its rows."""
         sql = self.dialect.sql(template)
-        if self.dialect is SQLITE:
-            return self.raw.execute(sql, params)
-        return self.raw.execute(sql, params or None)
+        bound = params if self.dialect is SQLITE else params or None  # psycopg: None, not ()
+        cursor: _Cursor = self.raw.execute(sql, bound)
+        return cursor
 
     def executemany(self, template: str, rows: Iterable[Sequence[Any]]) -> None:
         """Run one statement once per row."""
