@@ -12,6 +12,7 @@ from stagekit.events import ArtifactFinished, UnitFinished
 from stagekit.models import Artifact, DeclarativeArtifact, DeclarativeContent
 from stagekit.options import OnError, Policy, check_on_error, check_policy
 from stagekit.pipeline import Stage
+from stagekit.stages._finish import to_thread_to_the_end
 from stagekit.storage import Store
 from stagekit.urls import redact_url
 
@@ -293,9 +294,17 @@ class ArtifactSaver(Stage):
         """Commit each batch's downloads in a worker thread, then pass the units on."""
         async for batch in self.batches(self.minsize):
             downloads = [da for dc in batch for da in dc.d_artifacts if da.download is not None]
+            cancelled = False
             if downloads:
-                await asyncio.to_thread(_commit, self.store, downloads)
+                _, cancelled = await to_thread_to_the_end(_commit, self.store, downloads)
             events = self.events
+            if cancelled:  # the files are in the store: count them, then stop
+                if events.active:
+                    for dc in batch:
+                        for da in dc.d_artifacts:
+                            if da.artifact is not None:
+                                events.emit(_artifact_event(dc, da))
+                raise asyncio.CancelledError
             for dc in batch:
                 if events.active:
                     for da in dc.d_artifacts:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from typing import Any
 
 from stagekit.models import DeclarativeContent
 from stagekit.pipeline import Stage
+from stagekit.stages._finish import to_thread_to_the_end
 from stagekit.stages.resolve import report_saved
 from stagekit.storage import Store
 from stagekit.urls import redact_url
@@ -99,9 +101,13 @@ class ContentSaver(Stage):
             self.run_id = await asyncio.to_thread(catalog.start_run, "pipeline", {})
         async for batch in self.batches(self.minsize):
             rows = catalog_rows(batch)
-            await asyncio.to_thread(catalog.save_batch, self.run_id, **rows)
+            _, cancelled = await to_thread_to_the_end(
+                functools.partial(catalog.save_batch, self.run_id, **rows))
             contents = rows["contents"]
+            # Saved even when the run was cancelled meanwhile: report them all the same.
             for dc, row in zip(batch, contents, strict=True):
                 report_saved(self, dc, row["status"])
+            if cancelled:
+                raise asyncio.CancelledError
             for dc in batch:
                 await self.put(dc)
