@@ -11,6 +11,7 @@ from stagekit.models import DeclarativeContent
 from stagekit.pipeline import Stage
 from stagekit.stages._finish import to_thread_to_the_end
 from stagekit.stages.resolve import report_saved
+from stagekit.status import unit_status_of
 from stagekit.storage import Store
 from stagekit.urls import redact_url
 
@@ -18,15 +19,9 @@ __all__ = ["ContentSaver", "QueryExistingContents", "catalog_rows", "unit_status
 
 
 def unit_status(dc: DeclarativeContent) -> str:
-    """A saved unit's status: deferred (some payload not fetched), downloaded or existing."""
-    statuses = {da.status for da in dc.d_artifacts}
-    if "deferred" in statuses:
-        return "deferred"
-    if "downloaded" in statuses:
-        return "downloaded"
-    if statuses or dc.extra_data.get("existing"):
-        return "existing"
-    return "downloaded"
+    """A saved unit's status from its artifacts: the rule of `stagekit.status`."""
+    return unit_status_of((da.status for da in dc.d_artifacts),
+                          known_before=bool(dc.extra_data.get("existing")))
 
 
 class QueryExistingContents(Stage):
@@ -73,6 +68,9 @@ def catalog_rows(batch: list[DeclarativeContent]) -> dict[str, list[Any]]:
                 "tries": da.tries,
                 "deferred": da.deferred,
                 "digests": da.digests,
+                # Kept (in the run's record) for a deferred file: `stagekit.diff` compares it.
+                **({"declared_sha256": da.digests["sha256"]}
+                   if artifact is None and "sha256" in da.digests else {}),
             })
         contents.append({
             "kind": dc.content.kind,

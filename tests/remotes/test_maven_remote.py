@@ -221,8 +221,8 @@ async def test_bad_poms_fail_only_their_unit_naming_url_and_element(tmp_path):
     assert run.depths() == repo.expected.depths()
     assert run.records.edge_set() == repo.expected.edges
     status = run.to_dataframe().set_index("key")["status"]
-    assert status["maven.pom:org.stagekit.bad:leaf:1.0"] == "deferred"
-    assert status["maven.pom:org.stagekit.bad:good:1.0"] == "deferred"
+    assert status["maven.pom:org.stagekit.bad:leaf:1.0"] == "downloaded"  # its jar waits
+    assert status["maven.pom:org.stagekit.bad:good:1.0"] == "downloaded"
 
 
 async def test_abort_stops_at_the_first_bad_pom(tmp_path):
@@ -344,7 +344,7 @@ SLOW_APP_1 = re.compile(r"org/stagekit/paths/app-1/")
 async def _explore_in_order(tmp_path, slow) -> tuple[RecordingMaven, stagekit.Run]:
     repo = scenario_per_path_exclusions()
     async with serve(repo) as server:
-        server.faults.add(latency(0.3, path=slow))
+        server.faults.add(latency(1.0, path=slow))
         remote = RecordingMaven(server.url_for(repo.entry_path()), repo.roots)
         async with asyncio.timeout(TIMEOUT):
             run = await stagekit.explore(remote, store=tmp_path / slow.pattern[-8:-1],
