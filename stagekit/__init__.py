@@ -8,6 +8,7 @@ The building blocks are re-exported here: the models, `Stage`, `create_pipeline`
 """
 
 from stagekit.context import RunContext
+from stagekit.diff import diff
 from stagekit.errors import (
     ConfigurationError,
     DigestMismatchError,
@@ -57,6 +58,7 @@ __all__ = [
     "UnsafePathError",
     "create_pipeline",
     "default_stages",
+    "diff",
     "explore",
     "explore_sync",
     "start",
