@@ -51,7 +51,7 @@ def as_pairs(frame: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 async def test_diff_of_two_runs_lists_added_removed_and_changed_units(two_runs) -> None:
-    first, second, repo, _ = two_runs
+    first, second, _repo, _ = two_runs
     frame = stagekit.diff(first, second)
     assert as_pairs(frame) == EXPECTED  # the seven unchanged files are left out
     assert list(frame.columns) == ["key", "kind", "change", "depth", "old_digest",
@@ -131,3 +131,23 @@ async def test_stagekit_diff_from_the_shell(two_runs, tmp_path) -> None:
     assert done.returncode == 1, done.stderr
     assert "file:dir1/file-00001.bin" in done.stdout
     assert as_pairs(pd.read_parquet(out)) == EXPECTED
+
+
+async def test_notebook_view_colours_each_change_and_draws_the_new_tree(two_runs) -> None:
+    from stagekit.notebook import DiffView, draw_diff, show_diff
+    from stagekit.notebook.diff_view import CHANGE_COLOURS
+    from stagekit.notebook.draw import STATUS_COLOURS
+
+    first, second, _repo, _store = two_runs
+    frame = stagekit.diff(first, second)
+    page = DiffView(frame)._repr_html_()
+    assert "1 added" in page and "1 removed" in page and "1 changed" in page
+    for key in frame["key"]:
+        assert key in page
+    assert "#e6f4e3" in page and "#fbe3e3" in page and "#fdebd9" in page  # a tint per change
+    assert "nothing" in show_diff(second, second)._repr_html_()
+    before = dict(STATUS_COLOURS)
+    svg = draw_diff(second, frame).data
+    assert CHANGE_COLOURS["added"] in svg and CHANGE_COLOURS["changed"] in svg
+    assert CHANGE_COLOURS["unchanged"] in svg  # the seven files that did not change
+    assert STATUS_COLOURS == before  # the status colours are back as they were
