@@ -29,8 +29,10 @@ _SHOWN = ("change", "key", "kind", "depth", "old_size", "new_size", "old_digest"
 
 
 def _cell(value: Any, column: str) -> str:
-    if value is None or (not isinstance(value, str) and value != value):  # NA or NaN
-        return "–"
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return "-"
     if column.endswith("_digest"):
         return f'<code title="{html.escape(str(value))}">{html.escape(str(value)[:12])}</code>'
     if column.endswith("_size"):
