@@ -136,7 +136,7 @@ def diff(old: Run | int, new: Run | int, store: Store | str | Path | None = None
     finally:
         if opened is not None:
             opened.close()
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for key, unit in after.items():
         was = before.get(key)
         if was is None:

@@ -292,8 +292,8 @@ class DebRemote(HTTPRemote):
         if self.select is None:
             known = await known_packages(ctx, unit.key, stored.sha256, self.describe())
             if known is not None:  # an earlier run read this very index: no parsing
-                for fields in known:
-                    yield self._declare_package(DebPackage(**fields))
+                for saved in known:
+                    yield self._declare_package(DebPackage(**saved))
                 return
         path = stored.path
         if path is None:
