@@ -91,13 +91,16 @@ def _from_store(store: Store, run_id: int) -> dict[str, _Unit]:
     return units
 
 
-def _units(side: Run | int | str, store: Store | None, which: str) -> dict[str, _Unit]:
-    from stagekit.run import Run
+def _is_run(side: object) -> bool:
+    # Duck-typed: stagekit.run imports this module (Run.diff).
+    return hasattr(side, "records") and hasattr(side, "store")
 
-    if isinstance(side, Run):
-        return _from_run(side)
+
+def _units(side: Run | int | str, store: Store | None, which: str) -> dict[str, _Unit]:
+    if _is_run(side):
+        return _from_run(side)  # type: ignore[arg-type]
     try:
-        run_id = int(side)
+        run_id = int(side)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ConfigurationError(
             f"{which} must be a stagekit.Run or a run id, got {side!r}") from None
@@ -123,12 +126,11 @@ def diff(old: Run | int, new: Run | int, store: Store | str | Path | None = None
     """
     import pandas as pd
 
-    from stagekit.run import Run
     from stagekit.storage import Store
 
     opened = None
     if store is None:
-        store = next((s.store for s in (old, new) if isinstance(s, Run)), None)
+        store = next((s.store for s in (old, new) if _is_run(s)), None)  # type: ignore[union-attr]
     elif not isinstance(store, Store):
         store = opened = Store(store)
     try:
