@@ -10,10 +10,12 @@ The building blocks are re-exported here: the models, `Stage`, `create_pipeline`
 from stagekit.context import RunContext
 from stagekit.diff import diff
 from stagekit.errors import (
+    BodyTooLargeError,
     ConfigurationError,
     DigestMismatchError,
     DownloadError,
     HTTPStatusError,
+    LimitExceededError,
     MetadataError,
     PipelineError,
     SignatureError,
@@ -22,7 +24,9 @@ from stagekit.errors import (
     UnitFailedError,
     UnitNotResolvedError,
     UnsafePathError,
+    UnsafeURLError,
 )
+from stagekit.limits import Limits
 from stagekit.models import Artifact, Content, DeclarativeArtifact, DeclarativeContent
 from stagekit.options import OnError, Policy, Status
 from stagekit.pipeline import EndStage, Stage, create_pipeline
@@ -33,6 +37,7 @@ from stagekit.storage import Store
 
 __all__ = [
     "Artifact",
+    "BodyTooLargeError",
     "ConfigurationError",
     "Content",
     "DeclarativeArtifact",
@@ -42,6 +47,8 @@ __all__ = [
     "EndStage",
     "HTTPRemote",
     "HTTPStatusError",
+    "LimitExceededError",
+    "Limits",
     "MetadataError",
     "OnError",
     "PipelineError",
@@ -58,6 +65,7 @@ __all__ = [
     "UnitFailedError",
     "UnitNotResolvedError",
     "UnsafePathError",
+    "UnsafeURLError",
     "create_pipeline",
     "default_stages",
     "diff",

@@ -169,11 +169,11 @@ def render_pom(p: GenPom) -> bytes:
         out.extend(_dep_xml(d, "    ") for d in p.deps)
         out.append("  </dependencies>\n")
     if p.relocation is not None:
-        g, a, v = p.relocation
+        rg, ra, rv = p.relocation
         inner = "      "
         out.append("  <distributionManagement>\n    <relocation>\n"
-                   f"{_el('groupId', g, inner)}{_el('artifactId', a, inner)}"
-                   f"{_el('version', v, inner)}    </relocation>\n  </distributionManagement>\n")
+                   f"{_el('groupId', rg, inner)}{_el('artifactId', ra, inner)}"
+                   f"{_el('version', rv, inner)}    </relocation>\n  </distributionManagement>\n")
     out.append("</project>\n")
     return "".join(out).encode()
 
@@ -279,7 +279,8 @@ class MavenRepoBuilder:
         # every (POM, exclusions) state, take every edge some state follows, then give
         # each POM its shortest depth in the graph of those edges.
         expected = Expected()
-        queue = deque((root, frozenset()) for root in self.roots)
+        queue: deque[tuple[str, frozenset[tuple[str, str]]]] = deque(
+            (root, frozenset()) for root in self.roots)
         seen_states: set[tuple[str, frozenset]] = set()
         while queue:
             gav, excl = queue.popleft()
