@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from stagekit.errors import UnitFailedError
+from stagekit.errors import UnitFailedError, failure_text
 from stagekit.events import (
     ArtifactFinished,
     EdgeAdded,
@@ -98,7 +98,7 @@ class Discovery(Stage):
         events = self.events
         if events.active:
             events.emit(UnitDiscovered(key, kind, 0, None, None))
-            events.emit(UnitFinished(key, "failed", str(error)))
+            events.emit(UnitFinished(key, "failed", failure_text(error)))
 
     def fail_child(
         self,
@@ -139,8 +139,8 @@ class Discovery(Stage):
         for da in artifacts:
             events.emit(ArtifactFinished(
                 key, da.relative_path, redact_url(da.url), da.size, da.digests.get("sha256"),
-                "failed", str(error), 0, bool(da.digests)))
-        events.emit(UnitFinished(key, "failed", str(error)))
+                "failed", failure_text(error), 0, bool(da.digests)))
+        events.emit(UnitFinished(key, "failed", failure_text(error)))
 
     def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add remote-specific columns to a run's unit table (default: none)."""
@@ -296,10 +296,10 @@ class Discovery(Stage):
             if self.on_error == "abort":
                 raise
             error = UnitFailedError(
-                f"discover() failed for unit {node.key}: {exc}", unit_key=node.key
+                f"discover() failed: {exc}", unit_key=node.key
             )
             error.__cause__ = exc
             log.warning("%s", error)
             dc.error = error
             if self.events.active:
-                self.events.emit(UnitFinished(node.key, "failed", str(error)))
+                self.events.emit(UnitFinished(node.key, "failed", failure_text(error)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
@@ -92,7 +93,9 @@ def _origin(url: URL) -> tuple[str, str | None, int | None]:
 def describe_exception(exc: BaseException) -> str:
     """A short reason for a client exception, with any URL in it redacted."""
     if isinstance(exc, aiohttp.ClientConnectorError):
-        text = f"cannot connect to {exc.host}:{exc.port}: {exc.os_error.strerror or exc.os_error}"
+        errno = exc.os_error.errno
+        why = os.strerror(errno) if errno else str(exc.os_error)
+        text = f"cannot connect to {exc.host}:{exc.port} ({why})"
     elif isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         text = f"timed out ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})"
     else:

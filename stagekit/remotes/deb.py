@@ -168,7 +168,7 @@ class DebRemote(HTTPDiscovery):
                                   extra_data={"mutable": True})
             yield DeclarativeContent(DebRelease(self.distribution), [artifact])
             return
-        error = UnitFailedError(f"unit {key}: no release file found: {'; '.join(errors)}",
+        error = UnitFailedError(f"no release file found: {'; '.join(errors)}",
                                 unit_key=key, url=redact_url(self.dist_url("")))
         if self.on_error == "abort":
             raise error
@@ -232,7 +232,7 @@ class DebRemote(HTTPDiscovery):
             return DeclarativeContent(content, [artifact], relation="index")
         why = "; ".join(errors) if errors else f"{where} lists no Packages index for it"
         error = UnitFailedError(
-            f"unit {content.key}: no Packages index of {component}/binary-{arch} matches "
+            f"no Packages index of {component}/binary-{arch} matches "
             f"the Release: {why}", unit_key=content.key, url=where)
         best = DeclarativeArtifact(self.dist_url(variants[0][0]), f"{self.dist_path}/"
                                    f"{variants[0][0]}", digests={"sha256": variants[0][1]},

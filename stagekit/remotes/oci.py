@@ -223,7 +223,7 @@ class OCIRemote(HTTPDiscovery):
         return DeclarativeContent(OCITag(self.repository, tag, digest, content_type), [artifact])
 
     def _root_failed(self, key: str, url: str, exc: Exception) -> None:
-        error = UnitFailedError(f"unit {key}: {exc}", unit_key=key, url=url)
+        error = UnitFailedError(str(exc), unit_key=key, url=url)
         error.__cause__ = exc
         if self.on_error == "abort":
             raise error
