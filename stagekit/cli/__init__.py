@@ -15,6 +15,17 @@ __all__ = ["main"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+def _quiet_library_warnings(verbose: bool) -> None:
+    """Failures are listed once in the summary; the library's own warnings only with -v."""
+    import logging
+
+    logger = logging.getLogger("stagekit")
+    if verbose:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    elif not logger.handlers:
+        logger.addHandler(logging.NullHandler())  # no "last resort" printing on stderr
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``stagekit`` command line; returns the exit code."""
     from stagekit.cli.parser import parse
@@ -23,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parse(argv)
     except SystemExit as exc:  # --help, or a bad argument (already reported in one line)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    _quiet_library_warnings(getattr(args, "verbose", False))
     if args.handler == "runs":
         from stagekit.cli.stored import runs_command as handler
     elif args.handler == "show":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,20 @@ async def _run_with_progress(run: Any, quiet: bool) -> None:
             progress.close()
 
 
+def _discard(store: Any) -> None:
+    """Remove a store this command created for a run that reached nothing."""
+    store.close()
+    shutil.rmtree(store.path, ignore_errors=True)
+
+
 def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | None, *,
-            command: str = "explore", quiet: bool = False, as_json: bool = False) -> int:
-    """Explore ``remote`` with progress, print the summary and warnings, write ``out``."""
+            command: str = "explore", quiet: bool = False, as_json: bool = False,
+            new_store: bool = False) -> int:
+    """Explore ``remote`` with progress, print the summary and warnings, write ``out``.
+
+    ``new_store``: ``store`` was created for this run, so it is removed again if the
+    remote could not be reached (a typo leaves nothing behind).
+    """
     from stagekit.cli.outcome import judge
     from stagekit.cli.report import print_summary, summary, write_results
     from stagekit.run import Run
@@ -65,10 +77,14 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
         return EXIT_INTERRUPTED
     except StagekitError as exc:
         if not run.records.units:  # the entry point failed: nothing was reached
+            if new_store:
+                _discard(run.store)
             return _error(command, f"remote not reachable: {exc}")
         stopped = exc  # mid-run: report what was found, and why it stopped
     outcome = judge(run, args) if stopped is None else None
     if outcome is not None and outcome.unreachable:
+        if new_store:
+            _discard(run.store)
         return _error(command, outcome.unreachable)
     print_summary(summary(run), as_json=as_json)
     warnings = outcome.warnings if outcome is not None else []
@@ -103,11 +119,13 @@ def explore_command(args: argparse.Namespace) -> int:
     store_path = Path(args.store)
     if store_path.exists() and not store_path.is_dir():
         return _error("explore", f"--store {args.store!r} exists and is not a folder")
+    new_store = not store_path.exists()
     try:
         store = Store(store_path)
     except (StagekitError, OSError) as exc:
         return _error("explore", exc)
     try:
-        return execute(remote, args, store, out, quiet=args.json, as_json=args.json)
+        return execute(remote, args, store, out, quiet=args.json, as_json=args.json,
+                       new_store=new_store)
     finally:
         store.close()

@@ -46,10 +46,10 @@ def _int_at_least(minimum: int, what: str) -> type[int]:
         try:
             value = int(text)
         except ValueError:
-            message = f"{what} must be a whole number, got {text!r}"
+            message = f"must be a whole number, got {text!r}"
             raise argparse.ArgumentTypeError(message) from None
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"{what} must be >= {minimum}, got {value}")
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
         return value
 
     parse.__name__ = what  # argparse names the type in some messages
@@ -91,6 +91,9 @@ def check_roots(kind: str, roots: list[str], args: argparse.Namespace) -> None:
             parts = root.split(":")
             if len(parts) not in (2, 3) or not all(_MAVEN_PART.fullmatch(p) for p in parts):
                 raise UsageError(f"maven root {root!r} is not group:artifact[:version]")
+        for scope in args.scope or ():
+            if scope not in MAVEN_SCOPES:
+                raise UsageError(f"maven --scope {scope!r} is not one of {', '.join(MAVEN_SCOPES)}")
     elif kind == "oci":
         if len(roots) != 1:
             raise UsageError(f"oci needs exactly one ROOT, the repository name; got {len(roots)}"
@@ -116,9 +119,6 @@ def check_roots(kind: str, roots: list[str], args: argparse.Namespace) -> None:
         for name in roots:
             if not _DEB_PACKAGE.fullmatch(name):
                 raise UsageError(f"deb package name {name!r} is not a Debian package name")
-        for scope in args.scope or ():
-            if scope not in MAVEN_SCOPES:
-                raise UsageError(f"maven --scope {scope!r} is not one of {', '.join(MAVEN_SCOPES)}")
     elif kind == "file" and roots:
         raise UsageError(f"file takes no ROOT (got {' '.join(roots)})")
     for flag in ("dist", "component", "arch", "tag", "platform", "scope"):
@@ -144,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0,
                       help="seed of the generated remote")
     demo.add_argument("--metadata-only", action="store_true", help="do not fetch payloads")
+    demo.add_argument("-v", "--verbose", action="store_true",
+                      help="also print the library's warnings as they happen")
     demo.set_defaults(handler="demo")
 
     explore = commands.add_parser(
@@ -167,6 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--out", help="a folder (results.csv, graph.graphml, tree.svg), or "
                                        "one .csv or .parquet file for the unit table alone")
     explore.add_argument("--json", action="store_true", help="print a JSON summary")
+    explore.add_argument("-v", "--verbose", action="store_true",
+                         help="also print the library's warnings as they happen")
     explore.set_defaults(handler="explore")
 
     runs = commands.add_parser("runs", help="list the runs recorded in a store")

@@ -94,7 +94,10 @@ def describe_exception(exc: BaseException) -> str:
     """A short reason for a client exception, with any URL in it redacted."""
     if isinstance(exc, aiohttp.ClientConnectorError):
         errno = exc.os_error.errno
-        why = os.strerror(errno) if errno else str(exc.os_error)
+        # errno's own words ("Connection refused"), not asyncio's "Connect call failed (...)"
+        # that repeats the address; name-resolution errors have negative numbers.
+        why = os.strerror(errno) if errno and errno > 0 else (
+            exc.os_error.strerror or str(exc.os_error))
         text = f"cannot connect to {exc.host}:{exc.port} ({why})"
     elif isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         text = f"timed out ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})"
