@@ -63,6 +63,7 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
         remote, store=store,
         policy="metadata-only" if args.metadata_only else "immediate",
         max_depth=getattr(args, "max_depth", None),
+        on_error=getattr(args, "on_error", "continue"),
         concurrency=getattr(args, "concurrency", None),
     )
     stopped: StagekitError | None = None
@@ -91,7 +92,8 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if stopped is not None:
-        print(f"stagekit {command}: the run stopped: {stopped}", file=sys.stderr)
+        print(f"stagekit {command}: the run stopped (--on-error abort): {stopped}",
+              file=sys.stderr)
     if out is not None:
         try:
             written = write_results(run, out)

@@ -163,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--platform", action="append", help="oci: os/arch (repeatable)")
     explore.add_argument("--scope", action="append", help="maven: scope (repeatable)")
     explore.add_argument("--metadata-only", action="store_true", help="do not fetch payloads")
+    explore.add_argument("--on-error", choices=("continue", "abort"), default="continue",
+                         help="continue past failed units (default) or stop at the first")
     explore.add_argument("--max-depth", type=max_depth, help="do not explore deeper than this")
     explore.add_argument("--concurrency", type=concurrency, help="most requests at once (100)")
     explore.add_argument("--store", default="stagekit-store", help="store folder")
