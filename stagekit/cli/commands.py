@@ -92,8 +92,7 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if stopped is not None:
-        print(f"stagekit {command}: the run stopped (--on-error abort): {stopped}",
-              file=sys.stderr)
+        print(f"stagekit {command}: the run stopped: {stopped}", file=sys.stderr)
     if out is not None:
         try:
             written = write_results(run, out)
