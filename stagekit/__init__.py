@@ -2,8 +2,12 @@
 
 ``run = await stagekit.explore(remote)`` (or `explore_sync`, or `start` for a background
 run) drives a remote through the sync stages and gives back a `Run` with its graph and
-DataFrames. The building blocks are re-exported here: the models, `Discovery`, `Stage`,
-`create_pipeline` and `default_stages`, the `Store` and the errors.
+DataFrames. A plugin subclasses `Remote` (or `HTTPRemote`) and receives a `RunContext`.
+The building blocks are re-exported here: the models, `Stage`, `create_pipeline` and
+`default_stages`, the `Store` and every error.
+
+Each name is imported on first use, so ``stagekit --help`` and other light entry points
+do not pay for aiohttp, pandas and the pipeline.
 """
 
 from __future__ import annotations
@@ -12,30 +16,39 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stagekit.discovery import Discovery
+    from stagekit.context import RunContext
     from stagekit.errors import (
+        ConfigurationError,
         DigestMismatchError,
         DownloadError,
+        HTTPStatusError,
         MetadataError,
+        PipelineError,
         StagekitError,
+        StoreError,
         UnitFailedError,
         UnitNotResolvedError,
         UnsafePathError,
     )
     from stagekit.models import Artifact, Content, DeclarativeArtifact, DeclarativeContent
+    from stagekit.options import OnError, Policy, Status
     from stagekit.pipeline import EndStage, Stage, create_pipeline
+    from stagekit.remote import HTTPRemote, Remote
     from stagekit.run import Run, explore, explore_sync, start
     from stagekit.stages import default_stages
     from stagekit.storage import Store
 
-# Public name -> module. Imported on first use, so that `stagekit --help` and other
-# light entry points do not pay for aiohttp, pandas and the pipeline.
+# Public name -> the module that defines it.
 _EXPORTS = {
-    "Discovery": "stagekit.discovery",
+    "RunContext": "stagekit.context",
+    "ConfigurationError": "stagekit.errors",
     "DigestMismatchError": "stagekit.errors",
     "DownloadError": "stagekit.errors",
+    "HTTPStatusError": "stagekit.errors",
     "MetadataError": "stagekit.errors",
+    "PipelineError": "stagekit.errors",
     "StagekitError": "stagekit.errors",
+    "StoreError": "stagekit.errors",
     "UnitFailedError": "stagekit.errors",
     "UnitNotResolvedError": "stagekit.errors",
     "UnsafePathError": "stagekit.errors",
@@ -43,31 +56,47 @@ _EXPORTS = {
     "Content": "stagekit.models",
     "DeclarativeArtifact": "stagekit.models",
     "DeclarativeContent": "stagekit.models",
+    "OnError": "stagekit.options",
+    "Policy": "stagekit.options",
+    "Status": "stagekit.options",
     "EndStage": "stagekit.pipeline",
     "Stage": "stagekit.pipeline",
     "create_pipeline": "stagekit.pipeline",
+    "HTTPRemote": "stagekit.remote",
+    "Remote": "stagekit.remote",
     "Run": "stagekit.run",
     "explore": "stagekit.run",
     "explore_sync": "stagekit.run",
     "start": "stagekit.run",
     "default_stages": "stagekit.stages",
     "Store": "stagekit.storage",
+    # The deprecated round-1 base class (not in __all__), for code that still asks for it.
+    "Discovery": "stagekit.discovery",
 }
 
 __all__ = [
     "Artifact",
+    "ConfigurationError",
     "Content",
     "DeclarativeArtifact",
     "DeclarativeContent",
     "DigestMismatchError",
-    "Discovery",
     "DownloadError",
     "EndStage",
+    "HTTPRemote",
+    "HTTPStatusError",
     "MetadataError",
+    "OnError",
+    "PipelineError",
+    "Policy",
+    "Remote",
     "Run",
+    "RunContext",
     "Stage",
     "StagekitError",
+    "Status",
     "Store",
+    "StoreError",
     "UnitFailedError",
     "UnitNotResolvedError",
     "UnsafePathError",
@@ -84,9 +113,10 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'stagekit' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
+    if name != "Discovery":  # asked for each time, so its deprecation can warn each time
+        globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    return sorted({*globals(), *__all__})

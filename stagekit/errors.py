@@ -1,6 +1,7 @@
 """Every error stagekit raises, under one root.
 
 StagekitError
+├── ConfigurationError       an option or argument the user gave is not valid (names it)
 ├── UnsafePathError          a path that could escape the store (``..``, absolute, NUL...)
 ├── PipelineError            a problem of the pipeline itself
 │   └── UnitNotResolvedError a unit left the pipeline without its future being resolved
@@ -15,6 +16,7 @@ StagekitError
 from __future__ import annotations
 
 __all__ = [
+    "ConfigurationError",
     "DigestMismatchError",
     "DownloadError",
     "HTTPStatusError",
@@ -31,6 +33,13 @@ __all__ = [
 
 class StagekitError(Exception):
     """Root of every error stagekit raises on purpose."""
+
+
+class ConfigurationError(StagekitError, ValueError):
+    """An option or argument given by the user is not valid; the message names it.
+
+    Raised before a run writes anything, so nothing is recorded for it.
+    """
 
 
 class UnsafePathError(StagekitError, ValueError):

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
 
 from stagekit.cli.parser import UsageError
+
+if TYPE_CHECKING:
+    from stagekit.remote import Remote
 
 __all__ = ["UsageError", "build_remote"]
 
 
-def build_remote(kind: str, url: str, roots: list[str], args: argparse.Namespace) -> Any:
+def build_remote(kind: str, url: str, roots: list[str], args: argparse.Namespace) -> Remote:
     """The remote for ``kind``; `UsageError` names the missing or wrong argument."""
     if kind == "file":
         from stagekit.remotes.file import FileRemote

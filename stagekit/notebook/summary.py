@@ -30,10 +30,8 @@ def human_bytes(n: float) -> str:
 
 def headline(run: Any, stats: dict[str, Any]) -> str:
     """One line: what is explored, status, units, bytes, rate, errors and time."""
-    from stagekit.run import describe
-
     return (
-        f"{describe(run.remote)}: {stats['status']}, {stats['units']:,} units, "
+        f"{run.remote.describe()}: {stats['status']}, {stats['units']:,} units, "
         f"{human_bytes(stats['bytes'])} at {human_bytes(stats['bytes_per_second'])}/s, "
         f"{stats['errors']:,} failed, {stats['elapsed']:.1f} s"
     )

@@ -6,9 +6,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from stagekit.storage.catalog import COMPLETE_STATUSES, Catalog, check_sha256
+    from stagekit.storage.catalog import COMPLETE_STATUSES, Catalog, RunRecords, check_sha256
     from stagekit.storage.schema import SCHEMA_VERSION
-    from stagekit.storage.store import RunRecords, Store, TempFile
+    from stagekit.storage.store import Store, TempFile
 
 # Imported on first use: reading the catalog (``stagekit runs``) needs none of the store.
 _EXPORTS = {
@@ -16,7 +16,7 @@ _EXPORTS = {
     "Catalog": "stagekit.storage.catalog",
     "check_sha256": "stagekit.storage.catalog",
     "SCHEMA_VERSION": "stagekit.storage.schema",
-    "RunRecords": "stagekit.storage.store",
+    "RunRecords": "stagekit.storage.catalog",
     "Store": "stagekit.storage.store",
     "TempFile": "stagekit.storage.store",
 }
