@@ -68,7 +68,7 @@ def test_unreachable_remote_exits_2_with_one_line(tmp_path, capsys):
                  "--store", str(tmp_path / "s")])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("stagekit explore: remote not reachable: ")
+    assert len(err) == 1 and err[0].startswith("stagekit explore: cannot explore: ")
     assert err[0].count(f"127.0.0.1:{port}") == 1 or "PULP_MANIFEST" in err[0]
 
 

@@ -192,10 +192,20 @@ def test_an_unreachable_remote_exits_2_in_one_line_and_leaves_no_store(
     assert main([a.format(url=url) for a in argv]) == 2
     captured = capsys.readouterr()
     line = one_line(captured.err)
-    assert line.startswith("stagekit explore: remote not reachable: ")
+    assert line.startswith("stagekit explore: cannot explore: ")
     assert "Connection refused" in line
     assert len(re.findall(re.escape(url.rstrip("/")), line)) == 1  # where: said once
     assert listing(tmp_path) == set()  # the store made for this run is gone again
+
+
+def test_a_distribution_that_is_not_there_is_the_entry_point_failing(tmp_path, capsys):
+    repo = make_deb_repo(packages=2, seed=1)
+    with _served(repo) as url:
+        code = main(["explore", "deb", url, "--dist", "stabel", "--store", str(tmp_path / "s")])
+    assert code == 2
+    line = one_line(capsys.readouterr().err)
+    assert line.startswith("stagekit explore: cannot explore: deb.release:stabel: ")
+    assert "404" in line and not (tmp_path / "s").exists()
 
 
 def test_an_existing_store_stays_when_the_remote_is_unreachable(tmp_path, capsys):

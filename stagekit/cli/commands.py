@@ -80,7 +80,7 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
         if not run.records.units:  # the entry point failed: nothing was reached
             if new_store:
                 _discard(run.store)
-            return _error(command, f"remote not reachable: {exc}")
+            return _error(command, f"cannot explore: {exc}")
         stopped = exc  # mid-run: report what was found, and why it stopped
     outcome = judge(run, args) if stopped is None else None
     if outcome is not None and outcome.unreachable:

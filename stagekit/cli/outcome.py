@@ -48,7 +48,7 @@ def judge(run: Run, args: argparse.Namespace) -> Outcome:
     if units and all(u.status == "failed" and u.depth == 0 for u in units):
         first = units[0]
         if args.kind != "maven" or not _host_answers(args.url):
-            outcome.unreachable = f"remote not reachable: {first.key}: {first.error}"
+            outcome.unreachable = f"cannot explore: {first.key}: {first.error}"
             return outcome
     if args.kind == "maven":
         for unit in units:
