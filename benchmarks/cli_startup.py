@@ -11,6 +11,7 @@ of many units (counted in SQL), against a bare ``python -c pass``. Targets: ``--
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import subprocess
@@ -60,7 +61,7 @@ def heaviest_imports(argv: Sequence[str], top: int = 8) -> list[dict[str, object
             rows.append({"module": match[4], "cumulative_us": int(match[2]),
                          "level": len(match[3]) // 2})
     top_level = [r for r in rows if r["level"] == 0]
-    top_level.sort(key=lambda r: -int(r["cumulative_us"]))  # type: ignore[call-overload]
+    top_level.sort(key=lambda r: -int(str(r["cumulative_us"])))
     return [*top_level[:top], {"module": "(modules imported)", "cumulative_us": len(rows)}]
 
 
@@ -84,8 +85,11 @@ def make_store(folder: Path, units: int | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(__doc__.splitlines()[0], argv, extra=lambda p: p.add_argument(
-        "--units", type=int, default=None, help="units in the run that `show` reads"))
+    def units_flag(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--units", type=int, default=None,
+                            help="units in the run that `show` reads")
+
+    args = parse_args((__doc__ or "").splitlines()[0], argv, extra=units_flag)
     repeats = args.repeats or (2 if args.quick else 7)
     units = args.units or (2_000 if args.quick else 100_000)
     measures: list[Measure] = []

@@ -18,6 +18,7 @@ __all__ = ["KINDS", "demo_command"]
 
 def _generate(kind: str, seed: int) -> tuple[Any, Any]:
     """A generated repo and a function building the remote from the server's URL."""
+    repo: Any
     if kind == "file":
         from stagekit.remotes.file import FileRemote
         from stagekit.testing import make_file_repo
