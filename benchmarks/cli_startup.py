@@ -12,7 +12,7 @@ of many units (counted in SQL), against a bare ``python -c pass``. Targets: ``--
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import re
 import subprocess
 import sys
@@ -30,17 +30,27 @@ CPU_TARGET = "<= 0.3"
 CLI = (sys.executable, "-m", "stagekit.cli")
 
 
+# Linux keeps a process's peak RSS across fork and exec, so a child of this (large)
+# process would report at least our own size: a fresh, small interpreter starts each
+# measured command and reports its ``wait4`` usage as JSON.
+LAUNCHER = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = proc.stderr.read()
+_pid, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime,
+                  usage.ru_maxrss * 1024, err.decode(errors="replace")[-2000:]]))
+"""
+
+
 def child_usage(cmd: Sequence[str]) -> tuple[float, int]:
     """CPU seconds (user + system) and peak RSS in bytes of one run of ``cmd``."""
-    proc = subprocess.Popen(list(cmd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    assert proc.stderr is not None
-    err = proc.stderr.read()
-    proc.stderr.close()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    code = os.waitstatus_to_exitcode(status)
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], capture_output=True,
+                          text=True, check=True)
+    code, cpu, rss, err = json.loads(done.stdout)
     if code:
-        raise SystemExit(f"{' '.join(cmd)} exited {code}: {err.decode()[-2000:]}")
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024
+        raise SystemExit(f"{' '.join(cmd)} exited {code}: {err}")
+    return float(cpu), int(rss)
 
 
 def best(cmd: Sequence[str], repeats: int) -> tuple[float, int, list[float]]:
@@ -114,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"cli: {name}, CPU", cpu, "s", baseline=python, target=target,
                 target_on="value", notes=f"best of {repeats}; baseline: python -c pass",
                 extra={"peak_rss_mb": rss / 1e6, "python_rss_mb": python_rss / 1e6}))
+            if name.startswith("stagekit show"):
+                measures.append(Measure(
+                    f"cli: {name}, peak RSS", rss / 1e6, "MB", baseline=python_rss / 1e6,
+                    notes="baseline: python -c pass"))
     report("cli_startup", args, measures, details)
     for row in details["help_imports"]:  # type: ignore[attr-defined]
         print(f"  {row['cumulative_us']:>9}  {row['module']}")
