@@ -208,6 +208,18 @@ def test_a_distribution_that_is_not_there_is_the_entry_point_failing(tmp_path, c
     assert "404" in line and not (tmp_path / "s").exists()
 
 
+def test_a_reached_manifest_whose_files_all_fail_exits_1_not_2(tmp_path, capsys):
+    repo = make_file_repo(3, seed=8)
+    for unit in repo.expected.units.values():
+        del repo.files[unit.artifacts[0].url_path]
+    with _served(repo) as url:
+        code = main(["explore", "file", url + repo.entry_path(), "--store",
+                     str(tmp_path / "s")])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "3 failed:" in captured.out and "cannot explore" not in captured.err
+
+
 def test_an_existing_store_stays_when_the_remote_is_unreachable(tmp_path, capsys):
     store = tmp_path / "store"
     store.mkdir()

@@ -66,7 +66,7 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
         on_error=getattr(args, "on_error", "continue"),
         concurrency=getattr(args, "concurrency", None),
     )
-    stopped: StagekitError | None = None
+    stopped: Exception | None = None
     try:
         asyncio.run(_run_with_progress(run, quiet))
     except KeyboardInterrupt:
@@ -76,7 +76,7 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
               f"{stats['units']} units found so far, {done} done; what was saved stays "
               f"in {run.store.path}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except StagekitError as exc:
+    except (StagekitError, OSError) as exc:  # OSError: the store's disk (full, read-only)
         if not run.records.units:  # the entry point failed: nothing was reached
             if new_store:
                 _discard(run.store)

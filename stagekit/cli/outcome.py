@@ -45,9 +45,13 @@ def judge(run: Run, args: argparse.Namespace) -> Outcome:
     """Classify a run that ended without raising (see the module's docstring)."""
     units = list(run.records.units.values())
     outcome = Outcome()
-    if units and all(u.status == "failed" and u.depth == 0 for u in units):
+    # Debian's root is its Release file, Maven's roots are fetched from its host: when they
+    # all failed, nothing was reached. (A flat remote's roots are files listed by a manifest
+    # that was reached; OCI's entry point, the tags list, raises when it fails.)
+    if args.kind in ("deb", "maven") and units and all(
+            u.status == "failed" and u.depth == 0 for u in units):
         first = units[0]
-        if args.kind != "maven" or not _host_answers(args.url):
+        if args.kind == "deb" or not _host_answers(args.url):
             outcome.unreachable = f"cannot explore: {first.key}: {first.error}"
             return outcome
     if args.kind == "maven":
