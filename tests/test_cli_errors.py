@@ -370,7 +370,7 @@ def test_testing_server_shell_entry_and_an_interrupt_while_discovering(tmp_path)
         out, err = cli.communicate(timeout=60)
         assert cli.returncode == 130, err
         line = one_line(err)
-        assert "interrupted while discovery was still running" in line
+        assert "interrupted: discovery was still running; " in line
         assert str(store) in line and "Traceback" not in out
     finally:
         server.send_signal(signal.SIGINT)

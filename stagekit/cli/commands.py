@@ -72,9 +72,9 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
     except KeyboardInterrupt:
         stats = run.stats
         done = stats["units"] - stats["statuses"].get("discovered", 0)
-        print(f"stagekit {command}: interrupted while discovery was still running: "
-              f"{stats['units']} units found so far, {done} done; what was saved stays "
-              f"in {run.store.path}", file=sys.stderr)
+        print(f"stagekit {command}: interrupted: discovery was still running; "
+              f"{stats['units']} units found so far, {done} units done; what was saved "
+              f"stays in {run.store.path}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (StagekitError, OSError) as exc:  # OSError: the store's disk (full, read-only)
         if not run.records.units:  # the entry point failed: nothing was reached
