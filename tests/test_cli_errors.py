@@ -376,3 +376,11 @@ def test_testing_server_shell_entry_and_an_interrupt_while_discovering(tmp_path)
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
     assert server.returncode == 0
+
+
+@pytest.mark.parametrize("kind", ["oci", "deb"])
+def test_the_demo_of_each_kind_exits_0_and_writes_its_folder(kind, tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--kind", kind, "--out", str(out), "--metadata-only"]) == 0
+    assert {"results.csv", "graph.graphml", "store"} <= set(listing(out))
+    assert "Traceback" not in capsys.readouterr().err

@@ -45,13 +45,16 @@ def judge(run: Run, args: argparse.Namespace) -> Outcome:
     """Classify a run that ended without raising (see the module's docstring)."""
     units = list(run.records.units.values())
     outcome = Outcome()
+    url = getattr(args, "url", None)  # `stagekit demo` has none: its server is local
+    roots = getattr(args, "roots", None) or []
+    platforms = getattr(args, "platform", None) or []
     # Debian's root is its Release file, Maven's roots are fetched from its host: when they
     # all failed, nothing was reached. (A flat remote's roots are files listed by a manifest
     # that was reached; OCI's entry point, the tags list, raises when it fails.)
     if args.kind in ("deb", "maven") and units and all(
             u.status == "failed" and u.depth == 0 for u in units):
         first = units[0]
-        if args.kind == "deb" or not _host_answers(args.url):
+        if args.kind == "deb" or (url is not None and not _host_answers(url)):
             outcome.unreachable = f"cannot explore: {first.key}: {first.error}"
             return outcome
     if args.kind == "maven":
@@ -59,16 +62,16 @@ def judge(run: Run, args: argparse.Namespace) -> Outcome:
             if unit.depth == 0 and unit.status == "failed":
                 outcome.warnings.append(f"maven root {unit.key.removeprefix('maven.pom:')} "
                                         f"could not be fetched")
-    elif args.kind == "deb" and args.roots:
+    elif args.kind == "deb" and roots:
         indexes = [u for u in units if u.kind == "deb.packages" and u.status != "failed"]
         names = {u.natural_key[0] for u in units if u.kind == "deb.package" and u.natural_key}
         if indexes:
-            for name in args.roots:
+            for name in roots:
                 if name not in names:
                     outcome.warnings.append(f"deb package {name!r} matched nothing in "
                                             f"{args.dist} ({len(indexes)} indexes read)")
-    elif args.kind == "oci" and args.platform:
-        outcome.warnings.extend(_unmatched_platforms(run, args.platform))
+    elif args.kind == "oci" and platforms:
+        outcome.warnings.extend(_unmatched_platforms(run, platforms))
     return outcome
 
 
