@@ -58,13 +58,15 @@ class Progress:
             self._units[event.key] = (kind, event.status)
 
     def line(self) -> str:
-        """``12.0 s  1,234 found, 1,100 done (91/s), 2 failed  depths 1/40/800  ...``"""
+        """``12.0 s  1,234 found, 1,100 done (91/s), 2 failed, bytes (rate)  per depth
+        1/40/800  kind handled/found (rate), ...``: no percentage, the total is unknown."""
         stats = self.run.stats
         elapsed = max(stats["elapsed"], 1e-9)
         found, done, failed = (sum(c.values()) for c in (self.found, self.done, self.failed))
         depths = "/".join(str(n) for _d, n in sorted(stats["depths"].items())) or "0"
         kinds = ", ".join(
-            f"{kind} {self.done[kind] + self.failed[kind]:,}/{n:,}"
+            f"{kind} {self.done[kind] + self.failed[kind]:,}/{n:,} "
+            f"({self.done[kind] / elapsed:,.0f}/s)"
             for kind, n in sorted(self.found.items())
         )
         text = (f"{elapsed:6.1f} s  {found:,} found, {done:,} done ({done / elapsed:,.0f}/s), "
