@@ -247,6 +247,15 @@ class Catalog:
         with self._snapshot(f"loading run {run_id}") as conn:
             return _reads.load_run(conn, run_id, self.path)
 
+    def run_summary(
+        self, run_id: int, failures: int = 50
+    ) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[str, str]]]:
+        """One run's row, its ``(depth, kind, status, units, bytes)`` counted in SQL, and
+        its first ``failures`` failed units as ``(key, error)``; `StoreError` if unknown."""
+        with self._snapshot(f"summarising run {run_id}") as conn:
+            return (_reads.run(conn, run_id, self.path), _reads.run_totals(conn, run_id),
+                    _reads.run_failures(conn, run_id, failures))
+
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
     """A read-only connection that creates no file next to the catalog.
