@@ -101,6 +101,10 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
         if not as_json:
             for path in written:
                 print(f"wrote {path}")
+            from stagekit.extras import has_extra
+
+            if not out.is_table and not has_extra("draw"):
+                print("(no tree.svg: drawing needs pip install 'stagekit[draw]')")
     return EXIT_FAILED if run.errors or warnings or stopped else EXIT_OK
 
 
