@@ -17,7 +17,7 @@ from stagekit.urls import redact_url
 
 __all__ = ["KINDS", "build_parser", "check_roots", "check_url"]
 
-KINDS = ("maven", "file", "oci", "deb")
+KINDS = ("maven", "file", "oci", "deb", "pypi")
 URL_SCHEMES = ("http", "https", "file")
 MAVEN_SCOPES = ("compile", "runtime", "provided", "test", "system")
 
@@ -119,6 +119,21 @@ def check_roots(kind: str, roots: list[str], args: argparse.Namespace) -> None:
         for name in roots:
             if not _DEB_PACKAGE.fullmatch(name):
                 raise UsageError(f"deb package name {name!r} is not a Debian package name")
+    elif kind == "pypi":
+        if not roots:
+            raise UsageError("pypi needs at least one ROOT (a requirement, e.g. 'requests>=2')")
+        if urlsplit(args.url).scheme == "file":
+            raise UsageError(f"pypi needs an http(s) index URL, not {redact_url(args.url)!r}")
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        for root in roots:
+            try:
+                requirement = Requirement(root)
+            except InvalidRequirement:
+                raise UsageError(f"pypi requirement {root!r} is not a requirement "
+                                 "(e.g. 'requests>=2.31')") from None
+            if requirement.url:
+                raise UsageError(f"pypi requirement {root!r} is a direct URL, not followed")
     elif kind == "file" and roots:
         raise UsageError(f"file takes no ROOT (got {' '.join(roots)})")
     for flag in ("dist", "component", "arch", "tag", "platform", "scope"):
@@ -155,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("url", help="the remote's URL, http(s):// or file:// "
                                      "(file: the PULP_MANIFEST or its folder)")
     explore.add_argument("roots", nargs="*", metavar="ROOT",
-                         help="maven: g:a[:v]; oci: repository; deb: package names to keep")
+                         help="maven: g:a[:v]; oci: repository; deb: package names to keep; "
+                              "pypi: requirements")
     explore.add_argument("--dist", help="deb: distribution (e.g. stable)")
     explore.add_argument("--component", action="append", help="deb: component (repeatable)")
     explore.add_argument("--arch", action="append", help="deb: architecture (repeatable)")

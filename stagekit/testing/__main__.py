@@ -12,6 +12,7 @@ import ast
 import asyncio
 import importlib
 import inspect
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -26,6 +27,7 @@ GENERATORS = {
     "maven": ("stagekit.testing.maven", "make_maven_repo"),
     "oci": ("stagekit.testing.oci", "make_oci_repo"),
     "deb": ("stagekit.testing.debian", "make_deb_repo"),
+    "pypi": ("stagekit.testing.pypi", "make_pypi_repo"),
 }
 # CLI flag -> generator keyword; a flag the generator does not take is reported, not passed.
 # What a shell user gets without --param: something worth exploring (the library's
@@ -127,6 +129,10 @@ def explore_hint(kind: str, repo: Any, server: Server) -> tuple[list[str], str]:
     if kind == "maven":
         roots = list(repo.roots)
         return roots, f"stagekit explore maven {server.url} {' '.join(roots)}"
+    if kind == "pypi":
+        roots = list(repo.roots)
+        index = server.url_for(repo.entry_path())
+        return roots, f"stagekit explore pypi {index} " + " ".join(shlex.quote(r) for r in roots)
     if kind == "oci":
         repositories = list(repo.content.tags)
         return repositories, f"stagekit explore oci {server.url} {repositories[0]}"
