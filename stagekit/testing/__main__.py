@@ -34,6 +34,7 @@ GENERATORS = {
 # defaults suit tests that add their own scenarios: an empty Maven graph, for one).
 SHELL_DEFAULTS: dict[str, dict[str, Any]] = {
     "maven": {"n_poms": 200, "parent_chain": 2, "bom": True, "diamond": True, "cycle": True},
+    "pypi": {"n_releases": 200, "markers": True, "extras": True, "cycle": True},
 }
 FLAG_KEYWORDS = {"seed": "seed", "files": "n_files", "size": "size", "depth": "depth",
                  "fanout": "fanout", "prefix": "prefix"}
