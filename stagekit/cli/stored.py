@@ -75,16 +75,15 @@ def show_command(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     with catalog:
         try:
-            catalog.get_run(args.run)
-        except StoreError:
-            print(f"stagekit show: no run {args.run} in {args.store} (see 'stagekit runs')",
-                  file=sys.stderr)
-            return EXIT_USAGE
-        try:
-            run, totals, failures = catalog.run_summary(args.run, MAX_FAILURES_SHOWN)
+            found = catalog.run_summary(args.run, MAX_FAILURES_SHOWN)
         except StoreError as exc:
             print(f"stagekit show: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    if found is None:
+        print(f"stagekit show: no run {args.run} in {args.store} (see 'stagekit runs')",
+              file=sys.stderr)
+        return EXIT_USAGE
+    run, totals, failures = found
     print(f"run {run['id']}: {run['remote']} {run['status']}, {run['units']} units")
     if not totals:
         print("no units")

@@ -249,10 +249,12 @@ class Catalog:
 
     def run_summary(
         self, run_id: int, failures: int = 50
-    ) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[str, str]]]:
+    ) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[str, str]]] | None:
         """One run's row, its ``(depth, kind, status, units, bytes)`` counted in SQL, and
-        its first ``failures`` failed units as ``(key, error)``; `StoreError` if unknown."""
+        its first ``failures`` failed units as ``(key, error)``; None if there is no such run."""
         with self._snapshot(f"summarising run {run_id}") as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                return None
             return (_reads.run(conn, run_id, self.path), _reads.run_totals(conn, run_id),
                     _reads.run_failures(conn, run_id, failures))
 
