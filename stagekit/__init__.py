@@ -9,7 +9,6 @@ The building blocks are re-exported here: the models, `Stage`, `create_pipeline`
 Each name is imported on first use, so ``stagekit --help`` and other light entry points
 do not pay for aiohttp, pandas and the pipeline.
 """
-
 from __future__ import annotations
 
 import importlib
@@ -18,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from stagekit.context import RunContext
     from stagekit.errors import (
+        BodyTooLargeError,
         ConfigurationError,
         DigestMismatchError,
         DownloadError,
         HTTPStatusError,
+        LimitExceededError,
         MetadataError,
         PipelineError,
         SignatureError,
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
         UnitFailedError,
         UnitNotResolvedError,
         UnsafePathError,
+        UnsafeURLError,
     )
+    from stagekit.limits import Limits
     from stagekit.models import Artifact, Content, DeclarativeArtifact, DeclarativeContent
     from stagekit.options import OnError, Policy, Status
     from stagekit.pipeline import EndStage, Stage, create_pipeline
@@ -42,10 +45,12 @@ if TYPE_CHECKING:
 # Public name -> the module that defines it.
 _EXPORTS = {
     "RunContext": "stagekit.context",
+    "BodyTooLargeError": "stagekit.errors",
     "ConfigurationError": "stagekit.errors",
     "DigestMismatchError": "stagekit.errors",
     "DownloadError": "stagekit.errors",
     "HTTPStatusError": "stagekit.errors",
+    "LimitExceededError": "stagekit.errors",
     "MetadataError": "stagekit.errors",
     "PipelineError": "stagekit.errors",
     "SignatureError": "stagekit.errors",
@@ -54,6 +59,8 @@ _EXPORTS = {
     "UnitFailedError": "stagekit.errors",
     "UnitNotResolvedError": "stagekit.errors",
     "UnsafePathError": "stagekit.errors",
+    "UnsafeURLError": "stagekit.errors",
+    "Limits": "stagekit.limits",
     "Artifact": "stagekit.models",
     "Content": "stagekit.models",
     "DeclarativeArtifact": "stagekit.models",
@@ -78,6 +85,7 @@ _EXPORTS = {
 
 __all__ = [
     "Artifact",
+    "BodyTooLargeError",
     "ConfigurationError",
     "Content",
     "DeclarativeArtifact",
@@ -87,6 +95,8 @@ __all__ = [
     "EndStage",
     "HTTPRemote",
     "HTTPStatusError",
+    "LimitExceededError",
+    "Limits",
     "MetadataError",
     "OnError",
     "PipelineError",
@@ -103,6 +113,7 @@ __all__ = [
     "UnitFailedError",
     "UnitNotResolvedError",
     "UnsafePathError",
+    "UnsafeURLError",
     "create_pipeline",
     "default_stages",
     "explore",

@@ -50,12 +50,12 @@ from stagekit.errors import (
 from stagekit.limits import limits_of
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
 from stagekit.options import OnError
-from stagekit.remote import HTTPRemote
+from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.base import each_completed, prefetched
 from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
 from stagekit.remotes.deb_signature import SIGNED_TEXT, check_keyring, check_release
 from stagekit.remotes.guards import check_count
-from stagekit.urls import encode_userinfo, redact_url, safe_segments
+from stagekit.urls import redact_url, safe_segments
 
 __all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
 
@@ -137,7 +137,7 @@ class DebRemote(HTTPRemote):
         max_depth: int | None = None,
         on_error: OnError | None = None,
     ) -> None:
-        url = encode_userinfo(url)  # a password may hold / # ?
+        url = check_remote_url(url)
         super().__init__(url, max_depth=max_depth, on_error=on_error)
         self.keyring = None if keyring is None else check_keyring(keyring)
         self.base_url = url if url.endswith("/") else url + "/"

@@ -105,7 +105,7 @@ def parse_release(data: bytes, where: str) -> Release:
 
 def _open_decompressed(path: Path, name: str) -> IO[bytes]:
     if name.endswith(".xz"):
-        return lzma.open(path)  # type: ignore[return-value]
+        return lzma.open(path)
     if name.endswith(".gz"):
         return gzip.open(path)  # type: ignore[return-value]
     return open(path, "rb")

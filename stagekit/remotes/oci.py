@@ -40,7 +40,7 @@ from stagekit.errors import DigestMismatchError, DownloadError, MetadataError, U
 from stagekit.limits import limits_of
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
 from stagekit.options import OnError
-from stagekit.remote import HTTPRemote
+from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.base import each_completed, prefetched
 from stagekit.remotes.guards import check_count, check_size, foreign_urls, next_page
 from stagekit.remotes.oci_manifest import (
@@ -56,7 +56,7 @@ from stagekit.remotes.oci_manifest import (
     split_digest,
     wanted,
 )
-from stagekit.urls import encode_userinfo, redact_url
+from stagekit.urls import redact_url
 
 __all__ = ["OCIBlob", "OCIIndex", "OCIManifest", "OCIRemote", "OCITag"]
 
@@ -145,7 +145,7 @@ class OCIRemote(HTTPRemote):
         max_depth: int | None = None,
         on_error: OnError | None = None,
     ) -> None:
-        registry_url = encode_userinfo(registry_url)  # a password may hold / # ?
+        registry_url = check_remote_url(registry_url)
         super().__init__(registry_url, max_depth=max_depth, on_error=on_error)
         base = registry_url if registry_url.endswith("/") else registry_url + "/"
         self.registry_url = base.removesuffix("v2/")

@@ -17,11 +17,12 @@ import logging
 import re
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from stagekit.testing.faults import Faults, Latency
 from stagekit.testing.repo import Repo, StaticFile
@@ -30,8 +31,6 @@ __all__ = ["Counters", "RequestRecord", "Server", "negotiate", "serve"]
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 _RANGE = re.compile(r"bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*")
 _URL_SAFE = "/:@-._~!$&'()*+,;="

@@ -35,7 +35,7 @@ from stagekit.models import (
     safe_relative_path,
 )
 from stagekit.options import OnError
-from stagekit.remote import HTTPRemote
+from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.completion import as_done
 from stagekit.remotes.maven.children import Child, children_of
 from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
@@ -44,7 +44,7 @@ from stagekit.remotes.maven.metadata import pick_version
 from stagekit.remotes.maven.pomfiles import PomFiles
 from stagekit.remotes.maven.resolver import PomResolver
 from stagekit.remotes.maven.sidecars import Sidecars
-from stagekit.urls import encode_userinfo, redact_url
+from stagekit.urls import redact_url
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,7 +139,7 @@ class MavenRemote(HTTPRemote):
         max_depth: int | None = None,
         on_error: OnError | None = None,
     ) -> None:
-        url = encode_userinfo(url)  # a password may hold / # ?
+        url = check_remote_url(url)
         super().__init__(url, max_depth=max_depth, on_error=on_error)
         self.base_url = url if url.endswith("/") else url + "/"
         self.root_specs = [roots] if isinstance(roots, str) else list(roots)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
@@ -193,7 +194,8 @@ class PomResolver:
                     f"{url}: {relation} POMs form a cycle: {chain}", url=url, field=relation
                 )
             waits.add(target)
-        tasks = [self._task(self._effective, t, lambda t=t: self._build(t)) for t in targets]
+        tasks = [self._task(self._effective, t, functools.partial(self._build, t))
+                 for t in targets]
         try:
             return [await asyncio.shield(task) for task in tasks]
         finally:

@@ -26,7 +26,7 @@ def parse_xml(data: bytes, *, url: str, what: str) -> Element:
         # parsed in a worker would otherwise stall the event loop for seconds.
         for start in range(0, len(data), _FEED):
             parser.feed(data[start:start + _FEED])
-        return parser.close()  # type: ignore[no-any-return]
+        return parser.close()
     except defusedxml.DefusedXmlException as e:
         raise MetadataError(f"{url}: {what} uses forbidden XML ({e})", url=url) from e
     except ParseError as e:

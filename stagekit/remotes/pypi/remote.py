@@ -28,7 +28,7 @@ from stagekit.context import RunContext
 from stagekit.errors import ConfigurationError, MetadataError, StagekitError, UnitFailedError
 from stagekit.models import Content, DeclarativeContent
 from stagekit.options import OnError
-from stagekit.remote import HTTPRemote
+from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.pypi.choose import (
     Selector,
     environment,
@@ -107,6 +107,7 @@ class PyPIRemote(HTTPRemote):
         if not isinstance(index_url, str) or not index_url.startswith(("http://", "https://")):
             raise ConfigurationError(f"index_url must be an http(s) URL, got "
                                      f"{redact_url(str(index_url))!r}")
+        index_url = check_remote_url(index_url, "index_url")
         super().__init__(index_url, max_depth=max_depth, on_error=on_error)
         self.index_url = index_url if index_url.endswith("/") else index_url + "/"
         self.root_specs = [roots] if isinstance(roots, str) else list(roots)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urldefrag, urljoin, urlsplit
+from urllib.parse import urldefrag, urlsplit
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -28,8 +28,8 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from stagekit.errors import MetadataError
-from stagekit.urls import redact_url
+from stagekit.errors import MetadataError, UnsafeURLError
+from stagekit.urls import handed_url, redact_url
 
 __all__ = [
     "ACCEPT",
@@ -156,9 +156,11 @@ def _file(page_url: str, project: str, filename: str, href: str, hashes: dict[st
     version = dist_version(filename, project)
     if version is None:
         return None
-    url, fragment = urldefrag(urljoin(page_url, href))
-    if urlsplit(url).scheme not in ("http", "https"):
-        log.warning("%s: skipping %s: its URL is not http(s)", redact_url(page_url), filename)
+    try:  # files may live on another host (a CDN), but only ever on http(s)
+        url, fragment = urldefrag(handed_url(href, base=page_url, what=f"link to {filename}",
+                                             same_origin=False))
+    except UnsafeURLError as exc:
+        log.warning("%s: skipping %s: %s", redact_url(page_url), filename, exc)
         return None
     if fragment and "=" in fragment:  # PEP 503: #<hashname>=<hexdigest>
         algorithm, _, value = fragment.partition("=")
