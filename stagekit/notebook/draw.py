@@ -25,7 +25,7 @@ try:  # the "draw" extra; without it, drawing says which extra to install
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 except ImportError:  # pragma: no cover - exercised where matplotlib is absent
-    matplotlib = None
+    matplotlib = None  # type: ignore[assignment]
 
 __all__ = ["MAX_NODES", "draw_tree", "layered_layout", "plot_depths", "tree_figure"]
 
