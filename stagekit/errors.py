@@ -35,7 +35,6 @@ __all__ = [
     "UnitNotResolvedError",
     "UnsafePathError",
     "UnsafeURLError",
-    "failure_text",
 ]
 
 
@@ -172,7 +171,10 @@ class StoreError(StagekitError):
 
 
 def failure_text(error: BaseException) -> str:
-    """The text of a unit's failure for its row or line, which already shows its key."""
+    """The text of a unit's failure for its row or line, which already shows its key.
+
+    (A helper for the engine and stages, not an error: not in ``__all__``.)
+    """
     if isinstance(error, UnitFailedError):
         return error.reason
     return str(error)
