@@ -53,7 +53,9 @@ def fixture_server(files: int, size: int, seed: int = 0, timeout: float = 60.0
     killer.start()
     try:
         assert proc.stdout is not None
-        base, entry = proc.stdout.readline().strip(), proc.stdout.readline().strip()
+        # "serving a generated file repository at URL", then "roots: MANIFEST_URL"
+        base = proc.stdout.readline().strip()
+        entry = proc.stdout.readline().strip().removeprefix("roots: ")
         killer.cancel()
         if not entry.startswith("http"):
             raise RuntimeError(f"fixture server did not start (got {base!r}, {entry!r})")

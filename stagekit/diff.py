@@ -132,7 +132,7 @@ def diff(old: Run | int, new: Run | int, store: Store | str | Path | None = None
     if store is None:
         store = next((s.store for s in (old, new) if _is_run(s)), None)  # type: ignore[union-attr]
     elif not isinstance(store, Store):
-        store = opened = Store(store)
+        store = opened = Store(store, readonly=True)  # a diff never writes
     try:
         before, after = _units(old, store, "old"), _units(new, store, "new")
     finally:

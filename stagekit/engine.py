@@ -21,7 +21,7 @@ from typing import Any, final
 
 from stagekit.context import RunContext
 from stagekit.download.shared import SharedDownloader
-from stagekit.errors import UnitFailedError
+from stagekit.errors import UnitFailedError, failure_text
 from stagekit.events import (
     ArtifactFinished,
     EdgeAdded,
@@ -270,13 +270,12 @@ class DiscoveryEngine(Stage):
         except Exception as exc:
             if self.on_error == "abort":
                 raise
-            error = UnitFailedError(f"discover() failed for unit {node.key}: {exc}",
-                                    unit_key=node.key)
+            error = UnitFailedError(f"discover() failed: {exc}", unit_key=node.key)
             error.__cause__ = exc
             log.warning("%s", error)
             dc.error = error
             if self.events.active:
-                self.events.emit(UnitFinished(node.key, "failed", str(error)))
+                self.events.emit(UnitFinished(node.key, "failed", failure_text(error)))
 
     # -- failures reported by the remote (through RunContext.fail) -----------------
 
@@ -320,8 +319,8 @@ class DiscoveryEngine(Stage):
         for da in artifacts:
             events.emit(ArtifactFinished(
                 key, da.relative_path, redact_url(da.url), da.size, da.digests.get("sha256"),
-                "failed", str(error), 0, bool(da.digests)))
-        events.emit(UnitFinished(key, "failed", str(error)))
+                "failed", failure_text(error), 0, bool(da.digests)))
+        events.emit(UnitFinished(key, "failed", failure_text(error)))
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -65,13 +65,23 @@ class UnitFailedError(StagekitError):
     """A unit failed: one of its artifacts or its metadata could not be handled.
 
     ``unit_key`` names the unit, ``url`` the resource that failed (no credentials),
-    ``__cause__`` holds the underlying error.
+    ``__cause__`` holds the underlying error. The message says what failed and why, once:
+    it does not repeat the unit's key, which is shown next to it (the DataFrame's ``key``
+    column, the CLI's failure lines), nor a URL its cause already names.
     """
 
     def __init__(self, message: str, *, unit_key: str | None = None, url: str | None = None):
         super().__init__(message)
         self.unit_key = unit_key
         self.url = url
+
+    @property
+    def reason(self) -> str:
+        """What failed and why, without the unit's key (for lines that show the key)."""
+        return str(self.args[0]) if self.args else ""
+
+    def __str__(self) -> str:
+        return f"unit {self.unit_key}: {self.reason}" if self.unit_key else self.reason
 
 
 class DownloadError(StagekitError):
@@ -158,3 +168,13 @@ class SignatureError(MetadataError):
 
 class StoreError(StagekitError):
     """The artifact store or its catalog cannot be used."""
+
+
+def failure_text(error: BaseException) -> str:
+    """The text of a unit's failure for its row or line, which already shows its key.
+
+    (A helper for the engine and stages, not an error: not in ``__all__``.)
+    """
+    if isinstance(error, UnitFailedError):
+        return error.reason
+    return str(error)

@@ -174,7 +174,8 @@ async def test_unit_with_one_failing_artifact_fails_and_keeps_the_others(tmp_pat
         run = await explore(ListRemote(["triple"], build), store)
     (key, error), = run.errors
     assert key == "test.item:triple"
-    assert "1 of 3 artifact(s) failed (b)" in error and "404" in error
+    assert "1 of 3 artifacts failed (b)" in error and "404" in error
+    assert "triple" not in error and error.count("http://") == 1  # said once
     assert stored_files(store) == {digests["a"], digests["c"]}
     arts = run.artifacts_dataframe().set_index("relative_path")
     assert arts.loc["b", "status"] == "failed"

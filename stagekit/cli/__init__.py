@@ -1,70 +1,51 @@
-"""The ``stagekit`` command: ``demo``, ``explore``, ``runs``, ``show`` and ``diff``.
+"""The ``stagekit`` command: ``demo``, ``explore``, ``runs`` and ``show``.
 
-Exit codes: 0 all fine; 1 some units failed (they are listed); 2 bad arguments or an
-unreachable remote (one line says why); 130 interrupted (it says how far it got).
+Exit codes: 0 all fine; 1 some units failed or a filter matched nothing (they are
+listed); 2 bad arguments or a remote that cannot be reached at all (one line says why);
+130 interrupted (it says how far it got). A command imports what it needs when it runs,
+so ``stagekit --help`` and ``stagekit runs`` start in a fraction of a second.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-
-from stagekit.cli.commands import explore_command, runs_command, show_command
-from stagekit.cli.demo import KINDS, demo_command
-from stagekit.cli.diff import add_diff_parser
 
 __all__ = ["main"]
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stagekit", description="Explore and sync remote content repositories."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="explore a generated remote served on 127.0.0.1")
-    demo.add_argument("--kind", choices=KINDS, default="maven", help="kind of remote (maven)")
-    demo.add_argument("--out", help="folder for results.csv, graph.graphml, tree.svg")
-    demo.add_argument("--seed", type=int, default=0, help="seed of the generated remote")
-    demo.add_argument("--metadata-only", action="store_true", help="do not fetch payloads")
-    demo.set_defaults(handler=demo_command)
+def _quiet_library_warnings(verbose: bool) -> None:
+    """Failures are listed once in the summary; the library's own warnings only with -v."""
+    import logging
 
-    explore = commands.add_parser("explore", help="explore a remote")
-    explore.add_argument("kind", choices=KINDS, help="kind of remote")
-    explore.add_argument("url", help="the remote's URL (file: the PULP_MANIFEST)")
-    explore.add_argument("roots", nargs="*", help="maven: g:a[:v]; oci: repository; "
-                                                   "deb: package names to keep; "
-                                                   "pypi: requirements")
-    explore.add_argument("--dist", help="deb: distribution (e.g. stable)")
-    explore.add_argument("--component", action="append", help="deb: component (repeatable)")
-    explore.add_argument("--arch", action="append", help="deb: architecture (repeatable)")
-    explore.add_argument("--tag", action="append", help="oci: tag (repeatable; default all)")
-    explore.add_argument("--platform", action="append", help="oci: os/arch (repeatable)")
-    explore.add_argument("--scope", action="append", help="maven: scope (repeatable)")
-    explore.add_argument("--metadata-only", action="store_true", help="do not fetch payloads")
-    explore.add_argument("--max-depth", type=int, help="do not explore deeper than this")
-    explore.add_argument("--concurrency", type=int, help="most requests at once (100)")
-    explore.add_argument("--store", default="stagekit-store", help="store folder")
-    explore.add_argument("--out", help="folder, or a .csv/.parquet file for the unit table")
-    explore.add_argument("--json", action="store_true", help="print a JSON summary")
-    explore.set_defaults(handler=explore_command)
-
-    runs = commands.add_parser("runs", help="list the runs recorded in a store")
-    runs.add_argument("--store", default="stagekit-store", help="store folder")
-    runs.set_defaults(handler=runs_command)
-
-    show = commands.add_parser("show", help="summarise one recorded run")
-    show.add_argument("run", type=int, help="run id (see 'stagekit runs')")
-    show.add_argument("--store", default="stagekit-store", help="store folder")
-    show.set_defaults(handler=show_command)
-    add_diff_parser(commands)
-    return parser
+    logger = logging.getLogger("stagekit")
+    if verbose:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    elif not logger.handlers:
+        logger.addHandler(logging.NullHandler())  # no "last resort" printing on stderr
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the ``stagekit`` command line; returns the exit code."""
-    args = _parser().parse_args(argv)
-    return int(args.handler(args))
+    from stagekit.cli.parser import parse
+
+    try:
+        args = parse(argv)
+    except SystemExit as exc:  # --help, or a bad argument (already reported in one line)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    _quiet_library_warnings(getattr(args, "verbose", False))
+    if args.handler == "runs":
+        from stagekit.cli.stored import runs_command as handler
+    elif args.handler == "show":
+        from stagekit.cli.stored import show_command as handler
+    elif args.handler == "demo":
+        from stagekit.cli.demo import demo_command as handler
+    elif args.handler == "diff":
+        from stagekit.cli.diff import diff_command as handler
+    else:
+        from stagekit.cli.commands import explore_command as handler
+    return int(handler(args))
 
 
 if __name__ == "__main__":

@@ -1,143 +1,136 @@
-"""``stagekit explore``, ``runs`` and ``show``, and running a remote with a progress bar."""
+"""``stagekit explore``, and running a remote with progress for ``explore`` and ``demo``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
-import pandas as pd
-from tqdm import tqdm
-
-from stagekit.cli.remotes import UsageError, build_remote
-from stagekit.cli.report import print_summary, write_results
+from stagekit.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from stagekit.cli.output import Output, check_output
+from stagekit.cli.parser import UsageError
 from stagekit.errors import StagekitError
-from stagekit.remote import Remote
-from stagekit.run import Run
-from stagekit.storage import Store
 
-__all__ = ["execute", "explore_command", "runs_command", "show_command"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+__all__ = ["execute", "explore_command"]
 
 
-async def _follow(run: Run, bar: tqdm) -> None:
-    """Refresh the bar ten times a second until the run ends."""
-    while True:
-        stats = run.stats
-        finished = stats["units"] - stats["statuses"].get("discovered", 0)
-        bar.total = max(stats["units"], 1)
-        bar.n = finished
-        bar.set_postfix_str(f"depth {max(stats['depths'] or [0])}, "
-                            f"{stats['bytes'] / 1e6:.1f} MB, {stats['errors']} failed")
-        bar.refresh()
-        if run.done:
-            return
-        await asyncio.sleep(0.1)
+def _error(command: str, message: object) -> int:
+    print(f"stagekit {command}: {message}", file=sys.stderr)
+    return EXIT_USAGE
 
 
-async def _run_with_progress(run: Run, quiet: bool) -> None:
-    bar = tqdm(total=1, unit="unit", desc="exploring", file=sys.stderr, disable=quiet,
-               dynamic_ncols=True)
+async def _run_with_progress(run: Any, quiet: bool) -> None:
+    from stagekit.cli.progress import Progress
+
+    progress = None if quiet else Progress(run, sys.stderr)
     run.start()
-    follower = asyncio.create_task(_follow(run, bar))
+    follower = asyncio.create_task(progress.follow()) if progress else None
     try:
         await run
     except asyncio.CancelledError:
         run.cancel()  # Ctrl-C: `await run` is shielded, so stop the run itself
         raise
     finally:
-        follower.cancel()
-        await asyncio.gather(follower, return_exceptions=True)
-        if not quiet:
-            await _follow(run, bar)
-        bar.close()
+        if follower is not None:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+        if progress is not None:
+            progress.close()
 
 
-def execute(remote: Remote, args: argparse.Namespace, store: Store | str,
-            out: str | None, *, quiet: bool = False, as_json: bool = False) -> int:
-    """Explore ``remote`` with a progress bar, print the summary, write ``out``."""
+def _discard(store: Any) -> None:
+    """Remove a store this command created for a run that reached nothing."""
+    store.close()
+    shutil.rmtree(store.path, ignore_errors=True)
+
+
+def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | None, *,
+            command: str = "explore", quiet: bool = False, as_json: bool = False,
+            new_store: bool = False) -> int:
+    """Explore ``remote`` with progress, print the summary and warnings, write ``out``.
+
+    ``new_store``: ``store`` was created for this run, so it is removed again if the
+    remote could not be reached (a typo leaves nothing behind).
+    """
+    from stagekit.cli.outcome import judge
+    from stagekit.cli.report import print_summary, summary, write_results
+    from stagekit.run import Run
+
     run = Run(
         remote, store=store,
         policy="metadata-only" if args.metadata_only else "immediate",
         max_depth=getattr(args, "max_depth", None),
-        concurrency=getattr(args, "concurrency", None) or None,
+        on_error=getattr(args, "on_error", "continue"),
+        concurrency=getattr(args, "concurrency", None),
     )
+    stopped: Exception | None = None
     try:
         asyncio.run(_run_with_progress(run, quiet))
     except KeyboardInterrupt:
         stats = run.stats
-        print(f"interrupted: {stats['units'] - stats['statuses'].get('discovered', 0)} of "
-              f"{stats['units']} units done; what was saved stays in {run.store.path}",
-              file=sys.stderr)
+        done = stats["units"] - stats["statuses"].get("discovered", 0)
+        print(f"stagekit {command}: interrupted: discovery was still running; "
+              f"{stats['units']} units found so far, {done} units done; what was saved "
+              f"stays in {run.store.path}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except StagekitError as exc:
-        print(f"stagekit: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    print_summary(run, as_json=as_json)
-    if out:
-        for path in write_results(run, out):
-            if not as_json:
+    except (StagekitError, OSError) as exc:  # OSError: the store's disk (full, read-only)
+        if not run.records.units:  # the entry point failed: nothing was reached
+            if new_store:
+                _discard(run.store)
+            return _error(command, f"cannot explore: {exc}")
+        stopped = exc  # mid-run: report what was found, and why it stopped
+    outcome = judge(run, args) if stopped is None else None
+    if outcome is not None and outcome.unreachable:
+        if new_store:
+            _discard(run.store)
+        return _error(command, outcome.unreachable)
+    print_summary(summary(run), as_json=as_json)
+    warnings = outcome.warnings if outcome is not None else []
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if stopped is not None:
+        print(f"stagekit {command}: the run stopped: {stopped}", file=sys.stderr)
+    if out is not None:
+        try:
+            written = write_results(run, out)
+        except (OSError, StagekitError) as exc:
+            return _error(command, f"cannot write --out {out.path}: {exc}")
+        if not as_json:
+            for path in written:
                 print(f"wrote {path}")
-    return EXIT_FAILED if run.errors else EXIT_OK
+            from stagekit.extras import has_extra
+
+            if not out.is_table and not has_extra("draw"):
+                print("(no tree.svg: drawing needs pip install 'stagekit[draw]')")
+    return EXIT_FAILED if run.errors or warnings or stopped else EXIT_OK
 
 
 def explore_command(args: argparse.Namespace) -> int:
-    """``stagekit explore KIND URL [ROOT...]``."""
+    """``stagekit explore KIND URL [ROOT...]``: check everything, then open the store."""
+    try:
+        out = check_output(args.out) if args.out else None
+    except UsageError as exc:
+        return _error("explore", exc)
+    from stagekit.cli.remotes import build_remote
+    from stagekit.storage import Store
+
     try:
         remote = build_remote(args.kind, args.url, args.roots, args)
-        store = Store(args.store)
     except (UsageError, ValueError, StagekitError) as exc:
-        print(f"stagekit: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    return execute(remote, args, store, args.out, quiet=args.json, as_json=args.json)
-
-
-def _open_store(path: str) -> Store | None:
+        return _error("explore", exc)
+    store_path = Path(args.store)
+    if store_path.exists() and not store_path.is_dir():
+        return _error("explore", f"--store {args.store!r} exists and is not a folder")
+    new_store = not store_path.exists()
     try:
-        return Store(path)
-    except StagekitError as exc:
-        print(f"stagekit: {exc}", file=sys.stderr)
-        return None
-
-
-def runs_command(args: argparse.Namespace) -> int:
-    """``stagekit runs``: one line per recorded run."""
-    store = _open_store(args.store)
-    if store is None:
-        return EXIT_USAGE
-    with store:
-        rows: list[dict[str, Any]] = store.runs()
-    if not rows:
-        print(f"no runs in {args.store}")
-        return EXIT_OK
-    frame = pd.DataFrame(rows)
-    columns = [c for c in ("id", "remote", "status", "started_at", "finished_at") if c in frame]
-    print(frame[columns].to_string(index=False))
-    return EXIT_OK
-
-
-def show_command(args: argparse.Namespace) -> int:
-    """``stagekit show RUN``: what a recorded run found, per depth, kind and status."""
-    store = _open_store(args.store)
-    if store is None:
-        return EXIT_USAGE
-    with store:
-        try:
-            records = store.load_run(args.run)
-        except StagekitError as exc:
-            print(f"stagekit: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-    run = records.run
-    print(f"run {run['id']}: {run.get('remote')} {run.get('status')}")
-    units = pd.DataFrame(records.units)
-    if units.empty:
-        print("no units")
-        return EXIT_OK
-    table = units.groupby(["depth", "kind", "status"]).size().rename("units")
-    print(table.to_string())
-    failed = units[units["status"] == "failed"]
-    for row in failed.itertuples():
-        print(f"failed {row.key}: {row.error}")
-    return EXIT_OK
+        store = Store(store_path)
+    except (StagekitError, OSError) as exc:
+        return _error("explore", exc)
+    try:
+        return execute(remote, args, store, out, quiet=args.json, as_json=args.json,
+                       new_store=new_store)
+    finally:
+        store.close()

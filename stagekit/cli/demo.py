@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-__all__ = ["KINDS", "demo_command"]
+from stagekit.cli.parser import KINDS
 
-KINDS = ("maven", "file", "oci", "deb", "pypi")
+__all__ = ["KINDS", "demo_command"]
 
 
 def _generate(kind: str, seed: int) -> tuple[Any, Any]:
     """A generated repo and a function building the remote from the server's URL."""
+    repo: Any
     if kind == "file":
         from stagekit.remotes.file import FileRemote
         from stagekit.testing import make_file_repo
@@ -82,10 +83,20 @@ def _served(repo: Any) -> Iterator[str]:
 def demo_command(args: argparse.Namespace) -> int:
     """Generate, serve and explore a remote; print the summary, write the results."""
     from stagekit.cli.commands import execute
+    from stagekit.cli.output import check_output
+    from stagekit.cli.parser import UsageError
 
-    out = Path(args.out or time.strftime("stagekit-demo-%Y%m%d-%H%M%S"))
+    text = args.out or time.strftime("stagekit-demo-%Y%m%d-%H%M%S")
+    try:
+        out = check_output(text)
+    except UsageError as exc:
+        print(f"stagekit demo: {exc}", file=sys.stderr)
+        return 2
+    if out.is_table:
+        print(f"stagekit demo: --out {text!r} must be a folder", file=sys.stderr)
+        return 2
     repo, make_remote = _generate(args.kind, args.seed)
     with _served(repo) as url:
         print(f"serving a generated {args.kind} remote at {url}")
-        code = execute(make_remote(url), args, out / "store", str(out))
+        code = execute(make_remote(url), args, out.path / "store", out, command="demo")
     return code

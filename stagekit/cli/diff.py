@@ -24,7 +24,7 @@ def add_diff_parser(commands: Any) -> None:
     parser.add_argument("new", type=int, help="run id of the later run")
     parser.add_argument("--store", default="stagekit-store", help="store folder")
     parser.add_argument("--out", help="also write the table to this .csv or .parquet file")
-    parser.set_defaults(handler=diff_command)
+    parser.set_defaults(handler="diff")
 
 
 def diff_command(args: argparse.Namespace) -> int:

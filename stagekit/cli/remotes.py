@@ -1,20 +1,20 @@
-"""Build a remote from the command line's KIND, URL, ROOTs and options."""
+"""Build a remote from the command line's KIND, URL, ROOTs and options (already checked)."""
 
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from stagekit.remote import Remote
+from stagekit.cli.parser import UsageError
 
-__all__ = ["build_remote"]
+if TYPE_CHECKING:
+    from stagekit.remote import Remote
 
-
-class UsageError(ValueError):
-    """The command line does not describe a usable remote."""
+__all__ = ["UsageError", "build_remote"]
 
 
 def build_remote(kind: str, url: str, roots: list[str], args: argparse.Namespace) -> Remote:
-    """The `Remote` for ``kind``; `UsageError` names the missing or wrong argument."""
+    """The remote for ``kind``; `UsageError` names the missing or wrong argument."""
     if kind == "file":
         from stagekit.remotes.file import FileRemote
 
@@ -23,8 +23,6 @@ def build_remote(kind: str, url: str, roots: list[str], args: argparse.Namespace
     if kind == "maven":
         from stagekit.remotes.maven import MavenRemote
 
-        if not roots:
-            raise UsageError("maven needs at least one ROOT (group:artifact[:version])")
         scopes = tuple(args.scope) if getattr(args, "scope", None) else ("compile", "runtime")
         return MavenRemote(url, roots, scopes=scopes)
     if kind == "pypi":
@@ -36,13 +34,9 @@ def build_remote(kind: str, url: str, roots: list[str], args: argparse.Namespace
     if kind == "oci":
         from stagekit.remotes.oci import OCIRemote
 
-        if len(roots) != 1:
-            raise UsageError("oci needs exactly one ROOT: the repository name")
         return OCIRemote(url, roots[0], tags=getattr(args, "tag", None),
                          platforms=getattr(args, "platform", None))
     if kind == "deb":
-        if not getattr(args, "dist", None):
-            raise UsageError("deb needs --dist (e.g. --dist stable)")
         from stagekit.remotes.deb import DebRemote
 
         return DebRemote(url, args.dist, components=args.component,

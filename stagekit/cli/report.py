@@ -3,89 +3,87 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
-import pandas as pd
-
-from stagekit.notebook import draw_tree
-from stagekit.notebook.summary import human_bytes
+from stagekit.cli.output import Output
+from stagekit.cli.text import human_bytes, table
 from stagekit.run import Run
 
 __all__ = ["print_summary", "summary", "write_results"]
 
 
-def by_depth_and_kind(frame: pd.DataFrame) -> pd.DataFrame:
-    """Units and bytes per depth and kind."""
-    if frame.empty:
-        return pd.DataFrame(columns=["depth", "kind", "units", "bytes"])
-    table = frame.groupby(["depth", "kind"], observed=True).agg(
-        units=("key", "count"), bytes=("size", "sum")
-    )
-    return table.reset_index()
-
-
 def summary(run: Run) -> dict[str, Any]:
-    """A machine-readable summary of ``run``."""
-    frame = run.to_dataframe()
+    """A machine-readable summary of ``run``, counted from its records (no DataFrame)."""
+    units = run.records.units.values()
     stats = run.stats
+    statuses = Counter(u.status for u in units)
+    per: dict[tuple[int, str], list[int]] = {}
+    for unit in units:
+        entry = per.setdefault((unit.depth, unit.kind), [0, 0])
+        entry[0] += 1
+        entry[1] += unit.size or 0
     return {
         "run_id": run.run_id,
         "status": run.status,
-        "units": len(frame),
-        "statuses": {k: int(v) for k, v in frame["status"].value_counts().items() if v},
+        "units": len(run.records.units),
+        "statuses": dict(sorted(statuses.items())),
         "bytes": int(stats["bytes"]),
         "seconds": round(stats["elapsed"], 3),
-        "max_depth": int(frame["depth"].max()) if len(frame) else 0,
+        "max_depth": max((u.depth for u in units), default=0),
         "by_depth_and_kind": [
-            {"depth": int(r.depth), "kind": str(r.kind), "units": int(r.units),
-             "bytes": int(r.bytes)}
-            for r in by_depth_and_kind(frame).itertuples()
+            {"depth": depth, "kind": kind, "units": n, "bytes": size}
+            for (depth, kind), (n, size) in sorted(per.items())
         ],
         "failures": [{"key": key, "error": error} for key, error in run.errors],
         "store": str(run.store.path),
     }
 
 
-def print_summary(run: Run, *, as_json: bool = False) -> None:
-    """Print the summary as a table (or as JSON)."""
-    data = summary(run)
+def print_summary(data: dict[str, Any], *, as_json: bool = False) -> None:
+    """Print ``summary(run)`` as a table (or as JSON)."""
     if as_json:
         print(json.dumps(data, indent=2))
         return
     print(f"\n{data['units']} units, {human_bytes(data['bytes'])} downloaded, "
           f"{data['seconds']:.2f} s, run {data['run_id']} in {data['store']}")
-    print("statuses: " + ", ".join(f"{k} {v}" for k, v in sorted(data["statuses"].items())))
-    print(f"\n{'depth':>5}  {'kind':<16} {'units':>7} {'bytes':>10}")
-    for row in data["by_depth_and_kind"]:
-        print(f"{row['depth']:>5}  {row['kind']:<16} {row['units']:>7} "
-              f"{human_bytes(row['bytes']):>10}")
+    print("statuses: " + ", ".join(f"{k} {v}" for k, v in data["statuses"].items()))
+    if data["by_depth_and_kind"]:
+        print()
+        print(table(["depth", "kind", "units", "bytes"],
+                    [[r["depth"], r["kind"], r["units"], human_bytes(r["bytes"])]
+                     for r in data["by_depth_and_kind"]],
+                    right={"depth", "units", "bytes"}))
     if data["failures"]:
         print(f"\n{len(data['failures'])} failed:")
         for failure in data["failures"]:
             print(f"  {failure['key']}: {failure['error']}")
 
 
-def write_results(run: Run, out: str | Path, *, tree: bool = True) -> list[Path]:
-    """Write the unit table (CSV, or Parquet by extension), GraphML and the tree SVG."""
-    out = Path(out)
-    if out.suffix in (".csv", ".parquet"):
-        folder, table = out.parent, out
-    else:
-        folder, table = out, out / "results.csv"
-    folder.mkdir(parents=True, exist_ok=True)
+def write_results(run: Run, out: Output, *, tree: bool = True) -> list[Path]:
+    """Write what ``out`` asks for: one table file, or a folder of table, graph and tree."""
+    out.folder.mkdir(parents=True, exist_ok=True)
     frame = run.to_dataframe()
-    if table.suffix == ".parquet":
-        frame.to_parquet(table, index=False)
+    table_path = out.path if out.is_table else out.path / "results.csv"
+    if table_path.suffix == ".parquet":
+        frame.to_parquet(table_path, index=False)
     else:
-        frame.to_csv(table, index=False)
-    written = [table]
-    graph_path = folder / "graph.graphml"
+        frame.to_csv(table_path, index=False)
+    written = [table_path]
+    if out.is_table:
+        return written
+    import networkx as nx
+
+    graph_path = out.path / "graph.graphml"
     nx.write_graphml(run.graph, graph_path)
     written.append(graph_path)
-    if tree:
-        svg_path = folder / "tree.svg"
+    from stagekit.extras import has_extra
+
+    if tree and has_extra("draw"):
+        from stagekit.notebook import draw_tree
+
+        svg_path = out.path / "tree.svg"
         svg_path.write_text(draw_tree(run).data)
         written.append(svg_path)
     return written

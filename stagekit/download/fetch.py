@@ -7,6 +7,7 @@ try may help; `stagekit.download.session` owns the retry loop and the final erro
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
@@ -106,7 +107,12 @@ def _origin(url: URL) -> tuple[str, str | None, int | None]:
 def describe_exception(exc: BaseException) -> str:
     """A short reason for a client exception, with any URL in it redacted."""
     if isinstance(exc, aiohttp.ClientConnectorError):
-        text = f"cannot connect to {exc.host}:{exc.port}: {exc.os_error.strerror or exc.os_error}"
+        errno = exc.os_error.errno
+        # errno's own words ("Connection refused"), not asyncio's "Connect call failed (...)"
+        # that repeats the address; name-resolution errors have negative numbers.
+        why = os.strerror(errno) if errno and errno > 0 else (
+            exc.os_error.strerror or str(exc.os_error))
+        text = f"cannot connect to {exc.host}:{exc.port} ({why})"
     elif isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
         text = f"timed out ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})"
     else:

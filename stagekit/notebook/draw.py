@@ -14,12 +14,18 @@ from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-import matplotlib
 import networkx as nx
 from IPython.display import SVG
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
+
+from stagekit.extras import require_extra
+
+try:  # the "draw" extra; without it, drawing says which extra to install
+    import matplotlib
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+except ImportError:  # pragma: no cover - exercised where matplotlib is absent
+    matplotlib = None  # type: ignore[assignment]
 
 __all__ = ["MAX_NODES", "draw_tree", "layered_layout", "plot_depths", "tree_figure"]
 
@@ -127,6 +133,7 @@ def draw_tree(source: Any, *, color_by: str = "kind", max_nodes: int = MAX_NODES
 def tree_figure(source: Any, *, color_by: str = "kind", max_nodes: int = MAX_NODES,
                 width: float = 10.0, title: str | None = None) -> Figure:
     """The matplotlib `Figure` that `draw_tree` renders (to save as PNG, PDF...)."""
+    require_extra("draw")
     if color_by not in ("kind", "status"):
         raise ValueError(f"color_by must be 'kind' or 'status', got {color_by!r}")
     graph = _graph(source)
@@ -189,6 +196,7 @@ def tree_figure(source: Any, *, color_by: str = "kind", max_nodes: int = MAX_NOD
 
 def plot_depths(source: Any, *, width: float = 7.0, title: str | None = None) -> SVG:
     """Units per depth, stacked by kind, as a bar chart."""
+    require_extra("draw")
     graph = _graph(source)
     table: dict[str, Counter[int]] = defaultdict(Counter)
     for _node, data in graph.nodes(data=True):

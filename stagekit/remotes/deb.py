@@ -206,7 +206,7 @@ class DebRemote(HTTPRemote):
             yield DeclarativeContent(DebRelease(self.distribution, signed.signature), [artifact],
                                      extra_data={SIGNED_TEXT: signed.text})
             return
-        error = UnitFailedError(f"unit {key}: no release file found: {'; '.join(errors)}",
+        error = UnitFailedError(f"no release file found: {'; '.join(errors)}",
                                 unit_key=key, url=redact_url(self.dist_url("")))
         ctx.fail(error, key=key, kind=DebRelease.kind)
 
@@ -284,7 +284,7 @@ class DebRemote(HTTPRemote):
             return DeclarativeContent(content, [artifact], relation="index")
         why = "; ".join(errors) if errors else f"{where} lists no Packages index for it"
         error = UnitFailedError(
-            f"unit {content.key}: no Packages index of {component}/binary-{arch} matches "
+            f"no Packages index of {component}/binary-{arch} matches "
             f"the Release: {why}", unit_key=content.key, url=where)
         best = DeclarativeArtifact(self.dist_url(variants[0][0]), f"{self.dist_path}/"
                                    f"{variants[0][0]}", digests={"sha256": variants[0][1]},

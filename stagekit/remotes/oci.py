@@ -313,7 +313,7 @@ class OCIRemote(HTTPRemote):
 
 
 def _root_failed(ctx: RunContext, key: str, url: str, exc: Exception) -> None:
-    error = UnitFailedError(f"unit {key}: {exc}", unit_key=key, url=url)
+    error = UnitFailedError(str(exc), unit_key=key, url=url)
     error.__cause__ = exc
     ctx.fail(error, key=key, kind=OCITag.kind)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from stagekit.download import DownloadConfig, Downloader
 from stagekit.download.shared import SharedDownloader
-from stagekit.errors import DownloadError, UnitFailedError
+from stagekit.errors import DownloadError, UnitFailedError, failure_text
 from stagekit.events import ArtifactFinished, UnitFinished
 from stagekit.models import Artifact, DeclarativeArtifact, DeclarativeContent
 from stagekit.options import OnError, Policy, check_on_error, check_policy
@@ -242,7 +242,7 @@ class ArtifactDownloader(Stage):
             return
         for da in dc.d_artifacts:
             events.emit(_artifact_event(dc, da))
-        events.emit(UnitFinished(dc.key, "failed", str(error)))
+        events.emit(UnitFinished(dc.key, "failed", failure_text(error)))
 
 
 def _unit_error(
@@ -251,13 +251,12 @@ def _unit_error(
 ) -> UnitFailedError:
     da, first = failed[0]
     url = getattr(first, "url", None) or redact_url(da.url)
-    names = ", ".join(d.relative_path for d, _ in failed)
-    error = UnitFailedError(
-        f"unit {dc.key}: {len(failed)} of {total} artifact(s) failed ({names}); "
-        f"{da.relative_path} from {url}: {first}",
-        unit_key=dc.key,
-        url=url,
-    )
+    # Say it once: a download error already names its URL, the row or line names the unit.
+    cause = str(first) if getattr(first, "url", None) else f"{url}: {first}"
+    if total > 1:
+        names = ", ".join(d.relative_path for d, _ in failed)
+        cause = f"{len(failed)} of {total} artifacts failed ({names}); {cause}"
+    error = UnitFailedError(cause, unit_key=dc.key, url=url)
     error.__cause__ = first
     return error
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stagekit.errors import StoreError
-from stagekit.models import unit_key
 from stagekit.storage._dialect import Db
 from stagekit.storage._rows import from_json, natural_key_json
 
@@ -23,6 +22,8 @@ __all__ = [
     "link_content_ids",
     "load_run",
     "run",
+    "run_failures",
+    "run_totals",
     "runs",
 ]
 
@@ -109,6 +110,8 @@ def _link_ref(row: Mapping[str, Any]) -> tuple[str, tuple[str, str] | None]:
     """The key a link row names its unit by, and its ``(kind, natural key JSON)`` if given."""
     kind, natural_key = row.get("kind"), row.get("natural_key")
     if kind and natural_key is not None:
+        from stagekit.models import unit_key  # models import asyncio: not for plain reads
+
         key = str(row.get("key") or unit_key(kind, natural_key))
         return key, (kind, natural_key_json(natural_key, key))
     return str(row.get("key") or row.get("unit_key") or ""), None
@@ -258,6 +261,8 @@ def existing_contents(
     artifact_exists: Callable[[str, int | None], bool] | None,
 ) -> dict[Any, dict[str, Any]]:
     """Saved content whose non-deferred artifacts are all in the catalog (and on disk)."""
+    from stagekit.models import unit_key
+
     wanted: dict[Any, tuple[str, str] | None] = {}  # output ref -> identity (None: by key)
     for ref in refs:
         if isinstance(ref, str):
@@ -372,3 +377,24 @@ def load_run(conn: Db, run_id: int, where: object) -> RunRecords:
     ):
         records.edges.append({"parent": parent, "child": child, "relation": relation or None})
     return records
+
+
+def run_totals(conn: Db, run_id: int) -> list[tuple[int | None, str, str, int, int]]:
+    """``(depth, kind, status, units, bytes)`` of one run, counted by the database, ordered."""
+    return conn.execute(
+        """SELECT u.depth, c.kind, COALESCE(u.status, 'discovered'), COUNT(*),
+                  COALESCE(SUM(u.size), 0)
+           FROM run_units u JOIN content c ON c.id = u.content_id
+           WHERE u.run_id = ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        (run_id,),
+    ).fetchall()
+
+
+def run_failures(conn: Db, run_id: int, limit: int) -> list[tuple[str, str]]:
+    """``(unit key, error)`` of the first ``limit`` failed units of one run."""
+    return conn.execute(
+        """SELECT c.key, COALESCE(u.error, '') FROM run_units u
+           JOIN content c ON c.id = u.content_id
+           WHERE u.run_id = ? AND u.status = 'failed' ORDER BY u.{seq} LIMIT ?""",
+        (run_id, limit),
+    ).fetchall()

@@ -216,6 +216,18 @@ class BaseCatalog:
         with self._snapshot(f"loading run {run_id}") as conn:
             return _reads.load_run(conn, run_id, self.where)
 
+    def run_summary(
+        self, run_id: int, failures: int = 50
+    ) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[str, str]]] | None:
+        """One run's row, its ``(depth, kind, status, units, bytes)`` counted in SQL, and
+        its first ``failures`` failed units as ``(key, error)``; None if there is no such run."""
+        with self._snapshot(f"summarising run {run_id}") as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                return None
+            return (_reads.run(conn, run_id, self.where), _reads.run_totals(conn, run_id),
+                    _reads.run_failures(conn, run_id, failures))
+
+
 
 class Catalog(BaseCatalog):
     """The embedded SQLite catalog of one store (or any SQLite file).

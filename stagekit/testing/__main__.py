@@ -1,7 +1,8 @@
 """Serve a generated repository from a shell: ``python -m stagekit.testing serve KIND``.
 
-Prints the base URL, then the entry URL, one line each, and serves until SIGINT or
-SIGTERM. KIND is ``file``, ``maven``, ``oci`` or ``deb``.
+Prints the URL once, the roots to explore and a ready-to-paste ``stagekit explore`` line,
+then serves until SIGINT or SIGTERM (``GET /`` is an index page saying the same). KIND is
+``file``, ``maven``, ``oci`` or ``deb``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import ast
 import asyncio
 import importlib
 import inspect
+import shlex
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -28,6 +30,12 @@ GENERATORS = {
     "pypi": ("stagekit.testing.pypi", "make_pypi_repo"),
 }
 # CLI flag -> generator keyword; a flag the generator does not take is reported, not passed.
+# What a shell user gets without --param: something worth exploring (the library's
+# defaults suit tests that add their own scenarios: an empty Maven graph, for one).
+SHELL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "maven": {"n_poms": 200, "parent_chain": 2, "bom": True, "diamond": True, "cycle": True},
+    "pypi": {"n_releases": 200, "markers": True, "extras": True, "cycle": True},
+}
 FLAG_KEYWORDS = {"seed": "seed", "files": "n_files", "size": "size", "depth": "depth",
                  "fanout": "fanout", "prefix": "prefix"}
 
@@ -67,7 +75,7 @@ def load_generator(kind: str) -> Callable[..., Repo]:
 
 def generator_kwargs(generator: Callable[..., Repo], args: argparse.Namespace) -> dict[str, Any]:
     """Keywords for ``generator`` from the flags given; warns on stderr about ignored ones."""
-    wanted: dict[str, Any] = {}
+    wanted: dict[str, Any] = dict(SHELL_DEFAULTS.get(args.kind, {}))
     for flag, keyword in FLAG_KEYWORDS.items():
         value = getattr(args, flag)
         if value is not None:
@@ -83,7 +91,7 @@ def generator_kwargs(generator: Callable[..., Repo], args: argparse.Namespace) -
     params = inspect.signature(generator).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     kwargs = {k: v for k, v in wanted.items() if takes_any or k in params}
-    ignored = sorted(set(wanted) - set(kwargs) - {"seed"})
+    ignored = sorted(set(wanted) - set(kwargs) - {"seed"} - set(SHELL_DEFAULTS.get(args.kind, {})))
     if ignored:
         print(f"warning: {args.kind} generator takes no {', '.join(ignored)}; ignored",
               file=sys.stderr)
@@ -103,12 +111,34 @@ async def serve_until_signalled(repo: Repo, args: argparse.Namespace) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         async with Server(repo, faults=faults, host=args.host, port=args.port) as server:
-            print(server.url, flush=True)
-            print(server.url_for(repo.entry_path()), flush=True)
+            roots, command = explore_hint(args.kind, repo, server)
+            server.index_lines = [f"roots: {' '.join(roots)}", command]
+            print(f"serving a generated {args.kind} repository at {server.url}", flush=True)
+            print(f"roots: {' '.join(roots)}", flush=True)
+            print(f"explore it with:\n  {command}", flush=True)
             await stop.wait()
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def explore_hint(kind: str, repo: Any, server: Server) -> tuple[list[str], str]:
+    """The roots of ``repo`` and the ``stagekit explore`` command line that explores it."""
+    if kind == "file":
+        manifest = server.url_for(repo.entry_path())
+        return [manifest], f"stagekit explore file {manifest}"
+    if kind == "maven":
+        roots = list(repo.roots)
+        return roots, f"stagekit explore maven {server.url} {' '.join(roots)}"
+    if kind == "pypi":
+        roots = list(repo.roots)
+        index = server.url_for(repo.entry_path())
+        return roots, f"stagekit explore pypi {index} " + " ".join(shlex.quote(r) for r in roots)
+    if kind == "oci":
+        repositories = list(repo.content.tags)
+        return repositories, f"stagekit explore oci {server.url} {repositories[0]}"
+    dist = repo.dist
+    return [f"dists/{dist}"], f"stagekit explore deb {server.url} --dist {dist}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

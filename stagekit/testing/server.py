@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import html
 import logging
 import re
 import time
@@ -156,6 +157,8 @@ class Server:
         self._waiting: set[asyncio.Task[object]] = set()
         self._stopping = False
         self._etags: dict[str, tuple[bytes, str]] = {}
+        #: Lines shown on the index page at ``GET /`` (e.g. the command that explores it).
+        self.index_lines: list[str] = []
 
     @property
     def url(self) -> str:
@@ -286,6 +289,8 @@ class Server:
     async def _static(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         static = self.repo.files.get(path)
+        if static is None and path == "":
+            return web.Response(text=self._index_page(), content_type="text/html")
         if static is None:
             raise web.HTTPNotFound(text=f"404: no file {path!r} in this fixture repo\n")
         vary = {"Vary": "Accept"} if static.variants else {}
@@ -316,6 +321,20 @@ class Server:
         headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
         # The one copy per request: aiohttp sends bytes without copying, not memoryviews.
         return web.Response(status=206, body=body[start:end], headers=headers)
+
+    def _index_page(self, most: int = 200) -> str:
+        """What ``GET /`` shows a person: what this is, how to explore it, some files."""
+        entry = self.repo.entry_path()
+        paths = sorted(self.repo.files)
+        items = "".join(f'<li><a href="/{quote(p, safe=_URL_SAFE)}">{html.escape(p)}</a></li>'
+                        for p in paths[:most])
+        more = f"<p>... and {len(paths) - most} more files</p>" if len(paths) > most else ""
+        notes = "".join(f"<pre>{html.escape(line)}</pre>" for line in self.index_lines)
+        return (f"<!doctype html><title>stagekit fixture repository</title>"
+                f"<h1>stagekit fixture: {html.escape(type(self.repo).__name__)}</h1>"
+                f'<p>Entry point: <a href="/{quote(entry, safe=_URL_SAFE)}">'
+                f"{html.escape(self.url_for(entry))}</a></p>{notes}"
+                f"<p>{len(paths)} static files</p><ul>{items}</ul>{more}")
 
     def _etag(self, path: str, body: bytes) -> str:
         cached = self._etags.get(path)

@@ -214,7 +214,7 @@ def test_command_line_output_and_files_hold_no_secret(tmp_path, capsys):
     runs = capsys.readouterr()
     assert main(["show", "1", "--store", str(store)]) == 0
     show = capsys.readouterr()
-    assert "failed file:file-00000.bin" in show.out and "HTTP 404" in show.out
+    assert "  file:file-00000.bin: HTTP 404" in show.out  # under "N failed:"
     texts = {
         "explore": printed.out + printed.err,
         "explore --json": json_printed.out + json_printed.err,

@@ -277,9 +277,11 @@ async def test_cli_serves_file_repo_until_sigint(file_repo):
         "--seed", "7", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
     try:
         async with asyncio.timeout(30):
-            base = (await proc.stdout.readline()).decode().strip()
-            entry = (await proc.stdout.readline()).decode().strip()
+            first = (await proc.stdout.readline()).decode().strip()
+            roots = (await proc.stdout.readline()).decode().strip()
+            base = first.removeprefix("serving a generated file repository at ")
             assert base.startswith("http://127.0.0.1:") and base.endswith("/")
+            entry = roots.removeprefix("roots: ")
             assert entry == base + "PULP_MANIFEST"
             async with aiohttp.ClientSession() as client, client.get(entry) as resp:
                 lines = (await resp.text()).splitlines()
