@@ -423,3 +423,24 @@ def test_catalog_can_be_used_from_several_threads(catalog: Catalog) -> None:
     for thread in threads:
         thread.join(60)
     assert len(catalog.load_run(run).units) == 200
+
+
+def test_run_summary_counts_in_sql_on_every_backend(catalog: Catalog) -> None:
+    run = catalog.start_run("https://repo.test/maven", {})
+    catalog.save_contents(run, [
+        _unit("pom", "g", "root", "1", depth=0, status="downloaded", size=100),
+        _unit("pom", "g", "a", "1", depth=1, status="downloaded", size=20),
+        _unit("pom", "g", "b", "1", depth=1, status="downloaded", size=30),
+        _unit("jar", "g", "c", "1", depth=1, status="failed", error="HTTP 404"),
+    ])
+    summary = catalog.run_summary(run)
+    assert summary is not None
+    row, totals, failures = summary
+    assert row["id"] == run
+    assert [tuple(t) for t in totals] == [
+        (0, "pom", "downloaded", 1, 100),
+        (1, "jar", "failed", 1, 0),
+        (1, "pom", "downloaded", 2, 50),
+    ]
+    assert [tuple(f) for f in failures] == [("jar:g:c:1", "HTTP 404")]
+    assert catalog.run_summary(run + 1) is None
