@@ -9,6 +9,7 @@ so one filter means the same thing in every view.
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Iterable
@@ -205,10 +206,12 @@ def layered_positions(graph: nx.DiGraph, *, sweeps: int = 2,
 
     def sweep(depths: list[int], neighbours: Any, step: int) -> None:
         for d in depths:
-            def centre(n: Hashable, d: int = d) -> tuple[str, float]:
+            def centre(n: Hashable, d: int = d) -> tuple[str, float, float]:
                 near = [rank[m] for m in neighbours(n) if depth_of.get(m) == d - step]
                 first = str(graph.nodes[n].get(group, "")) if group else ""
-                return first, (sum(near) / len(near) if near else rank[n])
+                # fsum and rounding: the same graph gives the same order, in any edge order.
+                mean = round(math.fsum(near) / len(near), 9) if near else rank[n]
+                return first, mean, rank[n]
 
             layers[d].sort(key=centre)
             _rank(layers[d], rank)

@@ -9,6 +9,7 @@ per depth x kind past `MAX_NODES`) for the CLI and the demo.
 from __future__ import annotations
 
 import json
+import re
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,16 @@ window.stagekitGraph.render({{model, el: document.getElementById("stagekit-graph
 """
 
 
-def _inline(text: str) -> str:
-    """Text safe inside a ``<script>`` element (it cannot close the element early)."""
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+def _inline_json(value: Any) -> str:
+    """JSON that cannot close its ``<script>`` element: every ``<`` is escaped."""
+    return json.dumps(value).replace("<", "\\u003c")
+
+
+def _inline_script(code: str) -> str:
+    """The bundle, refusing code that would close its ``<script>`` element early."""
+    if re.search(r"</script|<!--", code, re.IGNORECASE):
+        raise ValueError(f"{bundle_path()} cannot be inlined: it holds '</script' or '<!--'")
+    return code
 
 
 def graph_html(source: Any, *, title: str | None = None, color_by: str = "kind",
@@ -61,8 +69,8 @@ def graph_html(source: Any, *, title: str | None = None, color_by: str = "kind",
         describe = getattr(getattr(source, "remote", None), "describe", None)
         if callable(describe):
             title = f"{describe()}: {title}"
-    return _PAGE.format(title=escape(title), data=_inline(json.dumps(state)),
-                        bundle=_inline(bundle_path().read_text(encoding="utf-8")))
+    return _PAGE.format(title=escape(title), data=_inline_json(state),
+                        bundle=_inline_script(bundle_path().read_text(encoding="utf-8")))
 
 
 def write_graph_outputs(run: Any, folder: str | Path, *,

@@ -104,6 +104,9 @@ def _widget_class() -> type:
                 self._task.cancel()
             contextvars.Context().run(self._safe_refresh)
 
+        def __repr__(self) -> str:
+            return f"<interactive graph of {len(self.data.get('keys', ())):,} units>"
+
         @property
         def refreshing(self) -> bool:
             """Whether the periodic refresh is still running."""

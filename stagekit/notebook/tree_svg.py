@@ -101,6 +101,9 @@ def tree_svg(drawn: nx.DiGraph, *, color_by: str, title: str,
     path_edges = set(pairwise(path))
     clashes = conflicts(drawn)
     present = {str(d.get(color_by, "")) for _n, d in drawn.nodes(data=True)}
+    # Drawn in a fixed order, so the same graph gives the same file whatever order it grew in.
+    nodes = sorted(drawn.nodes(data=True), key=lambda nd: (pos[nd[0]][1], pos[nd[0]][0]))
+    edges = sorted(drawn.edges(data=True), key=lambda e: (str(e[0]), str(e[1])))
     colours = colours_for(present, color_by)
 
     def radius(node: Hashable) -> float:
@@ -123,7 +126,7 @@ def tree_svg(drawn: nx.DiGraph, *, color_by: str, title: str,
         out.append(f'<text x="8" y="{y:.1f}" font-size="11" dominant-baseline="middle">'
                    f"depth {depth} <tspan fill='#777'>({units_at[depth]:,})</tspan></text>")
     out.append('<g class="edges" fill="none">')
-    for a, b, data in drawn.edges(data=True):
+    for a, b, data in edges:
         (x1, y1), (x2, y2) = xy(a), xy(b)
         on_path = (a, b) in path_edges
         if aggregated:
@@ -139,7 +142,7 @@ def tree_svg(drawn: nx.DiGraph, *, color_by: str, title: str,
                    "</line>")
     out.append("</g>")
     out.append('<g class="nodes">')
-    for node, data in drawn.nodes(data=True):
+    for node, data in nodes:
         x, y = xy(node)
         r = radius(node)
         clash = clashes.get(node)
@@ -152,7 +155,7 @@ def tree_svg(drawn: nx.DiGraph, *, color_by: str, title: str,
                    f"{escape(node_title(node, data, clash))}</title></circle>")
     out.append("</g>")
     out.append('<g class="labels" font-size="10" fill="#333">')
-    for node, data in drawn.nodes(data=True):
+    for node, data in nodes:
         x, y = xy(node)
         spacing = inner / per_layer[int(pos[node][1])]
         if "count" in data:
