@@ -9,7 +9,7 @@ from typing import Any
 import networkx as nx
 import pandas as pd
 
-from stagekit.notebook import draw_tree
+from stagekit.notebook import write_graph_outputs
 from stagekit.notebook.summary import human_bytes
 from stagekit.run import Run
 
@@ -84,8 +84,6 @@ def write_results(run: Run, out: str | Path, *, tree: bool = True) -> list[Path]
     graph_path = folder / "graph.graphml"
     nx.write_graphml(run.graph, graph_path)
     written.append(graph_path)
-    if tree:
-        svg_path = folder / "tree.svg"
-        svg_path.write_text(draw_tree(run).data)
-        written.append(svg_path)
+    if tree:  # tree.svg (aggregated past MAX_NODES) and graph.html (interactive, offline)
+        written.extend(write_graph_outputs(run, folder))
     return written
