@@ -311,7 +311,8 @@ export function render({ model, el: root }) {
     renderer = new Sigma(graph, canvas, {
       renderEdgeLabels: false, zIndex: true, labelRenderedSizeThreshold: 5,
       enableEdgeEvents: graph.size < 20000, hideEdgesOnMove: graph.size > 50000,
-      defaultEdgeType: "line", labelDensity: 0.5,
+      defaultEdgeType: "line", labelDensity: 0.5, labelGridCellSize: 200,
+      allowInvalidContainer: true,
       nodeReducer: (node, data) => (state.selected !== null && data.i === state.selected
         ? { ...data, highlighted: true } : data),
     });
@@ -328,6 +329,11 @@ export function render({ model, el: root }) {
       if (a.group) { state.expanded.add(node); draw(); } else { selectUnit(a.i); renderer.refresh(); }
     });
     root.__stagekit = { renderer, graph, state };
+    // In Jupyter the view may be drawn before it is attached (no size yet): follow its size.
+    if (typeof ResizeObserver !== "undefined") {
+      state.resize = new ResizeObserver(() => { if (renderer) { renderer.resize(); renderer.refresh(); } });
+      state.resize.observe(canvas);
+    }
   }
 
   function update() {
@@ -346,7 +352,12 @@ export function render({ model, el: root }) {
   collapse.onclick = () => { state.expanded.clear(); draw(); };
   model.on("change:data", update);
   if (model.get("data") && model.get("data").keys) update();
-  return () => { if (renderer) renderer.kill(); };
+  return () => {
+    model.off("change:data", update);
+    if (state.resize) state.resize.disconnect();
+    if (renderer) renderer.kill();
+    renderer = null;
+  };
 }
 
 const api = { render };

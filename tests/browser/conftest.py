@@ -78,7 +78,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     opened = context.new_page()
     errors: list[str] = []
-    opened.on("pageerror", lambda error: errors.append(str(error)))
+    opened.on("pageerror", lambda error: errors.append(f"{error}\n{error.stack}"))
     opened.errors = errors
     yield opened
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
