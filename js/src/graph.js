@@ -310,7 +310,8 @@ export function render({ model, el: root }) {
   function start() {
     renderer = new Sigma(graph, canvas, {
       renderEdgeLabels: false, zIndex: true, labelRenderedSizeThreshold: 5,
-      enableEdgeEvents: graph.size < 20000, hideEdgesOnMove: graph.size > 50000,
+      enableEdgeEvents: graph.size < 20000, hideEdgesOnMove: graph.size > 5000,
+      hideLabelsOnMove: graph.order > 5000,
       defaultEdgeType: "line", labelDensity: 0.5, labelGridCellSize: 200,
       allowInvalidContainer: true,
       nodeReducer: (node, data) => (state.selected !== null && data.i === state.selected
