@@ -1,6 +1,6 @@
 """Scale: N units explored metadata-only, peak RSS and wall time, each in a fresh process.
 
-A tiny `Discovery` yields N units, each with one deferred artifact (never fetched under
+A tiny `Remote` yields N units, each with one deferred artifact (never fetched under
 ``policy="metadata-only"``), in two shapes: ``flat`` (N roots, no futures) and ``tree``
 (roots with futures whose children come from `discover`, 100 units per root). Each shape
 runs through `stagekit.explore` in a fresh subprocess; the baseline is that process's
@@ -41,7 +41,7 @@ def _self_peak_rss() -> int:
 def worker(shape: str, units: int, store_dir: str) -> dict[str, Any]:
     """Explore ``units`` units in this process; returns what the parent reports."""
     import stagekit
-    from stagekit.discovery import Discovery
+    from stagekit import Remote
     from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent
 
     imported_rss = _self_peak_rss()
@@ -60,8 +60,8 @@ def worker(shape: str, units: int, store_dir: str) -> dict[str, Any]:
                                        digests={"sha256": sha256}, size=1 << 20, deferred=True)
         return DeclarativeContent(Pkg(name), [artifact])
 
-    class Synthetic(Discovery):
-        async def roots(self) -> AsyncIterator[DeclarativeContent]:
+    class Synthetic(Remote):
+        async def roots(self, ctx) -> AsyncIterator[DeclarativeContent]:
             n_roots = units if shape == "flat" else -(-units // (FANOUT + 1))
             for i in range(n_roots):
                 yield unit(f"r{i}")
@@ -69,7 +69,7 @@ def worker(shape: str, units: int, store_dir: str) -> dict[str, Any]:
         def has_children(self, dc: DeclarativeContent) -> bool:
             return shape == "tree" and dc.depth == 0
 
-        async def discover(self, content: Content, dc: DeclarativeContent
+        async def discover(self, ctx: Any, content: Content, dc: DeclarativeContent
                            ) -> AsyncIterator[DeclarativeContent]:
             for j in range(FANOUT):
                 yield unit(f"{content.name}-c{j}")  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Measure, Timing, parse_args, report
 
 import stagekit
-from stagekit.discovery import Discovery
+from stagekit import Remote
 from stagekit.models import Content, DeclarativeContent
 from stagekit.notebook import RunWidget
 
@@ -42,14 +42,14 @@ class Unit(Content):
         return (self.n,)
 
 
-class Flat(Discovery):
+class Flat(Remote):
     """``n`` root units without artifacts."""
 
     def __init__(self, n: int) -> None:
         super().__init__()
         self.n = n
 
-    async def roots(self):  # type: ignore[override]
+    async def roots(self, ctx):  # type: ignore[override]
         for i in range(self.n):
             yield DeclarativeContent(Unit(i))
 

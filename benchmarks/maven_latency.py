@@ -92,13 +92,13 @@ def explore_once(repo: MavenRepo, seconds: float) -> dict[str, Any]:
         wall = time.perf_counter() - started
     if run.errors:
         raise SystemExit(f"the exploration failed units: {run.errors[:3]}")
-    if run.remote.depths() != repo.expected.depths():
+    if run.depths() != repo.expected.depths():
         raise SystemExit("the exploration did not find the expected units and depths")
-    if run.remote.edges != repo.expected.edges:
+    if run.records.edge_set() != repo.expected.edges:
         raise SystemExit("the exploration did not find the expected edges")
     return {"wall": wall, "requests": counters["total"],
             "max_in_flight": counters["max_in_flight"],
-            "units": len(run.remote.nodes), "stats_elapsed": run.stats["elapsed"]}
+            "units": len(run.depths()), "stats_elapsed": run.stats["elapsed"]}
 
 
 def main(argv: list[str] | None = None) -> int:

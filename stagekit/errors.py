@@ -1,6 +1,7 @@
 """Every error stagekit raises, under one root.
 
 StagekitError
+├── ConfigurationError       an option or argument the user gave is not valid (names it)
 ├── UnsafePathError          a path that could escape the store (``..``, absolute, NUL...)
 ├── PipelineError            a problem of the pipeline itself
 │   └── UnitNotResolvedError a unit left the pipeline without its future being resolved
@@ -9,17 +10,20 @@ StagekitError
 │   ├── DigestMismatchError  the bytes do not match the declared digest or size
 │   └── HTTPStatusError      an error status, not retried or out of tries
 ├── MetadataError            remote metadata is malformed (names the URL, field or line)
+│   └── SignatureError       signed metadata whose signature is missing, bad or untrusted
 └── StoreError               the store or its catalog is not usable
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "ConfigurationError",
     "DigestMismatchError",
     "DownloadError",
     "HTTPStatusError",
     "MetadataError",
     "PipelineError",
+    "SignatureError",
     "StagekitError",
     "StoreError",
     "UnitFailedError",
@@ -30,6 +34,13 @@ __all__ = [
 
 class StagekitError(Exception):
     """Root of every error stagekit raises on purpose."""
+
+
+class ConfigurationError(StagekitError, ValueError):
+    """An option or argument given by the user is not valid; the message names it.
+
+    Raised before a run writes anything, so nothing is recorded for it.
+    """
 
 
 class UnsafePathError(StagekitError, ValueError):
@@ -100,6 +111,11 @@ class MetadataError(StagekitError):
         super().__init__(message)
         self.url = url
         self.field = field
+
+
+class SignatureError(MetadataError):
+    """Signed metadata (a Debian Release) is unsigned, badly signed, or signed by a key not
+    in the user's keyring; nothing it lists is fetched. The message names the URL and why."""
 
 
 class StoreError(StagekitError):

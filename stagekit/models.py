@@ -12,16 +12,19 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from urllib.parse import urlsplit
 
 from stagekit.errors import UnsafePathError
+from stagekit.registry import current_registry
 from stagekit.urls import redact_url
 
 if TYPE_CHECKING:
-    from stagekit.pipeline import FutureRegistry
+    from stagekit.registry import FutureRegistry
 
 __all__ = [
     "Artifact",
     "Content",
     "DeclarativeArtifact",
     "DeclarativeContent",
+    "content_identity",
+    "content_key",
     "safe_relative_path",
     "unit_key",
 ]
@@ -54,6 +57,19 @@ def unit_key(kind: str, natural_key: Iterable[Any]) -> str:
     return kind + ":" + ":".join(str(part) for part in natural_key)
 
 
+class _Derived:
+    """A read-only computed attribute that an instance attribute of the same name hides."""
+
+    def __init__(self, compute: Any, doc: str) -> None:
+        self._compute = compute
+        self.__doc__ = doc
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return self._compute(instance)
+
+
 class Content:
     """Base of content units.
 
@@ -67,15 +83,22 @@ class Content:
         """What makes two units of this kind the same one."""
         raise NotImplementedError(f"{type(self).__name__} must implement natural_key()")
 
-    @property
-    def identity(self) -> tuple[str, tuple[Any, ...]]:
-        """``(kind, natural_key())``: the deduplication key."""
-        return (self.kind, tuple(self.natural_key()))
+    # Non-data descriptors: a subclass may have fields of these names (an instance value
+    # wins), and stagekit itself only ever calls `content_key` / `content_identity`.
+    identity = _Derived(lambda self: content_identity(self),
+                        "``(kind, natural_key())``: the deduplication key.")
+    key = _Derived(lambda self: content_key(self),
+                   '``"kind:natural key"``, as used in the graph and the DataFrame.')
 
-    @property
-    def key(self) -> str:
-        """``"kind:natural key"``, as used in the graph and the DataFrame."""
-        return unit_key(self.kind, self.natural_key())
+
+def content_identity(content: Content) -> tuple[str, tuple[Any, ...]]:
+    """``(kind, natural_key())`` of ``content``: units with equal identities are one unit."""
+    return (content.kind, tuple(content.natural_key()))
+
+
+def content_key(content: Content) -> str:
+    """``"kind:natural key"`` of ``content``, as used in the graph and the DataFrame."""
+    return unit_key(content.kind, content.natural_key())
 
 
 @dataclass(slots=True)
@@ -203,6 +226,7 @@ class DeclarativeContent:
         "depth",
         "error",
         "extra_data",
+        "identity",
         "key",
         "owner",
         "parent",
@@ -221,12 +245,15 @@ class DeclarativeContent:
         if not isinstance(content, Content):
             raise TypeError(f"content must be a stagekit.Content, got {type(content).__name__}")
         self.content = content
-        #: The unit's ``"kind:natural key"`` (content is not to change once declared).
-        self.key = content.key
+        natural = tuple(content.natural_key())
+        #: The unit's ``(kind, natural key)`` and ``"kind:natural key"`` (content is not to
+        #: change once declared).
+        self.identity = (content.kind, natural)
+        self.key = unit_key(content.kind, natural)
         self.d_artifacts: list[DeclarativeArtifact] = list(d_artifacts)
         paths = [da.relative_path for da in self.d_artifacts]
         if len(set(paths)) != len(paths):
-            raise ValueError(f"unit {content.key} declares the same relative_path twice: {paths}")
+            raise ValueError(f"unit {self.key} declares the same relative_path twice: {paths}")
         self.extra_data: dict[str, Any] = dict(extra_data or {})
         self.relation = relation
         self.parent: DeclarativeContent | None = None
@@ -262,8 +289,6 @@ class DeclarativeContent:
         awaiting the future cannot deadlock.
         """
         if self._future is None:
-            from stagekit.pipeline import current_registry
-
             self._future = asyncio.get_running_loop().create_future()
             self._registry = current_registry()
             if self._registry is not None:

@@ -13,15 +13,14 @@ has left the last stage. Two things are never allowed to hang:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextvars import ContextVar
 from typing import Any, NoReturn
 
 from stagekit.errors import PipelineError, UnitNotResolvedError
 from stagekit.events import EventBus
 from stagekit.models import DeclarativeContent
+from stagekit.registry import FutureRegistry, _registry_var, _waiter_var, current_registry
 
 __all__ = ["EndStage", "FutureRegistry", "Stage", "create_pipeline", "current_registry"]
 
@@ -34,55 +33,6 @@ _EXPIRED: Any = object()
 #: How long a partial batch waits for more units before it is released anyway (seconds).
 DEFAULT_MAX_WAIT = 0.5
 _NO_EVENTS = EventBus()
-_registry_var: ContextVar[FutureRegistry | None] = ContextVar("stagekit_registry", default=None)
-_stage_var: ContextVar[Stage | None] = ContextVar("stagekit_stage", default=None)
-
-
-def current_registry() -> FutureRegistry | None:
-    """The registry of the pipeline running in this context, if any."""
-    return _registry_var.get()
-
-
-class FutureRegistry:
-    """Every unit of one pipeline whose future is still pending."""
-
-    __slots__ = ("_pipeline", "pending")
-
-    def __init__(self, pipeline: _Pipeline | None = None) -> None:
-        self._pipeline = pipeline
-        self.pending: set[DeclarativeContent] = set()
-
-    def track(self, dc: DeclarativeContent) -> None:
-        """Remember ``dc`` until its future is done."""
-        assert dc.future is not None
-        self.pending.add(dc)
-        dc.future.add_done_callback(lambda _f: self.pending.discard(dc))
-
-    @contextlib.asynccontextmanager
-    async def waiting(self) -> AsyncIterator[None]:
-        """Mark the current stage as waiting for a future (it counts as idle meanwhile)."""
-        stage = _stage_var.get()
-        if stage is None or self._pipeline is None:
-            yield
-            return
-        stage._waiting += 1
-        self._pipeline.check_stall()
-        try:
-            yield
-        finally:
-            stage._waiting -= 1
-
-    def fail_all(self, make_error: Any) -> int:
-        """Give every pending future ``make_error(dc)``; returns how many were failed."""
-        failed = 0
-        for dc in list(self.pending):
-            future = dc.future
-            if future is not None and not future.done():
-                dc.fail(make_error(dc))
-                failed += 1
-        self.pending.clear()
-        return failed
-
 
 def _not_resolved(reason: str) -> Any:
     def make(dc: DeclarativeContent) -> UnitNotResolvedError:
@@ -100,6 +50,9 @@ class Stage:
     tasks of its own while it waits for input must report it through `busy`.
     """
 
+    #: The stage's name in errors and progress: its class name unless a subclass (or an
+    #: instance) sets it.
+    name: str = "Stage"
     _in_q: asyncio.Queue[Any] | None = None
     _out_q: asyncio.Queue[Any] | None = None
     _pipeline: _Pipeline | None = None
@@ -120,10 +73,26 @@ class Stage:
         end_waiting = self._sent_end and not following._input_done
         return following.items_in + self._out_q.qsize() - end_waiting
 
-    @property
-    def name(self) -> str:
-        """The stage's name in errors and progress (its class name)."""
-        return type(self).__name__
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
+
+    def _connect(
+        self,
+        pipeline: _Pipeline,
+        in_q: asyncio.Queue[Any] | None,
+        out_q: asyncio.Queue[Any] | None,
+    ) -> None:
+        """Join this stage to ``pipeline`` between two queues (called by the pipeline only)."""
+        self._pipeline = pipeline
+        self._in_q = in_q
+        self._out_q = out_q
+        self._idle = False
+        self._waiting = 0
+        self._input_done = self._sent_end = False
+        self._thaw = None
+        self.items_in = 0
 
     @property
     def events(self) -> EventBus:
@@ -184,16 +153,22 @@ class Stage:
             self.items_in = count
             yield item
 
-    def _has_queued(self) -> bool:
-        """Whether input is waiting (for stages that take it without blocking)."""
+    def has_queued(self) -> bool:
+        """Whether input is waiting, so `next_queued` returns without blocking.
+
+        For stages that take units while their own tasks run (like `ArtifactDownloader`).
+        """
         return not self._input_done and self._in_q is not None and not self._in_q.empty()
 
-    def _next_queued(self) -> DeclarativeContent | None:
-        """The next queued unit, without waiting; None once the stream has ended."""
+    def next_queued(self) -> DeclarativeContent | None:
+        """The next queued unit, without waiting (check `has_queued` first).
+
+        Returns None once the stream has ended.
+        """
         assert self._in_q is not None
         return self._accept(self._in_q.get_nowait())
 
-    async def _next_item(self) -> DeclarativeContent | None:
+    async def next_item(self) -> DeclarativeContent | None:
         """The next unit, or None once the stream has ended (for stages with own tasks)."""
         if self._input_done:
             return None
@@ -203,9 +178,10 @@ class Stage:
         if item is _END:
             self._input_done = True
             return None
-        item.owner = self.name
+        dc: DeclarativeContent = item
+        dc.owner = self.name
         self.items_in += 1
-        return item
+        return dc
 
     async def batches(
         self, minsize: int = 500, max_wait: float | None = DEFAULT_MAX_WAIT
@@ -323,26 +299,20 @@ class _Pipeline:
     def __init__(self, stages: Sequence[Stage], maxsize: int, events: EventBus) -> None:
         self.stages = list(stages)
         self.events = events
-        self.registry = FutureRegistry(self)
+        self.registry = FutureRegistry(self.check_stall)
         self.queues: list[asyncio.Queue[Any]] = []
         self.maxsize = maxsize
 
     def wire(self) -> None:
         previous: asyncio.Queue[Any] | None = None
+        last = len(self.stages) - 1
         for index, stage in enumerate(self.stages):
-            stage._pipeline = self
-            stage._in_q = previous
-            stage._idle = False
-            stage._waiting = 0
-            stage._input_done = stage._sent_end = False
-            stage._thaw = None
-            stage.items_in = 0
-            if index < len(self.stages) - 1:
-                previous = asyncio.Queue(self.maxsize)
-                self.queues.append(previous)
-                stage._out_q = previous
-            else:
-                stage._out_q = None
+            out_q: asyncio.Queue[Any] | None = None
+            if index < last:
+                out_q = asyncio.Queue(self.maxsize)
+                self.queues.append(out_q)
+            stage._connect(self, previous, out_q)
+            previous = out_q
 
     def check_stall(self) -> None:
         """Fail the pending futures if nothing in the pipeline can ever resolve them."""
@@ -359,7 +329,7 @@ class _Pipeline:
             log.warning("pipeline stalled: %d unit(s) dropped without being resolved", failed)
 
     async def _run_stage(self, stage: Stage) -> None:
-        _stage_var.set(stage)
+        _waiter_var.set(stage)
         await stage.run()
         if stage._in_q is not None:
             await stage._drain()

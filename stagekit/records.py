@@ -223,6 +223,14 @@ class RunRecorder:
         frame["finished_at"] = pd.to_datetime(frame["finished_at"], unit="s", utc=True)
         return frame.astype(columns)
 
+    def depths(self) -> dict[str, int]:
+        """The shortest depth found so far for every unit, by key."""
+        return {key: record.depth for key, record in self.units.items()}
+
+    def edge_set(self) -> set[tuple[str, str, str | None]]:
+        """``(parent, child, relation)`` for every edge found so far."""
+        return {(parent, child, relation) for (parent, child), relation in self.edges.items()}
+
     def graph(self) -> nx.DiGraph:
         """The discovery graph: a node per unit keyed ``"kind:key"``, edges parent -> child."""
         import networkx as nx

@@ -15,17 +15,28 @@ import logging
 import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stagekit.discovery import Discovery
 from stagekit.download import DownloadConfig, Downloader
+from stagekit.errors import ConfigurationError
 from stagekit.events import EventBus
+from stagekit.options import (
+    OnError,
+    Policy,
+    check_concurrency,
+    check_max_depth,
+    check_on_error,
+    check_policy,
+)
 from stagekit.pipeline import DEFAULT_MAXSIZE, Stage, create_pipeline
 from stagekit.records import RunRecorder
+from stagekit.remote import Remote
 from stagekit.stages import default_stages
 from stagekit.storage import Store
+from stagekit.urls import redact_text
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -37,38 +48,58 @@ log = logging.getLogger(__name__)
 
 
 class Run:
-    """One exploration of a remote: its task, its live records and its results."""
+    """One exploration of a remote: its task, its live records and its results.
+
+    ``store`` is a `Store` or a folder (a temporary folder when None). ``policy``,
+    ``on_error`` and ``max_depth`` are the run's choices; ``on_error`` and ``max_depth``
+    default to the remote's own. ``concurrency`` caps downloads in all (and per host),
+    ``max_concurrent_content`` the units downloading at once, ``maxsize`` the queues.
+    Every option is checked here, before anything is written to the catalog.
+    Without ``store=`` the run gets a temporary store of its own, deleted when the `Run`
+    is garbage-collected or the process exits, unless ``keep=True`` (then it stays at
+    ``run.store.path``).
+    """
 
     def __init__(
         self,
-        remote: Discovery,
+        remote: Remote,
         *,
         store: Store | str | Path | None = None,
-        policy: str = "immediate",
+        policy: Policy = "immediate",
         max_depth: int | None = None,
-        on_error: str = "continue",
+        on_error: OnError | None = None,
         concurrency: int | None = None,
         max_concurrent_content: int = 200,
         maxsize: int = DEFAULT_MAXSIZE,
         download_config: DownloadConfig | None = None,
+        keep: bool = False,
     ) -> None:
-        if max_depth is not None:
-            remote.max_depth = max_depth
-        remote.on_error = on_error
+        if not isinstance(remote, Remote):
+            raise ConfigurationError(
+                f"expected a stagekit.Remote to explore, got {type(remote).__name__}")
         self.remote = remote
-        self._own_store = not isinstance(store, Store)
-        if store is None:
-            store = tempfile.mkdtemp(prefix="stagekit-store-")
-        self.store = store if isinstance(store, Store) else Store(store)
-        self.policy = policy
-        self.on_error = on_error
-        self.max_concurrent_content = max_concurrent_content
-        self.maxsize = maxsize
+        self.policy = check_policy(policy)
+        self.on_error: OnError = check_on_error(
+            on_error if on_error is not None else remote.on_error or "continue")
+        self.max_depth = check_max_depth(max_depth if max_depth is not None
+                                         else remote.max_depth)
+        self.max_concurrent_content = check_concurrency(
+            "max_concurrent_content", max_concurrent_content)
+        self.maxsize = check_concurrency("maxsize", maxsize)
         config = download_config or DownloadConfig()
         if concurrency is not None:
+            check_concurrency("concurrency", concurrency)
             config = dataclasses.replace(
                 config, total=concurrency, per_host=min(config.per_host, concurrency))
         self.download_config = config
+        self._own_store = not isinstance(store, Store)
+        temporary = store is None
+        if store is None:
+            store = tempfile.mkdtemp(prefix="stagekit-store-")
+        self.store = store if isinstance(store, Store) else Store(store)
+        if temporary and not keep:
+            # Without store= each run would leave a folder behind: it goes with the Run.
+            weakref.finalize(self, _remove_store, self.store)
         self.records = RunRecorder()
         self.events = EventBus()
         self.events.subscribe(self.records)
@@ -89,7 +120,7 @@ class Run:
             raise RuntimeError("this run was already started")
         self._task = asyncio.get_running_loop().create_task(self._main(), name="stagekit-run")
         for callback in self._done_callbacks:
-            self._task.add_done_callback(lambda _task, callback=callback: callback(self))
+            self.add_done_callback(callback)
         self._done_callbacks.clear()
         return self
 
@@ -104,17 +135,16 @@ class Run:
         self.status = "running"
         self.started_at = time.time()
         catalog = self.store.catalog
-        params = {"policy": self.policy, "max_depth": self.remote.max_depth,
+        params = {"policy": self.policy, "max_depth": self.max_depth,
                   "on_error": self.on_error, "session": self.store.session}
-        self.run_id = await asyncio.to_thread(catalog.start_run, describe(self.remote), params)
+        self.run_id = await asyncio.to_thread(catalog.start_run, self.remote.describe(), params)
         # Downloads wait in a folder of the run's own, removed whatever the outcome.
         temp_dir = self.store.tmp_dir / f"run-{self.run_id}"
         try:
             async with Downloader(self.download_config, temp_dir=temp_dir) as dl:
-                self.remote.downloader = dl
-                self.remote.store = self.store
                 self.stages = default_stages(
-                    self.remote, self.store, self.policy, self.on_error, run_id=self.run_id,
+                    self.remote, self.store, self.policy, self.on_error,
+                    max_depth=self.max_depth, run_id=self.run_id,
                     max_concurrent_content=self.max_concurrent_content, downloader=dl,
                 )
                 await create_pipeline(self.stages, self.maxsize, events=self.events)
@@ -128,7 +158,6 @@ class Run:
             raise
         finally:
             self.finished_at = time.time()
-            self.remote.downloader = self.remote.store = None  # the remote may run again
             shutil.rmtree(temp_dir, ignore_errors=True)
             await asyncio.shield(asyncio.to_thread(self._save_records))
 
@@ -137,6 +166,7 @@ class Run:
         if self.run_id is None:
             return
         catalog = self.store.catalog
+        lost: str | None = None
         try:
             records = self.records
             rows = [
@@ -157,9 +187,16 @@ class Run:
             ]
             edges = [(p, c, rel or "") for (p, c), rel in records.edges.items()]
             catalog.save_batch(self.run_id, contents=rows, links=links, edges=edges)
-            catalog.finish_run(self.run_id, self.status, self.stats)
-        except Exception:  # the run's own outcome matters more than its bookkeeping
+        except Exception as exc:  # the run's own outcome matters more than its bookkeeping
             log.exception("could not record run %s in the catalog", self.run_id)
+            lost = f"its records could not be saved: {redact_text(str(exc))}"
+            if self.status == "finished":  # incomplete records: never "finished"
+                self.status, self.error = "failed", exc
+        try:
+            stats = self.stats if lost is None else {**self.stats, "error": lost}
+            catalog.finish_run(self.run_id, self.status, stats)
+        except Exception:
+            log.exception("could not record the outcome of run %s in the catalog", self.run_id)
 
     def __await__(self) -> Generator[Any, None, Run]:
         if self._task is None:
@@ -204,6 +241,10 @@ class Run:
             "errors": records.status_counts.get("failed", 0),
         }
 
+    def depths(self) -> dict[str, int]:
+        """The shortest depth found so far for every unit, by key."""
+        return self.records.depths()
+
     @property
     def graph(self) -> nx.DiGraph:
         """The discovery graph so far (a new DiGraph each time)."""
@@ -240,43 +281,91 @@ class Run:
         display_run(self)
 
     def __repr__(self) -> str:
-        return f"<Run {describe(self.remote)} {self.status}: {len(self.records.units)} units>"
+        return f"<Run {self.remote.describe()} {self.status}: {len(self.records.units)} units>"
 
 
-def describe(remote: Discovery) -> str:
-    """A short text naming a remote, for the catalog and displays."""
-    describer = getattr(remote, "describe", None)
-    return describer() if callable(describer) else type(remote).__name__
+def _remove_store(store: Store) -> None:
+    """Close and delete a run's temporary store (the Run was collected, or at exit)."""
+    store.close()
+    shutil.rmtree(store.path, ignore_errors=True)
 
 
-def start(remote: Discovery, **options: Any) -> Run:
-    """Start exploring ``remote`` on the running loop and return its `Run` at once."""
-    return Run(remote, **options).start()
+def start(
+    remote: Remote,
+    *,
+    store: Store | str | Path | None = None,
+    policy: Policy = "immediate",
+    max_depth: int | None = None,
+    on_error: OnError | None = None,
+    concurrency: int | None = None,
+    max_concurrent_content: int = 200,
+    maxsize: int = DEFAULT_MAXSIZE,
+    download_config: DownloadConfig | None = None,
+    keep: bool = False,
+) -> Run:
+    """Start exploring ``remote`` on the running loop and return its `Run` at once.
+
+    The options are `Run`'s.
+    """
+    return Run(remote, store=store, policy=policy, max_depth=max_depth, on_error=on_error,
+               concurrency=concurrency, max_concurrent_content=max_concurrent_content,
+               maxsize=maxsize, download_config=download_config, keep=keep).start()
 
 
-async def explore(remote: Discovery, **options: Any) -> Run:
-    """Explore ``remote`` to the end and return the `Run` (see `Run` for the options).
+async def explore(
+    remote: Remote,
+    *,
+    store: Store | str | Path | None = None,
+    policy: Policy = "immediate",
+    max_depth: int | None = None,
+    on_error: OnError | None = None,
+    concurrency: int | None = None,
+    max_concurrent_content: int = 200,
+    maxsize: int = DEFAULT_MAXSIZE,
+    download_config: DownloadConfig | None = None,
+    keep: bool = False,
+) -> Run:
+    """Explore ``remote`` to the end and return the `Run` (the options are `Run`'s).
 
     The run belongs to this call: if the caller is cancelled (a timeout, Ctrl-C), the run
     is cancelled too and has stopped when the cancellation propagates.
     """
-    run = Run(remote, **options).start()
+    run = start(remote, store=store, policy=policy, max_depth=max_depth, on_error=on_error,
+                concurrency=concurrency, max_concurrent_content=max_concurrent_content,
+                maxsize=maxsize, download_config=download_config, keep=keep)
     try:
         return await run
     except asyncio.CancelledError:
-        if run.cancel():
-            await asyncio.wait({run._task})  # type: ignore[arg-type]
+        if run.cancel() and run._task is not None:
+            await asyncio.wait({run._task})
         raise
 
 
-def explore_sync(remote: Discovery, **options: Any) -> Run:
-    """Explore ``remote`` and block until done, also from a cell whose loop is running."""
+def explore_sync(
+    remote: Remote,
+    *,
+    store: Store | str | Path | None = None,
+    policy: Policy = "immediate",
+    max_depth: int | None = None,
+    on_error: OnError | None = None,
+    concurrency: int | None = None,
+    max_concurrent_content: int = 200,
+    maxsize: int = DEFAULT_MAXSIZE,
+    download_config: DownloadConfig | None = None,
+    keep: bool = False,
+) -> Run:
+    """Explore ``remote`` and block until done, also from a cell whose loop is running.
+
+    The options are `Run`'s.
+    """
+    coro = explore(remote, store=store, policy=policy, max_depth=max_depth, on_error=on_error,
+                   concurrency=concurrency, max_concurrent_content=max_concurrent_content,
+                   maxsize=maxsize, download_config=download_config, keep=keep)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(explore(remote, **options))
+        return asyncio.run(coro)
     import nest_asyncio2  # only where a loop already runs (a notebook cell)
 
     nest_asyncio2.apply(loop)
-    return loop.run_until_complete(explore(remote, **options))
-
+    return loop.run_until_complete(coro)

@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from stagekit.discovery import Discovery
+from stagekit import Remote
 from stagekit.models import Content, DeclarativeContent
 
 
@@ -26,8 +26,8 @@ def key(name: str) -> str:
     return f"test.node:{name}"
 
 
-class GraphRemote(Discovery):
-    """Discovery over ``graph`` (name -> child names); records every DeclarativeContent made."""
+class GraphRemote(Remote):
+    """A remote over ``graph`` (name -> child names); records every DeclarativeContent made."""
 
     def __init__(
         self,
@@ -53,11 +53,11 @@ class GraphRemote(Discovery):
         self.made.append(dc)
         return dc
 
-    async def roots(self) -> AsyncIterator[DeclarativeContent]:
+    async def roots(self, ctx) -> AsyncIterator[DeclarativeContent]:
         for name in self.root_names:
             yield self._make(name)
 
-    async def discover(self, unit: Content, dc: DeclarativeContent):
+    async def discover(self, ctx, unit: Content, dc: DeclarativeContent):
         assert isinstance(unit, GraphNode)
         self.explored.append(unit.name)
         gate = self.gates.get(unit.name)

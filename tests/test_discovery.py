@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import pytest
 
+from stagekit.engine import DiscoveryEngine
 from stagekit.errors import UnitNotResolvedError
 from stagekit.events import EventBus, UnitFinished
 from stagekit.pipeline import Stage, create_pipeline
+from stagekit.records import RunRecorder
 from stagekit.stages import ResolveContentFutures
 from stagekit.testing.stages import MemorySaver
 from tests.graphs import GraphRemote, bfs_depths, chain, key, tree
@@ -16,80 +19,99 @@ from tests.graphs import GraphRemote, bfs_depths, chain, key, tree
 TIMEOUT = 30
 
 
-async def explore(remote: GraphRemote, *extra: Stage, maxsize: int = 100, events=None):
+@dataclass
+class Found:
+    """What a bare pipeline over a remote saved, and what its events recorded."""
+
+    saved: list[str]
+    records: RunRecorder
+
+    def depths(self) -> dict[str, int]:
+        return self.records.depths()
+
+    @property
+    def edges(self) -> set[tuple[str, str, str | None]]:
+        return self.records.edge_set()
+
+
+async def explore(remote: GraphRemote, *extra: Stage, maxsize: int = 100, events=None) -> Found:
     saver = MemorySaver()
+    records = RunRecorder()
+    events = events or EventBus()
+    events.subscribe(records)
     async with asyncio.timeout(TIMEOUT):
         await create_pipeline(
-            [remote, *extra, saver, ResolveContentFutures()], maxsize=maxsize, events=events
+            [DiscoveryEngine(remote), *extra, saver, ResolveContentFutures()],
+            maxsize=maxsize, events=events,
         )
-    return saver
+    return Found(saver.saved, records)
 
 
-def assert_matches(remote: GraphRemote, graph, roots, max_depth=None):
+def assert_matches(found: Found, graph, roots, max_depth=None):
     depths, edges = bfs_depths(graph, roots, max_depth)
-    assert remote.depths() == depths
-    assert remote.edges == edges
+    assert found.depths() == depths
+    assert found.edges == edges
 
 
 async def test_flat_remote_creates_no_futures():
     names = [f"f{i}" for i in range(10_000)]
     remote = GraphRemote({}, names, flat=True)
-    saver = await explore(remote)
-    assert saver.saved == [key(n) for n in names]
+    found = await explore(remote)
+    assert found.saved == [key(n) for n in names]
     assert all(dc.future is None for dc in remote.made)
-    assert remote.depths() == {key(n): 0 for n in names}
-    assert remote.edges == set()
+    assert found.depths() == {key(n): 0 for n in names}
+    assert found.edges == set()
 
 
 async def test_known_depth_three_levels():
     graph = {"r": ["a", "b"], "a": ["a1", "a2"], "b": ["b1"], "a1": ["x"], "b1": ["y"]}
     remote = GraphRemote(graph, ["r"])
-    saver = await explore(remote)
-    assert_matches(remote, graph, ["r"])
+    found = await explore(remote)
+    assert_matches(found, graph, ["r"])
     names = ["r", "a", "b", "a1", "a2", "b1", "x", "y"]
-    assert sorted(saver.saved) == sorted(key(n) for n in names)
-    assert max(remote.depths().values()) == 3
+    assert sorted(found.saved) == sorted(key(n) for n in names)
+    assert max(found.depths().values()) == 3
 
 
 async def test_chain_ten_thousand_deep_without_recursion_limit():
     graph = chain(10_000)
     remote = GraphRemote(graph, ["n0"])
-    saver = await explore(remote)
-    assert len(saver.saved) == 10_000
-    assert remote.depths()[key("n9999")] == 9999
-    assert_matches(remote, graph, ["n0"])
+    found = await explore(remote)
+    assert len(found.saved) == 10_000
+    assert found.depths()[key("n9999")] == 9999
+    assert_matches(found, graph, ["n0"])
 
 
 async def test_complete_tree_fanout_4_depth_7():
     graph = tree(4, 7)
     remote = GraphRemote(graph, ["t"])
-    saver = await explore(remote)
-    assert len(saver.saved) == sum(4**d for d in range(8))
-    assert_matches(remote, graph, ["t"])
+    found = await explore(remote)
+    assert len(found.saved) == sum(4**d for d in range(8))
+    assert_matches(found, graph, ["t"])
     # every unit saved exactly once
-    assert len(set(saver.saved)) == len(saver.saved)
+    assert len(set(found.saved)) == len(found.saved)
 
 
 async def test_diamond_is_fetched_once_with_two_parents():
     graph = {"top": ["left", "right"], "left": ["bottom"], "right": ["bottom"], "bottom": ["leaf"]}
     remote = GraphRemote(graph, ["top"])
-    saver = await explore(remote)
-    assert saver.saved.count(key("bottom")) == 1
+    found = await explore(remote)
+    assert found.saved.count(key("bottom")) == 1
     assert remote.explored.count("bottom") == 1
-    assert {(p, c) for p, c, _ in remote.edges if c == key("bottom")} == {
+    assert {(p, c) for p, c, _ in found.edges if c == key("bottom")} == {
         (key("left"), key("bottom")),
         (key("right"), key("bottom")),
     }
-    assert_matches(remote, graph, ["top"])
+    assert_matches(found, graph, ["top"])
 
 
 async def test_cycle_ends():
     graph = {"a": ["b"], "b": ["c"], "c": ["a", "d"]}
     remote = GraphRemote(graph, ["a"])
-    saver = await explore(remote)
-    assert sorted(saver.saved) == [key("a"), key("b"), key("c"), key("d")]
-    assert (key("c"), key("a"), None) in remote.edges
-    assert_matches(remote, graph, ["a"])
+    found = await explore(remote)
+    assert sorted(found.saved) == [key("a"), key("b"), key("c"), key("d")]
+    assert (key("c"), key("a"), None) in found.edges
+    assert_matches(found, graph, ["a"])
 
 
 async def test_unit_at_depth_5_and_2_with_max_depth_3():
@@ -100,13 +122,13 @@ async def test_unit_at_depth_5_and_2_with_max_depth_3():
         "x": ["y"], "y": ["z"],
     }
     remote = GraphRemote(graph, ["r"], max_depth=3)
-    saver = await explore(remote)
-    assert_matches(remote, graph, ["r"], max_depth=3)
-    assert remote.depths()[key("x")] == 2
-    assert remote.depths()[key("y")] == 3
-    assert key("z") not in remote.depths()
-    assert key("a4") not in remote.depths()
-    assert len(saver.saved) == len(remote.depths())
+    found = await explore(remote)
+    assert_matches(found, graph, ["r"], max_depth=3)
+    assert found.depths()[key("x")] == 2
+    assert found.depths()[key("y")] == 3
+    assert key("z") not in found.depths()
+    assert key("a4") not in found.depths()
+    assert len(found.saved) == len(found.depths())
 
 
 async def test_unit_cut_off_at_max_depth_is_explored_when_reached_by_a_shorter_path():
@@ -123,12 +145,12 @@ async def test_unit_cut_off_at_max_depth_is_explored_when_reached_by_a_shorter_p
                 if dc.content.name == "x":
                     gate.set()
 
-    await explore(remote, OpenGateWhenXSaved())
-    assert remote.depths()[key("x")] == 2
-    assert remote.depths()[key("y")] == 3
-    assert key("z") not in remote.depths()
+    found = await explore(remote, OpenGateWhenXSaved())
+    assert found.depths()[key("x")] == 2
+    assert found.depths()[key("y")] == 3
+    assert key("z") not in found.depths()
     assert remote.explored.count("x") == 1
-    assert_matches(remote, graph, ["r"], max_depth=3)
+    assert_matches(found, graph, ["r"], max_depth=3)
 
 
 async def test_depth_lowering_propagates_to_explored_descendants():
@@ -144,10 +166,10 @@ async def test_depth_lowering_propagates_to_explored_descendants():
                 if dc.content.name == "z":
                     gate.set()
 
-    await explore(remote, OpenGateWhenZSaved())
-    assert remote.depths()[key("x")] == 2
-    assert remote.depths()[key("z")] == 4
-    assert_matches(remote, graph, ["r"])
+    found = await explore(remote, OpenGateWhenZSaved())
+    assert found.depths()[key("x")] == 2
+    assert found.depths()[key("z")] == 4
+    assert_matches(found, graph, ["r"])
 
 
 async def test_children_are_put_while_siblings_are_still_pending():
@@ -164,8 +186,8 @@ async def test_children_are_put_while_siblings_are_still_pending():
                 if dc.content.name == "c1":
                     gate.set()
 
-    saver = await explore(remote, OpenGateWhenC1Saved())
-    assert saver.saved.index(key("c1")) < saver.saved.index(key("a1"))
+    found = await explore(remote, OpenGateWhenC1Saved())
+    assert found.saved.index(key("c1")) < found.saved.index(key("a1"))
 
 
 async def test_discover_raising_fails_that_unit_and_the_rest_goes_on():
@@ -174,9 +196,9 @@ async def test_discover_raising_fails_that_unit_and_the_rest_goes_on():
     finished: list[UnitFinished] = []
     events.subscribe(lambda e: finished.append(e) if isinstance(e, UnitFinished) else None)
     remote = GraphRemote(graph, ["r"], fail_in=lambda name: name == "a")
-    await explore(remote, events=events)
-    assert key("b1") in remote.depths()
-    assert key("a1") not in remote.depths()
+    found = await explore(remote, events=events)
+    assert key("b1") in found.depths()
+    assert key("a1") not in found.depths()
     failed = [e for e in finished if e.status == "failed"]
     assert [e.key for e in failed] == [key("a")]
     assert "cannot list children of a" in failed[0].error
@@ -223,6 +245,6 @@ async def test_batching_stage_never_deadlocks_discovery(maxsize):
                     await self.put(dc)
 
     remote = GraphRemote(graph, ["t"])
-    saver = await explore(remote, BigBatches(), maxsize=maxsize)
-    assert len(saver.saved) == sum(3**d for d in range(5))
-    assert_matches(remote, graph, ["t"])
+    found = await explore(remote, BigBatches(), maxsize=maxsize)
+    assert len(found.saved) == sum(3**d for d in range(5))
+    assert_matches(found, graph, ["t"])

@@ -34,9 +34,9 @@ async def test_readme_linked_pages_example_follows_links_and_ends_cycles(tmp_pat
         async with asyncio.timeout(30):
             run = await stagekit.explore(linked_pages(server.url, "index.txt"),
                                          store=tmp_path / "store")
-    assert run.remote.depths() == {
+    assert run.depths() == {
         "web.page:index.txt": 0, "web.page:a.txt": 1, "web.page:b.txt": 1, "web.page:c.txt": 2,
     }
-    assert ("web.page:b.txt", "web.page:index.txt", "link") in run.remote.edges
+    assert ("web.page:b.txt", "web.page:index.txt", "link") in run.records.edge_set()
     assert set(run.to_dataframe()["status"]) == {"downloaded"}
     assert server.counters.count("c.txt") == 1

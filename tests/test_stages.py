@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 import stagekit
-from stagekit.discovery import Discovery
+from stagekit import Remote
 from stagekit.download import DownloadConfig
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent
 from stagekit.pipeline import Stage, create_pipeline
@@ -32,14 +32,14 @@ class Item(Content):
         return (self.name,)
 
 
-class ListRemote(Discovery):
+class ListRemote(Remote):
     """Flat units built by ``build(name) -> list[DeclarativeArtifact]``."""
 
     def __init__(self, names, build, **kwargs):
         super().__init__(**kwargs)
         self.names, self.build = names, build
 
-    async def roots(self):
+    async def roots(self, ctx):
         for name in self.names:
             yield DeclarativeContent(Item(name), self.build(name))
 

@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from stagekit.cli.remotes import UsageError, build_remote
 from stagekit.cli.report import print_summary, write_results
-from stagekit.discovery import Discovery
 from stagekit.errors import StagekitError
+from stagekit.remote import Remote
 from stagekit.run import Run
 from stagekit.storage import Store
 
@@ -55,7 +55,7 @@ async def _run_with_progress(run: Run, quiet: bool) -> None:
         bar.close()
 
 
-def execute(remote: Discovery, args: argparse.Namespace, store: Store | str,
+def execute(remote: Remote, args: argparse.Namespace, store: Store | str,
             out: str | None, *, quiet: bool = False, as_json: bool = False) -> int:
     """Explore ``remote`` with a progress bar, print the summary, write ``out``."""
     run = Run(

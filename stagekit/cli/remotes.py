@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from stagekit.discovery import Discovery
+from stagekit.remote import Remote
 
 __all__ = ["build_remote"]
 
@@ -13,8 +13,8 @@ class UsageError(ValueError):
     """The command line does not describe a usable remote."""
 
 
-def build_remote(kind: str, url: str, roots: list[str], args: argparse.Namespace) -> Discovery:
-    """The `Discovery` for ``kind``; `UsageError` names the missing or wrong argument."""
+def build_remote(kind: str, url: str, roots: list[str], args: argparse.Namespace) -> Remote:
+    """The `Remote` for ``kind``; `UsageError` names the missing or wrong argument."""
     if kind == "file":
         from stagekit.remotes.file import FileRemote
 

@@ -43,9 +43,7 @@ def overall(stats: dict[str, Any]) -> str:
 
 def headline(run: Any, stats: dict[str, Any]) -> str:
     """One line: what is explored, its status, then `overall`."""
-    from stagekit.run import describe
-
-    return f"{describe(run.remote)}: {stats['status']} · {overall(stats)}"
+    return f"{run.remote.describe()}: {stats['status']} · {overall(stats)}"
 
 
 def _table(title: str, header: tuple[str, str], rows: list[tuple[Any, Any]]) -> str:

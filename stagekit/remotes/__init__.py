@@ -1,1 +1,36 @@
-"""Remotes: Discovery subclasses for each kind of remote repository."""
+"""The bundled remotes, each a `stagekit.Remote`; imported on first use.
+
+``from stagekit.remotes import FileRemote, OCIRemote, DebRemote, MavenRemote`` loads only
+the module of the remote asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stagekit.remotes.deb import DebRemote
+    from stagekit.remotes.file import FileRemote
+    from stagekit.remotes.maven import MavenRemote
+    from stagekit.remotes.oci import OCIRemote
+
+__all__ = ["DebRemote", "FileRemote", "MavenRemote", "OCIRemote"]
+
+_WHERE = {
+    "DebRemote": "stagekit.remotes.deb",
+    "FileRemote": "stagekit.remotes.file",
+    "MavenRemote": "stagekit.remotes.maven",
+    "OCIRemote": "stagekit.remotes.oci",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'stagekit.remotes' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,6 +1,5 @@
-"""What the bundled remotes share: an HTTP client, bounded concurrency, prefetched files.
+"""What the bundled remotes share: bounded concurrency and prefetched files.
 
-- `HTTPDiscovery`: a `Discovery` with the run's `Downloader` for its metadata;
 - `each_completed`: run awaitables with a concurrency limit and yield results as they
   finish, owning every task (a consumer that stops early cancels the rest);
 - `prefetched`: a `DeclarativeArtifact` whose verified download a remote made itself
@@ -11,40 +10,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Iterable
 from typing import Any, TypeVar
 
-from stagekit.discovery import Discovery
-from stagekit.download import Downloader
 from stagekit.download.config import DownloadResult
 from stagekit.models import DeclarativeArtifact
 
-__all__ = ["HTTPDiscovery", "each_completed", "prefetched"]
-
-
-class HTTPDiscovery(Discovery):
-    """A `Discovery` that reads metadata over HTTP with the run's `Downloader`.
-
-    Run through `stagekit.explore` it shares the run's session; run in a bare pipeline it
-    opens one of its own for the duration of the stage.
-    """
-
-    async def run(self) -> None:
-        """Open a downloader if the run gave none, then discover."""
-        async with contextlib.AsyncExitStack() as stack:
-            if self.downloader is None:
-                self.downloader = await stack.enter_async_context(
-                    Downloader(temp_dir=tempfile.gettempdir())
-                )
-                stack.callback(setattr, self, "downloader", None)
-            await super().run()
-
-    async def get_bytes(self, url: str, headers: dict[str, str] | None = None) -> bytes:
-        """The body of a small metadata file at ``url`` (retried like any download)."""
-        body, _ = await self.downloader.get_bytes(url, headers=headers)
-        return body
+__all__ = ["each_completed", "prefetched"]
 
 
 T = TypeVar("T")

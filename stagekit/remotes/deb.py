@@ -15,8 +15,9 @@ Release, and falls back to the next on a 404 or a mismatch. The verified downloa
 handed to the pipeline as the index unit's artifact (`prefetched`), which the
 `ArtifactSaver` stores: nothing is downloaded twice. When no variant matches, the index
 unit is recorded as failed with every variant's error, and the other indexes go on.
-The release file is chosen the same way among ``release_files`` (InRelease first; its
-signature is not verified). With ``Acquire-By-Hash: yes`` the by-hash URL is tried first.
+The release file is chosen the same way among ``release_files`` (InRelease first); with
+``keyring=`` its signature is checked (`stagekit.remotes.deb_signature`) before anything
+it lists is fetched. With ``Acquire-By-Hash: yes`` the by-hash URL is tried first.
 
 A Packages index is parsed from the stored file, decompressed as a stream, in chunks in
 a worker thread (python-debian's pure-Python parser), so a 60,000-stanza index is never
@@ -31,16 +32,26 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import quote, urljoin
 
-from stagekit.errors import DownloadError, HTTPStatusError, MetadataError, UnitFailedError
+from stagekit.context import RunContext
+from stagekit.errors import (
+    DownloadError,
+    HTTPStatusError,
+    MetadataError,
+    SignatureError,
+    UnitFailedError,
+)
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
-from stagekit.remotes.base import HTTPDiscovery, each_completed, prefetched
+from stagekit.options import OnError
+from stagekit.remote import HTTPRemote
+from stagekit.remotes.base import each_completed, prefetched
 from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
+from stagekit.remotes.deb_signature import SIGNED_TEXT, check_keyring, check_release
 from stagekit.urls import redact_url
 
 __all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
@@ -57,6 +68,7 @@ class DebRelease(Content):
 
     kind = "deb.release"
     distribution: str
+    signature: str = field(default="", compare=False)  # "unverified" or "verified:<fpr>"
 
     def natural_key(self) -> tuple[str]:
         """A distribution has one Release."""
@@ -93,7 +105,7 @@ class DebPackage(Content):
         return (self.name, self.version, self.architecture)
 
 
-class DebRemote(HTTPDiscovery):
+class DebRemote(HTTPRemote):
     """Explore ``distribution`` of the archive at ``url`` (the directory holding ``dists/``).
 
     ``components`` / ``architectures`` default to those of the Release (``all`` left out
@@ -101,8 +113,10 @@ class DebRemote(HTTPDiscovery):
     ``packages`` keeps only some packages: names, or a callable given each stanza (a
     mapping of its fields, called in a worker thread) returning whether to keep it.
     ``concurrency`` bounds index downloads; ``chunk_size`` is stanzas per parse step.
-    Run it through `stagekit.explore`: index downloads are written to the store's
-    temporary directory by the run's downloader.
+    ``keyring`` (an OpenPGP keyring file, binary or armored) makes the Release signature
+    checked with gpgv, as apt does: unsigned or badly signed metadata fails the release.
+    Index downloads are written to the store's temporary directory by the run's
+    downloader, and stored like any download.
     """
 
     def __init__(
@@ -116,9 +130,12 @@ class DebRemote(HTTPDiscovery):
         release_files: Iterable[str] = ("InRelease", "Release"),
         concurrency: int = 4,
         chunk_size: int = 1000,
-        **kwargs: Any,
+        keyring: str | os.PathLike[str] | None = None,
+        max_depth: int | None = None,
+        on_error: OnError | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(url, max_depth=max_depth, on_error=on_error)
+        self.keyring = None if keyring is None else check_keyring(keyring)
         self.base_url = url if url.endswith("/") else url + "/"
         self.distribution = distribution.strip("/")
         self.dist_path = safe_relative_path(f"dists/{self.distribution}", what="distribution")
@@ -130,8 +147,7 @@ class DebRemote(HTTPDiscovery):
         elif callable(packages):
             self.select = packages
         else:
-            names = frozenset([packages] if isinstance(packages, str) else packages)
-            self.select = lambda stanza: stanza.get("Package") in names
+            self.select = _NamedPackages([packages] if isinstance(packages, str) else packages)
         self._full_stanzas = callable(packages)
         self.release_files = list(release_files)
         self.concurrency = concurrency
@@ -151,46 +167,57 @@ class DebRemote(HTTPDiscovery):
 
     # -- the release ----------------------------------------------------------------
 
-    async def roots(self) -> AsyncIterator[DeclarativeContent]:
+    async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
         """The release unit, its file the first of ``release_files`` the archive serves."""
         key = f"{DebRelease.kind}:{self.distribution}"
         errors: list[str] = []
         for name in self.release_files:
             url = self.dist_url(name)
             try:
-                result = await self.downloader.fetch(url)
+                result = await ctx.downloader.fetch(url)
             except DownloadError as exc:
                 errors.append(str(exc))
                 if isinstance(exc, HTTPStatusError) and exc.status in (403, 404, 410):
                     continue  # not served here: try the next name
                 break
+            try:
+                signed = await check_release(name, url, result.temp_path, self.keyring,
+                                             ctx.get_bytes)
+            except SignatureError as exc:  # fail the release: nothing under it is fetched
+                error = UnitFailedError(f"unit {key}: {exc}", unit_key=key, url=exc.url)
+                error.__cause__ = exc
+                ctx.fail(error, key=key, kind=DebRelease.kind)
+                return
             artifact = prefetched(url, f"{self.dist_path}/{name}", result,
                                   extra_data={"mutable": True})
-            yield DeclarativeContent(DebRelease(self.distribution), [artifact])
+            yield DeclarativeContent(DebRelease(self.distribution, signed.signature), [artifact],
+                                     extra_data={SIGNED_TEXT: signed.text})
             return
         error = UnitFailedError(f"unit {key}: no release file found: {'; '.join(errors)}",
                                 unit_key=key, url=redact_url(self.dist_url("")))
-        if self.on_error == "abort":
-            raise error
-        self.report_failure(key, DebRelease.kind, error)
+        ctx.fail(error, key=key, kind=DebRelease.kind)
 
     async def discover(
-        self, unit: Content, dc: DeclarativeContent
+        self, ctx: RunContext, unit: Content, dc: DeclarativeContent
     ) -> AsyncIterator[DeclarativeContent]:
         """A release's indexes (variant chosen and verified); an index's packages."""
         if isinstance(unit, DebRelease):
-            async for child in self._indexes(unit, dc):
+            async for child in self._indexes(ctx, unit, dc):
                 yield child
         elif isinstance(unit, DebPackagesIndex):
-            async for child in self._packages(unit, dc):
+            async for child in self._packages(ctx, unit, dc):
                 yield child
 
     async def _indexes(
-        self, unit: DebRelease, dc: DeclarativeContent
+        self, ctx: RunContext, unit: DebRelease, dc: DeclarativeContent
     ) -> AsyncIterator[DeclarativeContent]:
         da = dc.d_artifacts[0]
         where = redact_url(da.url)
-        data = await asyncio.to_thread(dc.artifacts[da.relative_path].read_bytes)
+        data: bytes | None = dc.extra_data.get(SIGNED_TEXT)
+        if data is None:
+            if self.keyring is not None:  # never parse what was not checked
+                raise SignatureError(f"{where}: release text was not verified", url=where)
+            data = await asyncio.to_thread(dc.artifacts[da.relative_path].read_bytes)
         release = await asyncio.to_thread(parse_release, data, where)
         components = self.components or release.components
         architectures = self.architectures or release.default_architectures()
@@ -199,7 +226,7 @@ class DebRemote(HTTPDiscovery):
                                 field="Components" if not components else "Architectures")
         pairs = list(itertools.product(components, architectures))
         indexes = each_completed(
-            (self._index_unit(unit, dc, release, where, c, a) for c, a in pairs),
+            (self._index_unit(ctx, dc, release, where, c, a) for c, a in pairs),
             self.concurrency,
         )
         async with contextlib.aclosing(indexes):
@@ -208,7 +235,7 @@ class DebRemote(HTTPDiscovery):
                     yield child
 
     async def _index_unit(
-        self, parent: DebRelease, parent_dc: DeclarativeContent, release: Release, where: str,
+        self, ctx: RunContext, parent_dc: DeclarativeContent, release: Release, where: str,
         component: str, arch: str,
     ) -> DeclarativeContent | None:
         content = DebPackagesIndex(component, arch)
@@ -220,7 +247,7 @@ class DebRemote(HTTPDiscovery):
                 directory = path.rsplit("/", 1)[0]
                 urls.insert(0, self.dist_url(f"{directory}/by-hash/SHA256/{sha256}"))
             try:
-                result = await self.downloader.fetch(
+                result = await ctx.downloader.fetch(
                     urls, expected_digests={"sha256": sha256}, expected_size=size)
             except DownloadError as exc:
                 log.info("Packages variant %s unusable, trying the next: %s", path, exc)
@@ -237,13 +264,14 @@ class DebRemote(HTTPDiscovery):
         best = DeclarativeArtifact(self.dist_url(variants[0][0]), f"{self.dist_path}/"
                                    f"{variants[0][0]}", digests={"sha256": variants[0][1]},
                                    size=variants[0][2]) if variants else None
-        self.fail_child(parent_dc, content, "index", error, (best,) if best else ())
+        ctx.fail(error, unit=content, parent=parent_dc, relation="index",
+                 artifacts=(best,) if best else ())
         return None
 
     # -- the packages ---------------------------------------------------------------
 
     async def _packages(
-        self, unit: DebPackagesIndex, dc: DeclarativeContent
+        self, ctx: RunContext, unit: DebPackagesIndex, dc: DeclarativeContent
     ) -> AsyncIterator[DeclarativeContent]:
         da = dc.d_artifacts[0]
         where = redact_url(da.url)
@@ -262,7 +290,7 @@ class DebRemote(HTTPDiscovery):
                     if isinstance(item, DeclarativeContent):
                         yield item
                     else:
-                        self.fail_child(dc, item[0], "package", item[1])
+                        ctx.fail(item[1], unit=item[0], parent=dc, relation="package")
         finally:
             await asyncio.to_thread(reader.close)
 
@@ -313,6 +341,16 @@ class DebRemote(HTTPDiscovery):
             self.base_url + quote(filename), filename, digests={"sha256": sha256},
             size=package.size, deferred=True)
         return DeclarativeContent(package, [artifact], relation="package")
+
+
+class _NamedPackages:
+    """Keeps the stanzas of the named packages (a picklable filter)."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = frozenset(names)
+
+    def __call__(self, stanza: Mapping[str, str]) -> bool:
+        return stanza.get("Package") in self.names
 
 
 class _BadStanza(Exception):

@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import quote, urljoin
 
+from stagekit.context import RunContext
 from stagekit.errors import MetadataError, UnsafePathError
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
-from stagekit.remotes.base import HTTPDiscovery
+from stagekit.options import OnError
+from stagekit.remote import HTTPRemote
 from stagekit.urls import redact_url
 
 __all__ = ["FileRemote", "FileUnit", "parse_manifest_line"]
@@ -49,11 +51,13 @@ def parse_manifest_line(line: str) -> FileUnit:
     return FileUnit(path, sha256.lower(), size)
 
 
-class FileRemote(HTTPDiscovery):
+class FileRemote(HTTPRemote):
     """Every line of the manifest is a root unit with one artifact; no futures at all."""
 
-    def __init__(self, manifest_url: str, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, manifest_url: str, *, max_depth: int | None = None, on_error: OnError | None = None
+    ) -> None:
+        super().__init__(manifest_url, max_depth=max_depth, on_error=on_error)
         self.manifest_url = manifest_url
         self.base_url = urljoin(manifest_url, ".")
 
@@ -65,9 +69,9 @@ class FileRemote(HTTPDiscovery):
         """Files are leaves."""
         return False
 
-    async def roots(self) -> AsyncIterator[DeclarativeContent]:
+    async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
         """One unit per valid manifest line; bad lines are reported and skipped."""
-        text = (await self.get_bytes(self.manifest_url)).decode("utf-8", errors="replace")
+        text = (await ctx.get_bytes(self.manifest_url)).decode("utf-8", errors="replace")
         where = redact_url(self.manifest_url)
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip() or line.lstrip().startswith("#"):
@@ -76,7 +80,7 @@ class FileRemote(HTTPDiscovery):
                 unit = parse_manifest_line(line)
             except (ValueError, UnsafePathError) as exc:
                 error = MetadataError(f"{where} line {number}: {exc}", url=where, field="line")
-                self.report_failure(f"file:{where}#line{number}", FileUnit.kind, error)
+                ctx.fail(error, key=f"file:{where}#line{number}", kind=FileUnit.kind)
                 continue
             artifact = DeclarativeArtifact(
                 urljoin(self.base_url, quote(unit.relative_path)),

@@ -30,14 +30,16 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urljoin
 
+from stagekit.context import RunContext
 from stagekit.download.auth import Auth, BearerAuth
 from stagekit.download.config import DownloadResult
 from stagekit.errors import DigestMismatchError, DownloadError, MetadataError, UnitFailedError
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
-from stagekit.remotes.base import HTTPDiscovery, each_completed, prefetched
+from stagekit.options import OnError
+from stagekit.remote import HTTPRemote
+from stagekit.remotes.base import each_completed, prefetched
 from stagekit.remotes.oci_manifest import (
     ACCEPT,
     INDEX_TYPES,
@@ -112,7 +114,7 @@ class OCIBlob(Content):
         return (self.digest,)
 
 
-class OCIRemote(HTTPDiscovery):
+class OCIRemote(HTTPRemote):
     """Explore ``repository`` of the registry at ``registry_url`` (``http(s)://host[:port]/``).
 
     ``tags``: the tags to explore (default: every tag of ``tags/list``, following
@@ -120,8 +122,8 @@ class OCIRemote(HTTPDiscovery):
     children of an index, e.g. ``["linux/amd64", "linux/arm/v7"]`` (a platform without
     variant matches every variant). ``auth``: True for anonymous (or ``credentials``)
     bearer tokens, False for none, or an `Auth`. ``concurrency`` bounds tag fetches.
-    Run it through `stagekit.explore`, which shares one downloader (and so the auth)
-    between this remote and the `ArtifactDownloader`.
+    The run's one downloader (and so the auth) serves this remote and the
+    `ArtifactDownloader`.
     """
 
     def __init__(
@@ -135,9 +137,10 @@ class OCIRemote(HTTPDiscovery):
         credentials: tuple[str, str] | None = None,
         page_size: int | None = None,
         concurrency: int = 10,
-        **kwargs: Any,
+        max_depth: int | None = None,
+        on_error: OnError | None = None,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(registry_url, max_depth=max_depth, on_error=on_error)
         base = registry_url if registry_url.endswith("/") else registry_url + "/"
         self.registry_url = base.removesuffix("v2/")
         repository = repository.strip("/")
@@ -166,25 +169,28 @@ class OCIRemote(HTTPDiscovery):
 
     # -- roots --------------------------------------------------------------------
 
-    async def roots(self) -> AsyncIterator[DeclarativeContent]:
+    async def open(self, ctx: RunContext) -> None:
+        """Install the registry's authentication on the run's downloader."""
+        if self.auth is not None and getattr(ctx.downloader, "auth", None) is None:
+            ctx.downloader.auth = self.auth
+
+    async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
         """One unit per tag, its manifest fetched and checked against the registry's digest."""
-        if self.auth is not None and getattr(self.downloader, "auth", None) is None:
-            self.downloader.auth = self.auth
-        tags = self.tags if self.tags is not None else await self.list_tags()
-        units = each_completed((self._tag_unit(tag) for tag in tags), self.concurrency)
+        tags = self.tags if self.tags is not None else await self.list_tags(ctx)
+        units = each_completed((self._tag_unit(ctx, tag) for tag in tags), self.concurrency)
         async with contextlib.aclosing(units):
             async for dc in units:
                 if dc is not None:
                     yield dc
 
-    async def list_tags(self) -> list[str]:
+    async def list_tags(self, ctx: RunContext) -> list[str]:
         """Every tag of the repository, page after page (``Link: <...>; rel="next"``)."""
         url = self.url("tags/list") + (f"?n={self.page_size}" if self.page_size else "")
         tags: list[str] = []
         seen: set[str] = set()
         for _ in range(_MAX_TAG_PAGES):
             seen.add(url)
-            body, headers = await self.downloader.get_bytes(url)
+            body, headers = await ctx.downloader.get_bytes(url)
             where = redact_url(url)
             data = parse_json(body, where)
             page = data.get("tags") or []
@@ -201,38 +207,31 @@ class OCIRemote(HTTPDiscovery):
                                     url=where, field="Link")
         return list(dict.fromkeys(tags))
 
-    async def _tag_unit(self, tag: str) -> DeclarativeContent | None:
+    async def _tag_unit(self, ctx: RunContext, tag: str) -> DeclarativeContent | None:
         key = f"{OCITag.kind}:{self.repository}:{tag}"
         url = self.url(f"manifests/{quote(tag, safe='')}")
         rurl = redact_url(url)
         try:
             relative_path = safe_relative_path(f"{self.repository}/manifests/{tag}")
-            result = await self.downloader.fetch(url, headers={"Accept": ACCEPT})
+            result = await ctx.downloader.fetch(url, headers={"Accept": ACCEPT})
         except (DownloadError, ValueError) as exc:
-            self._root_failed(key, rurl, exc)
+            _root_failed(ctx, key, rurl, exc)
             return None
         try:
             digest = await _verified_digest(result, f"manifest of {self.repository}:{tag}", rurl)
         except (DigestMismatchError, MetadataError) as exc:
             result.temp_path.unlink(missing_ok=True)
-            self._root_failed(key, rurl, exc)
+            _root_failed(ctx, key, rurl, exc)
             return None
         content_type = result.headers.get("Content-Type", "").split(";")[0].strip()
         artifact = prefetched(url, relative_path, result, extra_data={
             "mutable": True, "headers": {"Accept": ACCEPT}})
         return DeclarativeContent(OCITag(self.repository, tag, digest, content_type), [artifact])
 
-    def _root_failed(self, key: str, url: str, exc: Exception) -> None:
-        error = UnitFailedError(f"unit {key}: {exc}", unit_key=key, url=url)
-        error.__cause__ = exc
-        if self.on_error == "abort":
-            raise error
-        self.report_failure(key, OCITag.kind, error)
-
     # -- children -----------------------------------------------------------------
 
     async def discover(
-        self, unit: Content, dc: DeclarativeContent
+        self, ctx: RunContext, unit: Content, dc: DeclarativeContent
     ) -> AsyncIterator[DeclarativeContent]:
         """A tag's target; an index's (wanted) manifests; a manifest's config and layers."""
         da = dc.d_artifacts[0]
@@ -292,6 +291,12 @@ class OCIRemote(HTTPDiscovery):
             digests={d.algorithm: d.hex}, size=d.size, deferred=deferred,
         )
         return DeclarativeContent(OCIBlob(d.digest, d.media_type), [artifact], relation=relation)
+
+
+def _root_failed(ctx: RunContext, key: str, url: str, exc: Exception) -> None:
+    error = UnitFailedError(f"unit {key}: {exc}", unit_key=key, url=url)
+    error.__cause__ = exc
+    ctx.fail(error, key=key, kind=OCITag.kind)
 
 
 async def _verified_digest(result: DownloadResult, what: str, url: str) -> str:

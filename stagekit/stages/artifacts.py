@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import tempfile
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from stagekit.download import DownloadConfig, Downloader
+from stagekit.download.shared import SharedDownloader
 from stagekit.errors import DownloadError, UnitFailedError
 from stagekit.events import ArtifactFinished, UnitFinished
 from stagekit.models import Artifact, DeclarativeArtifact, DeclarativeContent
+from stagekit.options import OnError, Policy, check_on_error, check_policy
 from stagekit.pipeline import Stage
 from stagekit.storage import Store
 from stagekit.urls import redact_url
 
 __all__ = ["ArtifactDownloader", "ArtifactSaver", "QueryExistingArtifacts"]
-
-POLICIES = ("immediate", "metadata-only")
-
-
-def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
-
 
 class QueryExistingArtifacts(Stage):
     """Attach artifacts the store already holds, so they are not downloaded again.
@@ -106,22 +94,22 @@ class ArtifactDownloader(Stage):
         store: Store,
         *,
         max_concurrent_content: int = 200,
-        policy: str = "immediate",
-        on_error: str = "continue",
-        downloader: Downloader | None = None,
+        policy: Policy = "immediate",
+        on_error: OnError = "continue",
+        downloader: Downloader | SharedDownloader | None = None,
         config: DownloadConfig | None = None,
     ) -> None:
         if max_concurrent_content < 1:
             raise ValueError(f"max_concurrent_content must be >= 1, got {max_concurrent_content}")
         self.store = store
         self.max_concurrent_content = max_concurrent_content
-        self.policy = _check_choice("policy", policy, POLICIES)
-        self.on_error = _check_choice("on_error", on_error, ("continue", "abort"))
-        self.downloader = downloader
-        self.config = config
+        self.policy = check_policy(policy)
+        self.on_error = check_on_error(on_error)
+        # What later stages did not store is removed in `cleanup`.
+        self._shared = (downloader if isinstance(downloader, SharedDownloader) else
+                        SharedDownloader(config, tmp_root=store.tmp_dir, downloader=downloader))
         self.in_flight: set[asyncio.Task[DeclarativeContent | None]] = set()
         self._held: tuple[DeclarativeContent, list[DeclarativeArtifact]] | None = None
-        self._temp_dir: Path | None = None
         self._putting = False
 
     @property
@@ -143,21 +131,12 @@ class ArtifactDownloader(Stage):
 
     async def run(self) -> None:
         """Take units while below the limit; hand each on once its downloads are done."""
-        async with contextlib.AsyncExitStack() as stack:
-            downloader = self.downloader
-            if downloader is None:
-                # Its own folder: what later stages did not store goes in `cleanup`.
-                self._temp_dir = Path(tempfile.mkdtemp(prefix="stage-", dir=self.store.tmp_dir))
-                downloader = await stack.enter_async_context(
-                    Downloader(self.config, temp_dir=self._temp_dir)
-                )
+        async with self._shared.use() as downloader:
             await self._loop(downloader)
 
     def cleanup(self) -> None:
         """Remove the downloads no later stage stored (the pipeline stopped early)."""
-        if self._temp_dir is not None:
-            shutil.rmtree(self._temp_dir, ignore_errors=True)
-            self._temp_dir = None
+        self._shared.cleanup()
 
     async def _loop(self, downloader: Downloader) -> None:
         in_flight = self.in_flight
@@ -181,12 +160,12 @@ class ArtifactDownloader(Stage):
                     await admit(held)
                 # Take what is queued without a task per unit; one unit may wait for a
                 # free slot while the units without downloads behind it pass it.
-                while getter is None and self._held is None and self._has_queued():
-                    dc = self._next_queued()
+                while getter is None and self._held is None and self.has_queued():
+                    dc = self.next_queued()
                     if dc is not None:
                         await admit(dc)
                 if getter is None and not self._input_done and self._held is None:
-                    getter = asyncio.ensure_future(self._next_item())
+                    getter = asyncio.ensure_future(self.next_item())
                 waitables: set[asyncio.Future[Any]] = set(in_flight)
                 if getter is not None:
                     waitables.add(getter)

@@ -1,9 +1,13 @@
-"""The standard list of stages behind a first stage."""
+"""The standard pipeline of a run: the discovery engine, then the sync stages."""
 
 from __future__ import annotations
 
 from stagekit.download import DownloadConfig, Downloader
+from stagekit.download.shared import SharedDownloader
+from stagekit.engine import DiscoveryEngine
+from stagekit.options import OnError, Policy, check_concurrency
 from stagekit.pipeline import EndStage, Stage
+from stagekit.remote import Remote
 from stagekit.stages.artifacts import ArtifactDownloader, ArtifactSaver, QueryExistingArtifacts
 from stagekit.stages.content import ContentSaver, QueryExistingContents
 from stagekit.stages.resolve import ResolveContentFutures
@@ -13,31 +17,38 @@ __all__ = ["default_stages"]
 
 
 def default_stages(
-    first_stage: Stage,
+    remote: Remote,
     store: Store,
-    policy: str = "immediate",
-    on_error: str = "continue",
+    policy: Policy = "immediate",
+    on_error: OnError | None = None,
     *,
+    max_depth: int | None = None,
     run_id: int | None = None,
     max_concurrent_content: int = 200,
     downloader: Downloader | None = None,
     download_config: DownloadConfig | None = None,
 ) -> list[Stage]:
-    """``first_stage`` followed by the sync stages in Pulp's order, ending in `EndStage`.
+    """The discovery engine over ``remote``, then the sync stages in Pulp's order.
 
     ``policy="metadata-only"`` records deferred artifacts without fetching them;
-    ``on_error="abort"`` stops at the first failed unit instead of reporting it.
+    ``on_error`` and ``max_depth`` default to the remote's own settings. Every stage
+    shares one downloader (``downloader``, or one opened for the pipeline that writes
+    into the store's temporary directory), so `create_pipeline(default_stages(...))`
+    wires a remote exactly as `stagekit.explore` does.
     """
+    check_concurrency("max_concurrent_content", max_concurrent_content)
+    shared = SharedDownloader(download_config, tmp_root=store.tmp_dir, downloader=downloader)
+    engine = DiscoveryEngine(remote, store=store, downloader=shared, policy=policy,
+                             on_error=on_error, max_depth=max_depth)
     return [
-        first_stage,
+        engine,
         QueryExistingArtifacts(store),
         ArtifactDownloader(
             store,
             max_concurrent_content=max_concurrent_content,
-            policy=policy,
-            on_error=on_error,
-            downloader=downloader,
-            config=download_config,
+            policy=engine.policy,
+            on_error=engine.on_error,
+            downloader=shared,
         ),
         ArtifactSaver(store),
         QueryExistingContents(store),

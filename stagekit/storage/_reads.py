@@ -128,10 +128,11 @@ def link_content_ids(
     identities: set[tuple[str, str]] = set()
     for row in rows:
         try:
-            key, identity = ref = _link_ref(row)
+            ref = _link_ref(row)
         except Exception as exc:  # handed back, to be raised at its row
             refs.append(exc)
             continue
+        key, identity = ref
         refs.append(ref)
         if identity is None:
             keys.add(key)
@@ -140,11 +141,11 @@ def link_content_ids(
     by_key = content_ids_by_key(conn, keys)
     by_identity = content_ids_by_identity(conn, identities)
     found: list[tuple[int, str] | Exception] = []
-    for row, ref in zip(rows, refs, strict=True):
-        if isinstance(ref, Exception):
-            found.append(ref)
+    for row, item in zip(rows, refs, strict=True):
+        if isinstance(item, Exception):
+            found.append(item)
             continue
-        key, identity = ref
+        key, identity = item
         cid = by_key.get(key) if identity is None else by_identity.get(identity)
         if cid is None:
             found.append(

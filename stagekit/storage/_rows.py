@@ -160,7 +160,7 @@ def timestamp(value: Any, what: str) -> float | None:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
-        return value.timestamp()
+        return float(value.timestamp())
     raise StoreError(f"{what}: {value!r} is not a time")
 
 

@@ -150,7 +150,7 @@ def _artifact_values(row: Any) -> tuple[str, int, str]:
         sha256, size, digests = row.get("sha256"), row.get("size"), row.get("digests")
     else:
         sha256, size, digests = row.sha256, row.size, getattr(row, "digests", None)
-    check_sha256(sha256)
+    sha256 = check_sha256(sha256)
     if not isinstance(size, int) or size < 0:
         raise StoreError(f"artifact sha256:{sha256} has no valid size ({size!r})")
     if not digests:

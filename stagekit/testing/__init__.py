@@ -4,9 +4,11 @@ Users writing a remote test it the way stagekit does::
 
     async with serve(make_file_repo(50), faults=Faults(seed=1)) as server:
         server.faults.add(status(503, path="dir0/*", times=2))
-        ...  # explore server.url_for(repo.entry_path()), compare with repo.expected
+        run = await stagekit.explore(remote_for(server.url_for(repo.entry_path())))
+        assert_run_matches(run, repo.expected)
 """
 
+from stagekit.testing.checks import assert_run_matches
 from stagekit.testing.debian import DebRepo, make_deb_repo
 from stagekit.testing.faults import (
     Corrupt,
@@ -59,6 +61,7 @@ __all__ = [
     "StaticFile",
     "Status",
     "Truncate",
+    "assert_run_matches",
     "corrupt",
     "latency",
     "make_deb_repo",

@@ -14,7 +14,7 @@ from typing import ClassVar
 from aiohttp import web
 
 import stagekit
-from stagekit.discovery import Discovery
+from stagekit import Remote
 from stagekit.download import DownloadConfig
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent
 from stagekit.storage import Store
@@ -43,14 +43,14 @@ def key(name: str) -> str:
 Build = Callable[[str], list[DeclarativeArtifact]]
 
 
-class ListRemote(Discovery):
+class ListRemote(Remote):
     """Flat units: one per name, with the artifacts ``build(name)`` declares."""
 
     def __init__(self, names: Iterable[str], build: Build, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.names, self.build = list(names), build
 
-    async def roots(self):
+    async def roots(self, ctx):
         for name in self.names:
             yield DeclarativeContent(Item(name), self.build(name))
 
@@ -58,7 +58,7 @@ class ListRemote(Discovery):
         return False
 
 
-class TreeRemote(Discovery):
+class TreeRemote(Remote):
     """A nested in-memory remote: ``graph`` maps a name to its children's names.
 
     ``build(name)`` gives each unit's artifacts; ``hook(name)``, if given, runs in
@@ -70,11 +70,11 @@ class TreeRemote(Discovery):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.graph, self.root_names, self.build, self.hook = graph, roots, build, hook
 
-    async def roots(self):
+    async def roots(self, ctx):
         for name in self.root_names:
             yield DeclarativeContent(Item(name), self.build(name))
 
-    async def discover(self, unit: Item, dc: DeclarativeContent):
+    async def discover(self, ctx, unit: Item, dc: DeclarativeContent):
         if self.hook is not None:
             result = self.hook(unit.name)
             if asyncio.iscoroutine(result):
@@ -111,7 +111,7 @@ def blob_builder(url_for: Callable[[str], str], digests: dict[str, str],
     return build
 
 
-async def explore(remote: Discovery, store: Store, *, config: DownloadConfig = FAST,
+async def explore(remote: Remote, store: Store, *, config: DownloadConfig = FAST,
                   **options: object) -> stagekit.Run:
     """Explore under a timeout with fast retries."""
     async with asyncio.timeout(TIMEOUT):

@@ -88,7 +88,7 @@ async def test_discover_raising_under_abort_stops_the_run_with_the_plugin_error(
 
 async def test_roots_raising_fails_the_run_after_what_was_put(tmp_path):
     class BrokenRoots(TreeRemote):
-        async def roots(self):
+        async def roots(self, ctx):
             yield DeclarativeContent(Item("r"), self.build("r"))
             raise ValueError("cannot list the roots of this remote")
 
@@ -102,11 +102,11 @@ async def test_roots_raising_fails_the_run_after_what_was_put(tmp_path):
 
 async def test_discover_yielding_garbage_fails_that_unit_with_a_clear_error(tmp_path):
     class Garbage(TreeRemote):
-        async def discover(self, unit, dc):
+        async def discover(self, ctx, unit, dc):
             if unit.name == "a":
                 yield "not a DeclarativeContent"
                 return
-            async for child in super().discover(unit, dc):
+            async for child in super().discover(ctx, unit, dc):
                 yield child
 
     store = Store(tmp_path / "store")
@@ -163,13 +163,13 @@ class Recorder(TreeRemote):
         super().__init__(*args, **kwargs)
         self.made: list[DeclarativeContent] = []
 
-    async def roots(self):
-        async for dc in super().roots():
+    async def roots(self, ctx):
+        async for dc in super().roots(ctx):
             self.made.append(dc)
             yield dc
 
-    async def discover(self, unit, dc):
-        async for child in super().discover(unit, dc):
+    async def discover(self, ctx, unit, dc):
+        async for child in super().discover(ctx, unit, dc):
             self.made.append(child)
             yield child
 
@@ -233,7 +233,7 @@ async def test_resolution_awaited_by_a_user_stage_on_a_failed_unit_raises(tmp_pa
     missing = tmp_path / "gone"
 
     class Waiter(TreeRemote):
-        async def discover(self, unit, dc):
+        async def discover(self, ctx, unit, dc):
             child = DeclarativeContent(
                 Item("missing"),
                 [DeclarativeArtifact(missing.as_uri(), "gone", digests={"sha256": "0" * 64})],

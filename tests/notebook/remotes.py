@@ -12,7 +12,7 @@ import random
 from collections import deque
 from dataclasses import dataclass
 
-from stagekit.discovery import Discovery
+from stagekit import Remote
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent
 from stagekit.testing.repo import Expected, ExpectedArtifact, ExpectedUnit, Repo, StaticFile
 
@@ -86,7 +86,7 @@ def make_linked_repo(layers: int = 4, width: int = 4, *, seed: int = 0,
     return Repo(files, expected)
 
 
-class LinkedPages(Discovery):
+class LinkedPages(Remote):
     """Pages listing ``relation path`` lines; ``jar`` lines are leaves."""
 
     def __init__(self, base_url: str, start: str = "l0/p0.pom", **kwargs) -> None:
@@ -101,23 +101,23 @@ class LinkedPages(Discovery):
     def has_children(self, dc: DeclarativeContent) -> bool:
         return isinstance(dc.content, Pom)
 
-    async def roots(self):
+    async def roots(self, ctx):
         yield self.unit(self.start, None)
 
-    async def discover(self, unit, dc):
+    async def discover(self, ctx, unit, dc):
         for line in dc.artifacts[unit.path].read_bytes().decode().splitlines():
             relation, path = line.split()
             yield self.unit(path, relation)
 
 
-class Flat(Discovery):
+class Flat(Remote):
     """``n`` flat units without artifacts: a run that costs no network."""
 
     def __init__(self, n: int, **kwargs) -> None:
         super().__init__(**kwargs)
         self.n = n
 
-    async def roots(self):
+    async def roots(self, ctx):
         for i in range(self.n):
             yield DeclarativeContent(Item(f"u{i:06d}"))
 

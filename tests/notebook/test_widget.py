@@ -123,8 +123,12 @@ async def test_outside_a_kernel_a_run_displays_as_a_static_summary(tmp_path):
 
 
 def test_static_summary_escapes_errors_and_lists_stages():
+    class FakeRemote:
+        def describe(self) -> str:
+            return "fake remote"
+
     class FakeRun:
-        remote = None
+        remote = FakeRemote()
         stats = {"status": "finished", "elapsed": 1.0, "units": 2, "statuses": {"failed": 2},
                  "depths": {0: 2}, "stages": {"A": {"in": 0, "out": 2}}, "bytes": 2048,
                  "bytes_per_second": 2048.0, "errors": 2}

@@ -37,8 +37,8 @@ def without(expected: Expected, keys: set[str]) -> Expected:
 
 def check_run(run: stagekit.Run, expected: Expected, url: str, policy: str) -> None:
     """Depths, edges, unit rows and artifact rows are exactly what the fixture says."""
-    assert run.remote.depths() == expected.depths()
-    assert run.remote.edges == expected.edges
+    assert run.depths() == expected.depths()
+    assert run.records.edge_set() == expected.edges
     units = run.to_dataframe().set_index("key")
     assert dict(units["depth"]) == expected.depths()
     artifacts = run.artifacts_dataframe().set_index(["unit_key", "relative_path"])
@@ -141,8 +141,8 @@ async def test_a_release_mismatch_on_every_variant_fails_that_index_only(tmp_pat
             p.key for p in repo.packages[("contrib", "amd64")]}
         healthy = without(repo.expected, lost)
         healthy.edges = {e for e in healthy.edges if e[0] != failed}
-        assert run.remote.depths() == healthy.depths()
-        assert run.remote.edges == healthy.edges
+        assert run.depths() == healthy.depths()
+        assert run.records.edge_set() == healthy.edges
     errors = dict(run.errors)
     assert list(errors) == [failed]
     for variant in ("Packages.xz", "Packages.gz", "Packages:"):
@@ -175,7 +175,7 @@ async def test_a_stanza_without_sha256_fails_that_package_only(tmp_path) -> None
         assert dict(frame.drop(index=list(bad))["depth"]) == rest.depths()
         assert set(frame.drop(index=list(bad))["status"]) == {"downloaded"}
         for edge in repo.expected.edges - rest.edges:
-            assert edge in run.remote.edges  # the failed package keeps its place in the graph
+            assert edge in run.records.edge_set()  # the failed package keeps its place in the graph
     errors = dict(run.errors)
     assert set(errors) == bad
     for key, error in errors.items():
@@ -193,7 +193,7 @@ async def test_packages_limits_which_stanzas_become_units(tmp_path, select) -> N
     kept = {p.key for ps in repo.packages.values() for p in ps
             if p.name in ("amber0", "libdelta3-1")}
     assert kept
-    packages = {k for k in run.remote.depths() if k.startswith("deb.package:")}
+    packages = {k for k in run.depths() if k.startswith("deb.package:")}
     assert packages == kept
 
 
@@ -205,7 +205,7 @@ async def test_components_and_architectures_narrow_the_indexes(tmp_path) -> None
         run = await explore(remote, tmp_path / "s", policy="metadata-only")
         requested = {p for p in server.counters.by_path if "/Packages" in p}
     assert requested == {repo.index_path("contrib", "arm64", "xz")}
-    assert {k for k in run.remote.depths() if k.startswith("deb.package:")} == {
+    assert {k for k in run.depths() if k.startswith("deb.package:")} == {
         p.key for p in repo.packages[("contrib", "arm64")]}
 
 

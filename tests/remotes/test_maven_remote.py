@@ -62,8 +62,8 @@ def artifact_rows(run):
 
 def assert_found_as_expected(run, repo, policy):
     assert run.errors == []
-    assert run.remote.depths() == repo.expected.depths()
-    assert run.remote.edges == repo.expected.edges
+    assert run.depths() == repo.expected.depths()
+    assert run.records.edge_set() == repo.expected.edges
     rows = artifact_rows(run)
     wanted = {(k, a.relative_path): a for k, u in repo.expected.units.items() for a in u.artifacts}
     assert set(rows) == set(wanted)
@@ -140,7 +140,7 @@ async def test_conflict_column_marks_a_group_artifact_at_several_versions(tmp_pa
     repo = conflict_repo()
     async with serve(repo) as server:
         run = await explore(server, repo, tmp_path / "store", policy="metadata-only")
-    assert run.remote.edges == repo.expected.edges
+    assert run.records.edge_set() == repo.expected.edges
     conflict = run.to_dataframe().set_index("key")["conflict"]
     assert conflict.to_dict() == {
         "maven.pom:org.stagekit.conflict:app:1.0": False,
@@ -214,8 +214,8 @@ async def test_bad_poms_fail_only_their_unit_naming_url_and_element(tmp_path):
     assert url("gone-parent") in errors["orphan"] and "404" in errors["orphan"]
     assert url("gone") in errors["gone"] and "404" in errors["gone"]
     # the rest of the discovery went on, with every unit at its depth
-    assert run.remote.depths() == repo.expected.depths()
-    assert run.remote.edges == repo.expected.edges
+    assert run.depths() == repo.expected.depths()
+    assert run.records.edge_set() == repo.expected.edges
     status = run.to_dataframe().set_index("key")["status"]
     assert status["maven.pom:org.stagekit.bad:leaf:1.0"] == "deferred"
     assert status["maven.pom:org.stagekit.bad:good:1.0"] == "deferred"
@@ -238,7 +238,7 @@ async def test_pom_not_matching_its_sidecar_fails_its_unit(tmp_path):
     (key, error), = run.errors
     assert key == "maven.pom:org.stagekit.diamond:c:1.0"
     assert "sha1 mismatch" in error and path in error
-    assert "maven.pom:org.stagekit.diamond:e:1.0" in run.remote.depths()  # via b -> d -> e
+    assert "maven.pom:org.stagekit.diamond:e:1.0" in run.depths()  # via b -> d -> e
 
 
 async def test_group_artifact_roots_use_release_from_metadata(tmp_path):
@@ -249,7 +249,7 @@ async def test_group_artifact_roots_use_release_from_metadata(tmp_path):
                             policy="metadata-only")
     expected = repo.expected.depths()
     expected["maven.pom:org.stagekit.range:lib:2.1"] = 0  # <release> of lib
-    assert run.remote.depths() == expected
+    assert run.depths() == expected
 
 
 async def test_repository_without_sidecars_stores_files_unverified(tmp_path):
@@ -257,7 +257,7 @@ async def test_repository_without_sidecars_stores_files_unverified(tmp_path):
     async with serve(repo) as server:
         run = await explore(server, repo, tmp_path / "store", policy="immediate")
     assert run.errors == []
-    assert run.remote.edges == repo.expected.edges
+    assert run.records.edge_set() == repo.expected.edges
     frame = run.artifacts_dataframe()
     assert len(frame) == 10
     assert set(frame["status"]) == {"downloaded"}
@@ -269,7 +269,7 @@ async def test_max_depth_stops_exploring_below_it(tmp_path):
     async with serve(repo) as server:
         run = await explore(server, repo, tmp_path / "store", policy="metadata-only",
                             max_depth=5)
-    assert run.remote.depths() == {f"maven.pom:org.stagekit.deep:node-{i}:1.0": i
+    assert run.depths() == {f"maven.pom:org.stagekit.deep:node-{i}:1.0": i
                                    for i in range(6)}
 
 
@@ -279,7 +279,7 @@ async def test_discovery_keeps_every_connection_busy(tmp_path):
         server.faults.add(latency(0.02))
         run = await explore(server, repo, tmp_path / "store", policy="metadata-only")
         busiest = server.counters.max_in_flight
-    assert run.remote.depths() == repo.expected.depths()
+    assert run.depths() == repo.expected.depths()
     assert busiest == FAST.per_host  # many POMs in flight at once, not one level at a time
 
 
@@ -289,7 +289,7 @@ async def test_optional_and_test_scopes_are_followed_when_asked(tmp_path):
         run = await explore(server, repo, tmp_path / "store", policy="metadata-only",
                             remote={"include_optional": True})
     assert ("maven.pom:org.stagekit.diamond:a:1.0", "maven.pom:org.stagekit.missing:opt-a:1.0",
-            "dependency:compile") in run.remote.edges
+            "dependency:compile") in run.records.edge_set()
     (key, error), = run.errors  # the optional POM is not in the repository
     assert key == "maven.pom:org.stagekit.missing:opt-a:1.0" and "404" in error
 
@@ -309,8 +309,8 @@ async def test_second_run_reads_stored_poms_and_requests_nothing(tmp_path, polic
         server.counters.reset()
         second = await explore(server, repo, store, policy=policy)
         assert [p for p in server.counters.by_path if p.endswith((".pom", ".sha1", ".jar"))] == []
-    assert second.remote.depths() == first.remote.depths() == repo.expected.depths()
-    assert second.remote.edges == repo.expected.edges
+    assert second.depths() == first.depths() == repo.expected.depths()
+    assert second.records.edge_set() == repo.expected.edges
     # pom-packaging units have no main artifact: nothing deferred, all existing
     was = first.to_dataframe().set_index("key")["status"].astype(str)
     now = second.to_dataframe().set_index("key")["status"].astype(str)

@@ -28,8 +28,8 @@ async def explore(remote: OCIRemote, store: Path, **options: object) -> stagekit
 
 def check_run(run: stagekit.Run, expected: Expected, server_url: str, policy: str) -> None:
     """Units, depths, edges and every artifact row are exactly what the fixture says."""
-    assert run.remote.depths() == expected.depths()
-    assert run.remote.edges == expected.edges
+    assert run.depths() == expected.depths()
+    assert run.records.edge_set() == expected.edges
     units = run.to_dataframe().set_index("key")
     assert set(units.index) == set(expected.units)
     assert dict(units["depth"]) == expected.depths()

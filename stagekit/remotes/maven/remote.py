@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from stagekit.context import RunContext
 from stagekit.errors import DownloadError, MetadataError, StagekitError, UnsafePathError
 from stagekit.models import (
     Content,
@@ -27,7 +28,8 @@ from stagekit.models import (
     DeclarativeContent,
     safe_relative_path,
 )
-from stagekit.remotes.base import HTTPDiscovery
+from stagekit.options import OnError
+from stagekit.remote import HTTPRemote
 from stagekit.remotes.maven.children import Child, children_of
 from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
 from stagekit.remotes.maven.effective import EffectivePom
@@ -107,7 +109,7 @@ def _combine(url: str, problems: Sequence[StagekitError]) -> StagekitError:
                          field=getattr(problems[0], "field", None))
 
 
-class MavenRemote(HTTPDiscovery):
+class MavenRemote(HTTPRemote):
     """Discover POMs from ``roots`` (``"g:a:v"``, or ``"g:a"`` resolved via maven-metadata.xml).
 
     ``scopes`` are the dependency scopes followed; optional dependencies only with
@@ -125,15 +127,17 @@ class MavenRemote(HTTPDiscovery):
         include_optional: bool = False,
         checksums: Iterable[str] = ("sha1",),
         max_depth: int | None = None,
-        on_error: str = "continue",
+        on_error: OnError | None = None,
     ) -> None:
-        super().__init__(max_depth=max_depth, on_error=on_error)
+        super().__init__(url, max_depth=max_depth, on_error=on_error)
         self.base_url = url if url.endswith("/") else url + "/"
         self.root_specs = [roots] if isinstance(roots, str) else list(roots)
         self.scopes = tuple(scopes)
         self.include_optional = include_optional
         self.checksums = tuple(checksums)
         Sidecars(self._get, self.checksums)  # validate the algorithms now, not mid-run
+        # Per-run state, made in open() and dropped in close().
+        self._ctx: RunContext | None = None
         self.files: PomFiles | None = None
         self.resolver: PomResolver | None = None
 
@@ -141,59 +145,66 @@ class MavenRemote(HTTPDiscovery):
         """The remote as shown in the catalog."""
         return f"maven {redact_url(self.base_url)} {' '.join(self.root_specs)}"
 
-    # -- the stage ----------------------------------------------------------------
+    # -- the run ------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Discover, then drop what is left (fetches, temporary files nobody took)."""
-        # A downloader given by the run writes into the store's temporary directory, so
-        # its files can be handed to the pipeline; one opened here cannot.
-        handoff = self.downloader is not None
+    async def open(self, ctx: RunContext) -> None:
+        """Make the run's POM cache and resolver; learn which POMs earlier runs saved."""
+        self._ctx = ctx
         self.sidecars = Sidecars(self._get, self.checksums)
         self.files = PomFiles(self.base_url, self.sidecars, get_bytes=self._get,
-                              fetch_file=self._fetch_file if handoff else None,
+                              fetch_file=self._fetch_file,
                               stored=lambda coords: self._stored(coords)[1])
         self.resolver = PomResolver(self.files.data, self.base_url,
                                     fetch_metadata=self._fetch_metadata)
         self._claimed: set[Coordinates] = set()
         self._recipes: dict[Coordinates, asyncio.Task[_Recipe]] = {}
         self._saved_before: set[str] = (
-            await asyncio.to_thread(self.store.catalog.complete_keys, MavenPom.kind)
-            if self.store is not None else set()
+            await asyncio.to_thread(ctx.store.catalog.complete_keys, MavenPom.kind)
+            if ctx.store is not None else set()
         )
-        try:
-            await super().run()
-        finally:
-            running = [t for t in self._recipes.values() if not t.done()]
-            for task in running:
-                task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Drop what is left of the run (fetches, temporary files nobody took)."""
+        running = [t for t in self._recipes.values() if not t.done()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        if self.resolver is not None:
             await self.resolver.aclose()
+        if self.files is not None:
             await self.files.aclose()
+        self._ctx = self.files = self.resolver = None
+        self._recipes = {}
+
+    @property
+    def _run(self) -> RunContext:
+        assert self._ctx is not None, "MavenRemote is not in a run"
+        return self._ctx
 
     async def _get(self, url: str) -> bytes:
-        return await self.get_bytes(url)
+        return await self._run.get_bytes(url)
 
     async def _fetch_file(self, url: str) -> Any:
-        return await self.downloader.fetch(url)
+        return await self._run.downloader.fetch(url)
 
     async def _fetch_metadata(self, group: str, artifact: str) -> bytes:
-        return await self.get_bytes(self.base_url + metadata_path(group, artifact))
+        return await self._run.get_bytes(self.base_url + metadata_path(group, artifact))
 
     # -- roots and children -------------------------------------------------------
 
-    async def roots(self) -> AsyncIterator[DeclarativeContent]:
+    async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
         """The root POMs, each fetched (with its sidecars) before it is put."""
         tasks: dict[asyncio.Task[_Found], str] = {}
         for text in self.root_specs:
             try:
                 group, artifact, version = _parse_root(text)
             except MetadataError as exc:
-                self.report_failure(f"maven.pom:{text}", MavenPom.kind, exc)
+                ctx.fail(exc, key=f"maven.pom:{text}", kind=MavenPom.kind)
                 continue
             tasks[self._spawn_local(self._root(group, artifact, version))] = text
         async for text, found, error in self._as_done(tasks):
             if error is not None:
-                self.report_failure(f"maven.pom:{text}", MavenPom.kind, error)
+                ctx.fail(error, key=f"maven.pom:{text}", kind=MavenPom.kind)
             else:
                 yield self._declare(found)
 
@@ -208,9 +219,9 @@ class MavenRemote(HTTPDiscovery):
         coords = Coordinates(group, artifact, version)
         return _Found(coords, None, frozenset(), await self._recipe(coords, guess_jar=True))
 
-    async def discover(self, unit: Content, dc: DeclarativeContent) -> AsyncIterator[
-        DeclarativeContent
-    ]:
+    async def discover(
+        self, ctx: RunContext, unit: Content, dc: DeclarativeContent
+    ) -> AsyncIterator[DeclarativeContent]:
         """The parent, imported BOMs and followed dependencies of a saved POM.
 
         Raises `MetadataError` naming the POM URL and the element when the model cannot
@@ -323,7 +334,7 @@ class MavenRemote(HTTPDiscovery):
     def _declare(self, found: _Found) -> DeclarativeContent:
         """The unit to yield: complete the first time, a bare link every other time.
 
-        Called right before the yield, with no await in between: `Discovery` registers
+        Called right before the yield, with no await in between: the engine registers
         the first unit of a key synchronously, so a bare one can only ever be linked.
         """
         c = found.coords
@@ -359,14 +370,14 @@ class MavenRemote(HTTPDiscovery):
         A released POM does not change, so what the catalog recorded (digests, main
         artifact and its digests) stands for the sidecars, and nothing is requested.
         """
-        store = self.store
+        store = self._run.store
         key = MavenPom(coords.group, coords.artifact, coords.version).key
         if store is None or key not in self._saved_before:
             return None, None
         row = store.catalog.existing_contents([key]).get(key)
         rel = pom_path(coords)
         pom = (row or {}).get("artifacts", {}).get(rel)
-        if not pom or not pom.get("sha256"):
+        if row is None or not pom or not pom.get("sha256"):
             return None, None
         try:
             data = store.artifact_path(pom["sha256"]).read_bytes()

@@ -1,0 +1,77 @@
+"""What a run gives a remote: `RunContext`.
+
+A `stagekit.Remote` holds only its configuration; everything that belongs to one run
+(the downloader, the store, the event bus, the run's choices) reaches it through the
+context passed to each hook, and so does the one way to report a unit that failed
+before it could be put.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from stagekit.options import OnError, Policy
+
+if TYPE_CHECKING:
+    from stagekit.download import Downloader
+    from stagekit.events import EventBus
+    from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent
+    from stagekit.storage import Store
+
+__all__ = ["FailureSink", "RunContext"]
+
+#: Records a unit that failed before it was put: (error, unit or key and kind, parent,
+#: relation, artifacts). Supplied by the discovery engine.
+FailureSink = Callable[
+    [Exception, "Content | None", "tuple[str, str] | None", "DeclarativeContent | None",
+     "str | None", "Sequence[DeclarativeArtifact]"],
+    None,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """The run as a remote sees it; the same object for every hook of one run.
+
+    ``store`` is None only in a pipeline built without one (tests of a remote alone).
+    """
+
+    downloader: Downloader
+    store: Store | None
+    events: EventBus
+    on_error: OnError
+    max_depth: int | None
+    policy: Policy
+    _record_failure: FailureSink = field(repr=False)
+
+    async def get_bytes(self, url: str, headers: Mapping[str, str] | None = None) -> bytes:
+        """The body of a small metadata file at ``url``, retried like any download."""
+        body, _ = await self.downloader.get_bytes(url, headers=dict(headers) if headers else None)
+        return body
+
+    def fail(
+        self,
+        error: Exception,
+        *,
+        unit: Content | None = None,
+        key: str | None = None,
+        kind: str | None = None,
+        parent: DeclarativeContent | None = None,
+        relation: str | None = None,
+        artifacts: Sequence[DeclarativeArtifact] = (),
+    ) -> None:
+        """Report a unit that failed before it could be put, honouring ``on_error``.
+
+        Name the unit by ``unit`` (its content) or by ``key`` and ``kind`` (when no
+        content could be built, e.g. a bad manifest line). With ``parent`` it is linked
+        as that unit's child (by ``relation``) at the next depth; its ``artifacts`` are
+        reported failed. Under ``on_error="abort"`` this raises ``error``.
+        """
+        if self.on_error == "abort":
+            raise error
+        if unit is None and (key is None or kind is None):
+            raise TypeError("fail() needs unit=, or key= and kind=")
+        named = None if unit is not None else (key or "", kind or "")
+        self._record_failure(error, unit, named, parent, relation, artifacts)

@@ -1,0 +1,333 @@
+"""The discovery engine: the first stage of every run, wrapping a `stagekit.Remote`.
+
+The remote says what the roots are and what the children of a saved unit are; the
+engine does the rest: it attaches futures, explores each saved unit as soon as it
+resolves (many at once: a wide level is never awaited as a block), links a unit found
+again instead of fetching it twice (so cycles end), keeps every unit's shortest depth,
+honours ``max_depth``, and ends the stream exactly when no future and no exploration is
+left. Its state is its own: nothing is stored on the remote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from collections import deque
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, final
+
+from stagekit.context import RunContext
+from stagekit.download.shared import SharedDownloader
+from stagekit.errors import UnitFailedError
+from stagekit.events import (
+    ArtifactFinished,
+    EdgeAdded,
+    UnitDepthChanged,
+    UnitDiscovered,
+    UnitFinished,
+)
+from stagekit.models import (
+    Content,
+    DeclarativeArtifact,
+    DeclarativeContent,
+    content_identity,
+    content_key,
+)
+from stagekit.options import OnError, Policy, check_max_depth, check_on_error, check_policy
+from stagekit.pipeline import Stage
+from stagekit.remote import Remote
+from stagekit.storage import Store
+from stagekit.urls import redact_url
+
+__all__ = ["DiscoveryEngine"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True, eq=False)
+class _Node:
+    """What the engine remembers of one unit."""
+
+    key: str
+    depth: int
+    children: list[_Node] = field(default_factory=list)
+    explored: bool = False
+    # Kept only while the unit may still need exploring (saved but cut off by max_depth).
+    saved: tuple[Content, DeclarativeContent] | None = None
+    # Kept only for a remote that revisits units reached again (see `Remote.revisit`).
+    declared: DeclarativeContent | None = None
+    unit: Content | None = None
+
+
+@final
+class DiscoveryEngine(Stage):
+    """The first stage of a pipeline: explores ``remote`` and feeds the stages after it.
+
+    `stagekit.default_stages` builds it; build it yourself only to put a remote in
+    front of stages of your own. ``on_error`` and ``max_depth`` default to the remote's
+    own settings (then ``"continue"`` and no limit). Without ``downloader`` it opens
+    one for the run, writing into the store's temporary directory (or the system's,
+    without a store).
+    """
+
+    def __init__(
+        self,
+        remote: Remote,
+        *,
+        store: Store | None = None,
+        downloader: SharedDownloader | None = None,
+        policy: Policy = "immediate",
+        on_error: OnError | None = None,
+        max_depth: int | None = None,
+    ) -> None:
+        if not isinstance(remote, Remote):
+            raise TypeError(f"expected a stagekit.Remote, got {type(remote).__name__}")
+        self.remote = remote
+        self.name = type(remote).__name__  # progress shows the remote, not the engine
+        self.store = store
+        self.policy = check_policy(policy)
+        self.on_error: OnError = check_on_error(
+            on_error if on_error is not None else remote.on_error or "continue")
+        self.max_depth = check_max_depth(max_depth if max_depth is not None
+                                         else remote.max_depth)
+        if downloader is None:
+            tmp_root = store.tmp_dir if store is not None else Path(tempfile.gettempdir())
+            downloader = SharedDownloader(tmp_root=tmp_root)
+        self._shared = downloader
+        self._revisits = type(remote).revisit is not Remote.revisit
+        self._nodes: dict[tuple[str, tuple[Any, ...]], _Node] = {}
+        self._edges: set[tuple[str, str, str | None]] = set()
+        self._active = 0  # roots and explorations running
+        self._futures = 0  # futures attached and not done
+        self._group: asyncio.TaskGroup | None = None
+        self._finished = asyncio.Event()
+        self._ctx: RunContext | None = None
+
+    # -- the stage ----------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Put the roots, then the children of every saved unit, until nothing is left."""
+        self._nodes = {}
+        self._edges = set()
+        self._active = self._futures = 0
+        self._finished = asyncio.Event()
+        async with self._shared.use() as downloader:
+            ctx = RunContext(downloader, self.store, self.events, self.on_error,
+                             self.max_depth, self.policy, self._record_failure)
+            self._ctx = ctx
+            await self.remote.open(ctx)
+            try:
+                try:
+                    async with asyncio.TaskGroup() as group:
+                        self._group = group
+                        self._spawn(self._put_roots(ctx))
+                        await self._finished.wait()
+                except BaseExceptionGroup as group_error:
+                    raise _first(group_error) from None
+                finally:
+                    self._group = None
+            finally:
+                await self.remote.close()
+
+    def cleanup(self) -> None:
+        """Remove the temporary folder of a downloader the engine opened itself."""
+        self._shared.cleanup()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        assert self._group is not None
+        self._active += 1
+        self._idle = False
+        task = self._group.create_task(coro)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._active -= 1
+        self._check_finished()
+
+    def _check_finished(self) -> None:
+        if self._active:
+            return
+        if self._futures == 0:
+            self._finished.set()
+        else:
+            self._idle = True
+            if self._pipeline is not None:
+                self._pipeline.check_stall()
+
+    async def _put_roots(self, ctx: RunContext) -> None:
+        async for dc in self.remote.roots(ctx):
+            await self._submit(dc, None, 0)
+
+    async def _submit(self, dc: DeclarativeContent, parent: _Node | None, depth: int) -> None:
+        identity = dc.identity
+        node = self._nodes.get(identity)
+        relation = dc.relation
+        if node is not None:
+            if parent is not None:
+                self._link(parent, node, relation)
+                self._lower_depth(node, depth)
+            if node.declared is not None:
+                self._revisit(node, node.declared, dc)
+            return
+        key = dc.key
+        node = _Node(key, depth)
+        if self._revisits:
+            node.declared = dc
+        self._nodes[identity] = node
+        dc.depth = depth
+        if parent is not None:
+            parent.children.append(node)
+            self._edges.add((parent.key, key, relation))
+        events = self.events
+        if events.active:
+            content = dc.content
+            events.emit(UnitDiscovered(
+                key, content.kind, depth, parent.key if parent is not None else None,
+                relation, len(dc.d_artifacts), tuple(content.natural_key())))
+        if self.remote.has_children(dc):
+            future = dc.get_or_create_future()
+            self._futures += 1
+            future.add_done_callback(lambda f: self._resolved(f, node, dc))
+        await self.put(dc)
+
+    def _link(self, parent: _Node, node: _Node, relation: str | None) -> None:
+        edge = (parent.key, node.key, relation)
+        if edge in self._edges:
+            return
+        self._edges.add(edge)
+        parent.children.append(node)
+        if self.events.active:
+            self.events.emit(EdgeAdded(parent.key, node.key, relation))
+
+    def _lower_depth(self, node: _Node, depth: int) -> None:
+        """Give ``node`` and its descendants the shorter depth; explore what was cut off."""
+        if depth >= node.depth:
+            return
+        node.depth = depth
+        queue = deque([node])
+        emit = self.events.emit if self.events.active else None
+        while queue:
+            current = queue.popleft()
+            if emit is not None:
+                emit(UnitDepthChanged(current.key, current.depth))
+            if current.saved is not None and self._may_explore(current):
+                unit, dc = current.saved
+                current.saved = None
+                if self._revisits:
+                    current.unit = unit
+                self._explore(current, unit, dc)
+            for child in current.children:
+                if current.depth + 1 < child.depth:
+                    child.depth = current.depth + 1
+                    queue.append(child)
+
+    def _revisit(self, node: _Node, known: DeclarativeContent, found: DeclarativeContent) -> None:
+        """Explore ``node`` again when the remote says ``found`` widens what it leads to."""
+        extra = self.remote.revisit(known, found)
+        if extra is None:
+            return
+        known.extra_data = extra
+        if node.explored and node.unit is not None and self._may_explore(node):
+            self._spawn(self._put_children(node, node.unit, known))
+        # Otherwise the unit is not explored yet, and will be with the new extra_data.
+
+    def _may_explore(self, node: _Node) -> bool:
+        return self.max_depth is None or node.depth < self.max_depth
+
+    def _resolved(
+        self, future: asyncio.Future[Content], node: _Node, dc: DeclarativeContent
+    ) -> None:
+        self._futures -= 1
+        if future.cancelled():
+            pass
+        elif future.exception() is not None:
+            log.debug("unit %s failed: %s", node.key, future.exception())
+        elif self._may_explore(node):
+            if self._revisits:
+                node.unit = future.result()
+            self._explore(node, future.result(), dc)
+        elif self.max_depth is not None:
+            node.saved = (future.result(), dc)
+        self._check_finished()
+
+    def _explore(self, node: _Node, unit: Content, dc: DeclarativeContent) -> None:
+        if node.explored or self._group is None:
+            return
+        node.explored = True
+        self._spawn(self._put_children(node, unit, dc))
+
+    async def _put_children(self, node: _Node, unit: Content, dc: DeclarativeContent) -> None:
+        assert self._ctx is not None
+        try:
+            async for child in self.remote.discover(self._ctx, unit, dc):
+                child.parent = dc
+                await self._submit(child, node, node.depth + 1)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self.on_error == "abort":
+                raise
+            error = UnitFailedError(f"discover() failed for unit {node.key}: {exc}",
+                                    unit_key=node.key)
+            error.__cause__ = exc
+            log.warning("%s", error)
+            dc.error = error
+            if self.events.active:
+                self.events.emit(UnitFinished(node.key, "failed", str(error)))
+
+    # -- failures reported by the remote (through RunContext.fail) -----------------
+
+    def _record_failure(
+        self,
+        error: Exception,
+        unit: Content | None,
+        named: tuple[str, str] | None,
+        parent_dc: DeclarativeContent | None,
+        relation: str | None,
+        artifacts: Sequence[DeclarativeArtifact],
+    ) -> None:
+        log.warning("%s", error)
+        if unit is not None:
+            key, kind, identity = content_key(unit), unit.kind, content_identity(unit)
+            natural: tuple[Any, ...] = tuple(unit.natural_key())
+        else:
+            assert named is not None
+            key, kind = named
+            identity, natural = (kind, (key,)), ()
+        parent = self._nodes.get(parent_dc.identity) if parent_dc is not None else None
+        depth = 0
+        if parent_dc is not None:
+            depth = (parent.depth if parent is not None else parent_dc.depth) + 1
+        node = self._nodes.get(identity)
+        if node is not None:
+            if parent is not None:
+                self._link(parent, node, relation)
+                self._lower_depth(node, depth)
+            return
+        node = _Node(key, depth, explored=True)
+        self._nodes[identity] = node
+        if parent is not None:
+            parent.children.append(node)
+            self._edges.add((parent.key, key, relation))
+        events = self.events
+        if not events.active:
+            return
+        events.emit(UnitDiscovered(key, kind, depth, parent.key if parent else None, relation,
+                                   len(artifacts), natural))
+        for da in artifacts:
+            events.emit(ArtifactFinished(
+                key, da.relative_path, redact_url(da.url), da.size, da.digests.get("sha256"),
+                "failed", str(error), 0, bool(da.digests)))
+        events.emit(UnitFinished(key, "failed", str(error)))
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf of ``group`` (a stage raises the remote's own error, not a group)."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
+
