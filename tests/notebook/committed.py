@@ -32,6 +32,7 @@ _VOLATILE = [
     (re.compile(r"https?://127\.0\.0\.1:\d+"), "URL"),
     (re.compile(r"/tmp/[^\s'\"<>)]*|/private/var/[^\s'\"<>)]*"), "TMP"),
     (re.compile(r"\d{4}-\d\d-\d\d[ T][\d:.]+(\+00:00)?"), "TIME"),
+    (re.compile(r"\d[\d,.]*\s(?:B|KiB|MiB|GiB)\b"), "SIZE"),  # a stopped run's bytes
     (re.compile(r"\d[\d,.]*"), "N"),  # counts of a cancelled run, rates, sizes, positions
 ]
 
