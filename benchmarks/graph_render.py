@@ -90,8 +90,8 @@ def browser_measures(sizes: list[int]) -> list[Measure]:
             page_path.write_text(graph_html(layered(n), aggregate_above=10**9),
                                  encoding="utf-8")
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(page_path.as_uri())
-            page.wait_for_selector(".sk-graph[data-nodes]", timeout=300_000)
+            page.goto(page_path.as_uri(), wait_until="commit", timeout=600_000)
+            page.wait_for_selector(".sk-graph[data-nodes]", timeout=900_000)
             first = page.evaluate(_FIRST_FRAME)
             # Pan as a user does: drag the stage with the mouse, counting frames meanwhile.
             box = page.locator(".sk-canvas").bounding_box()

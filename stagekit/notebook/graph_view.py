@@ -46,7 +46,7 @@ def _widget_class() -> type:
         raise MissingExtraError(
             "the interactive graph needs anywidget: pip install 'stagekit[graph]'") from exc
 
-    class GraphWidget(anywidget.AnyWidget):  # type: ignore[misc]
+    class GraphWidget(anywidget.AnyWidget):
         """The discovery graph, layered by depth; grows while its run goes on."""
 
         _esm = bundle_path()
