@@ -58,9 +58,13 @@ def chromium_path() -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """A headless Chromium, launched from the system's binary."""
+    """A headless Chromium, launched from the system's binary.
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which the asyncio tests of other modules must not meet.
+    """
     executable = chromium_path()
     try:
         from playwright.sync_api import sync_playwright
@@ -118,7 +122,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """JupyterLab with a token, its kernel running this interpreter (and this stagekit)."""
     try:
