@@ -111,10 +111,11 @@ def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def main() -> int:
-    """Re-execute every notebook and write it back with its outputs."""
+def main(names: list[str]) -> int:
+    """Re-execute the notebooks named (all without names) and write them back with outputs."""
+    paths = [NOTEBOOKS / name for name in names] or sorted(NOTEBOOKS.glob("*.ipynb"))
     with python3_kernel(), tempfile.TemporaryDirectory(prefix="stagekit-nb-") as cwd:
-        for path in sorted(NOTEBOOKS.glob("*.ipynb")):
+        for path in paths:
             nb = clean(execute(path, Path(cwd)))
             nbformat.write(nb, path)
             print(f"{path.name}: {path.stat().st_size:,} bytes")
@@ -122,4 +123,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import queue
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tests.notebook.committed import NOTEBOOKS, client_for, execute, fingerprint, python3_kernel
+from tests.notebook.committed import NOTEBOOKS, client_for, fingerprint, python3_kernel
+from tests.notebook.committed import execute as execute_path
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -30,6 +32,15 @@ def python3_kernelspec():
         yield
 
 
+def execute(name: str, cwd: Path) -> nbformat.NotebookNode:
+    """``notebooks/name`` executed in ``cwd``, with no error output."""
+    nb = execute_path(NOTEBOOKS / name, cwd)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "error"]
+    assert errors == []
+    return nb
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     """Each notebook executed once for the whole module: name -> executed notebook."""
@@ -37,11 +48,7 @@ def executed(tmp_path_factory):
 
     def get(name: str) -> nbformat.NotebookNode:
         if name not in done:
-            nb = execute(NOTEBOOKS / name, tmp_path_factory.mktemp("nb"))
-            errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                      if o.output_type == "error"]
-            assert errors == []
-            done[name] = nb
+            done[name] = execute(name, tmp_path_factory.mktemp("nb"))
         return done[name]
 
     return get
