@@ -131,6 +131,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         _missing("jupyterlab is not installed: pip install -e '.[browser]'")
     root = tmp_path_factory.mktemp("lab")
     config = tmp_path_factory.mktemp("lab-config")
+    # Every cell in the DOM (no windowing), so a test finds outputs below the fold too.
+    tracker = config / "settings" / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     token = secrets.token_hex(16)
     port = _free_port()
     with python3_kernel():
