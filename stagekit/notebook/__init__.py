@@ -9,6 +9,7 @@ the final static summary (`summary_html`), so a saved notebook shows what a read
 open offline.
 """
 
+from stagekit.notebook.diff_view import DiffView, draw_diff, show_diff
 from stagekit.notebook.draw import MAX_NODES, TreeDrawing, draw_tree, layered_layout, plot_depths
 from stagekit.notebook.export import graph_html, write_graph_outputs
 from stagekit.notebook.graph_view import graph_widget, show_graph
@@ -17,9 +18,11 @@ from stagekit.notebook.widget import RunWidget, display_run, in_kernel, run_mime
 
 __all__ = [
     "MAX_NODES",
+    "DiffView",
     "RunWidget",
     "TreeDrawing",
     "display_run",
+    "draw_diff",
     "draw_tree",
     "graph_html",
     "graph_widget",
@@ -28,6 +31,7 @@ __all__ = [
     "layered_layout",
     "plot_depths",
     "run_mimebundle",
+    "show_diff",
     "show_graph",
     "summary_html",
     "summary_text",
