@@ -15,7 +15,8 @@ __all__ = ["EXTRAS", "MissingExtraError", "has_extra", "require_extra"]
 #: extra -> (module it brings, what needs it)
 EXTRAS = {
     "parquet": ("pyarrow", "writing and reading Parquet files"),
-    "draw": ("matplotlib", "drawing the discovery tree"),
+    "draw": ("matplotlib", "the depth chart (plot_depths)"),
+    "graph": ("anywidget", "the interactive graph (show_graph)"),
 }
 
 

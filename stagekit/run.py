@@ -260,6 +260,12 @@ class Run:
         """The discovery graph so far (a new DiGraph each time)."""
         return self.records.graph()
 
+    def subgraph(self, **filters: Any) -> nx.DiGraph:
+        """The graph of the units that ``kinds``/``statuses``/``depths``/``key`` keep."""
+        from stagekit.graphs import subgraph
+
+        return subgraph(self.graph, **filters)
+
     def to_dataframe(self) -> pd.DataFrame:
         """One row per unit found so far (a new frame each time), with the remote's columns."""
         return self.remote.annotate(self.records.to_dataframe())

@@ -78,12 +78,8 @@ def write_results(run: Run, out: Output, *, tree: bool = True) -> list[Path]:
     graph_path = out.path / "graph.graphml"
     nx.write_graphml(run.graph, graph_path)
     written.append(graph_path)
-    from stagekit.extras import has_extra
+    if tree:  # tree.svg (aggregated past its threshold) and graph.html (interactive, offline)
+        from stagekit.notebook.export import write_graph_outputs
 
-    if tree and has_extra("draw"):
-        from stagekit.notebook import draw_tree
-
-        svg_path = out.path / "tree.svg"
-        svg_path.write_text(draw_tree(run).data)
-        written.append(svg_path)
+        written.extend(write_graph_outputs(run, out.path))
     return written

@@ -8,9 +8,7 @@ reuses `stagekit.notebook.draw_tree` with a colour per change.
 
 from __future__ import annotations
 
-import contextlib
 import html
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -88,22 +86,6 @@ def show_diff(old: Run | int, new: Run | int, store: Any = None) -> DiffView:
     return DiffView(diff(old, new, store))
 
 
-@contextlib.contextmanager
-def _change_colours() -> Iterator[None]:
-    # draw_tree colours by "status" with fixed colours for known values; the change
-    # labels join them only while this drawing is made (draw.py belongs to the views).
-    from stagekit.notebook import draw
-
-    colours = draw.STATUS_COLOURS
-    saved = dict(colours)
-    colours.update(CHANGE_COLOURS)
-    try:
-        yield
-    finally:
-        colours.clear()
-        colours.update(saved)
-
-
 def draw_diff(new: Run, frame: pd.DataFrame, **options: Any) -> Any:
     """The tree of run ``new`` with each unit coloured by its change in ``frame`` (the
     `stagekit.diff` that ends with ``new``); unchanged units are grey, removed ones are
@@ -118,5 +100,4 @@ def draw_diff(new: Run, frame: pd.DataFrame, **options: Any) -> Any:
     counts = DiffView(frame).counts()
     options.setdefault("title", f"{graph.number_of_nodes():,} units: {counts['added']} "
                                 f"added, {counts['changed']} changed ({removed} removed)")
-    with _change_colours():
-        return draw_tree(graph, color_by="status", **options)
+    return draw_tree(graph, color_by="status", colours=CHANGE_COLOURS, **options)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-__all__ = ["human_bytes", "summary_html", "summary_text"]
+__all__ = ["headline", "human_bytes", "overall", "summary_html", "summary_text"]
 
 MAX_ERRORS = 10
 
@@ -28,13 +28,22 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} GiB"  # pragma: no cover
 
 
-def headline(run: Any, stats: dict[str, Any]) -> str:
-    """One line: what is explored, status, units, bytes, rate, errors and time."""
+def overall(stats: dict[str, Any]) -> str:
+    """What a user wants first: units found/done/failed, bytes, rate, time, deepest level."""
+    found, failed = stats["units"], stats["errors"]
+    done = found - stats["statuses"].get("discovered", 0) - failed
+    deepest = max(stats["depths"], default=None)
+    level = f", deepest level {deepest}" if deepest is not None else ""
     return (
-        f"{run.remote.describe()}: {stats['status']}, {stats['units']:,} units, "
-        f"{human_bytes(stats['bytes'])} at {human_bytes(stats['bytes_per_second'])}/s, "
-        f"{stats['errors']:,} failed, {stats['elapsed']:.1f} s"
+        f"{found:,} units found, {done:,} done, {failed:,} failed · "
+        f"{human_bytes(stats['bytes'])} at {human_bytes(stats['bytes_per_second'])}/s · "
+        f"{stats['elapsed']:.1f} s{level}"
     )
+
+
+def headline(run: Any, stats: dict[str, Any]) -> str:
+    """One line: what is explored, its status, then `overall`."""
+    return f"{run.remote.describe()}: {stats['status']} · {overall(stats)}"
 
 
 def _table(title: str, header: tuple[str, str], rows: list[tuple[Any, Any]]) -> str:

@@ -54,19 +54,48 @@ class RunWidget(widgets.VBox):
         self.bars: dict[str, widgets.IntProgress] = {}
         self._shown: dict[str, tuple[int, int, str]] = {}
         self.stages_box = widgets.VBox()
+        # The per-stage bars name pipeline internals: folded under the overall line.
+        self.details = widgets.Accordion(children=[self.stages_box], selected_index=None)
+        self.details.set_title(0, "Pipeline stages")
         self.depths = widgets.HTML()
         self.failures = widgets.HTML()
         self.stop_button = widgets.Button(description="Stop", icon="stop",
                                           button_style="danger", tooltip="Cancel the run")
         self.stop_button.on_click(self._stop_clicked)
-        super().__init__([self.header, self.stages_box, self.depths, self.failures,
-                          self.stop_button])
+        self.progress = widgets.VBox([self.depths, self.details, self.failures])
+        self.graph_box = widgets.VBox([widgets.HTML("<i>Select this tab to draw the graph.</i>")])
+        self.graph: Any = None
+        self.tabs = widgets.Tab(children=[self.progress, self.graph_box], selected_index=0)
+        self.tabs.set_title(0, "Progress")
+        self.tabs.set_title(1, "Graph")
+        self.tabs.observe(self._tab_selected, names="selected_index")
+        super().__init__([widgets.HBox([self.header, self.stop_button],
+                                       layout={"align_items": "center"}), self.tabs])
         self._errors_seen = -1
         self._on_finish: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._finished = True  # until `_start` sees a run still going
         self.update()
         self._start()
+
+    def show_graph_tab(self) -> Any:
+        """Open the Graph tab (the interactive graph is made the first time); return it."""
+        self.tabs.selected_index = 1
+        return self.graph
+
+    def _tab_selected(self, change: dict[str, Any]) -> None:
+        if change["new"] != 1 or self.graph is not None:
+            return
+        # Made on demand: a graph nobody looks at costs the run nothing.
+        from stagekit.extras import MissingExtraError
+        from stagekit.notebook.graph_view import graph_widget
+
+        try:
+            self.graph = graph_widget(self.run)
+        except MissingExtraError as exc:
+            self.graph_box.children = [widgets.HTML(f"<b>{escape(str(exc))}</b>")]
+            return
+        self.graph_box.children = [self.graph]
 
     # -- refreshing ---------------------------------------------------------------
 
@@ -126,8 +155,11 @@ class RunWidget(widgets.VBox):
         """Stop refreshing and close the widgets."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
-        for child in (self.header, self.stages_box, self.depths, self.failures,
-                      self.stop_button, *self.bars.values()):
+        if self.graph is not None:
+            self.graph.close()
+        for child in (self.header, self.stages_box, self.details, self.depths, self.failures,
+                      self.stop_button, self.progress, self.graph_box, self.tabs,
+                      *self.bars.values()):
             child.close()
         super().close()
 
@@ -184,13 +216,29 @@ class RunWidget(widgets.VBox):
         bundle["text/plain"] = summary_text(self.run)
         return bundle
 
+    def final_view(self) -> dict[str, str]:
+        """The static output that replaces the widget when the run ends (what is saved).
+
+        The summary, and the drawing of the graph if its tab was opened.
+        """
+        html = summary_html(self.run)
+        if self.graph is not None:
+            from stagekit.notebook.draw import draw_tree
+
+            html += draw_tree(self.run)._repr_html_()
+        return {"text/html": html, "text/plain": summary_text(self.run)}
+
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
+        if self.run.done:
+            display(self.final_view(), raw=True)
+            return
         handle = display(self._repr_mimebundle_(), raw=True, display_id=True)
         if handle is not None:
-            # The saved output's static summary becomes the final one, not the first.
-            self.on_finish(lambda: handle.update(self._repr_mimebundle_(), raw=True))
+            # A saved notebook must not need the kernel's widgets ("model not found"):
+            # when the run ends, the widget's output becomes the final static view.
+            self.on_finish(lambda: handle.update(self.final_view(), raw=True))
 
 
 def _depths_html(depths: dict[int, int]) -> str:
@@ -219,6 +267,6 @@ def display_run(run: Any) -> None:
     from IPython.display import display
 
     if in_kernel():
-        display(RunWidget(run))
+        RunWidget(run)._ipython_display_()
     else:
         display({"text/plain": summary_text(run), "text/html": summary_html(run)}, raw=True)

@@ -34,15 +34,18 @@ def layered_graph(n: int, kinds: int = 3, depth: int = 5) -> nx.DiGraph:
     return graph
 
 
-def markers(svg: str) -> int:
-    """How many node markers the SVG draws as vectors (legend excluded)."""
+def markers(svg: str) -> list[ElementTree.Element]:
+    """The node circles of a drawing (legend excluded)."""
     root = ElementTree.fromstring(svg)
-    count = 0
-    for group in root.iter(f"{SVG_NS}g"):
-        if group.get("id", "").startswith("PathCollection"):
-            count += sum(1 for _ in group.iter(f"{SVG_NS}use"))
-            count += sum(1 for child in group if child.tag == f"{SVG_NS}path")
-    return count
+    (nodes,) = [g for g in root.iter(f"{SVG_NS}g") if g.get("class") == "nodes"]
+    return list(nodes.iter(f"{SVG_NS}circle"))
+
+
+def titles(svg: str, group: str) -> list[str]:
+    """The ``<title>`` of every element in the drawing's ``group`` (nodes, edges, labels)."""
+    root = ElementTree.fromstring(svg)
+    (found,) = [g for g in root.iter(f"{SVG_NS}g") if g.get("class") == group]
+    return [child.findtext(f"{SVG_NS}title") or child.text or "" for child in found]
 
 
 async def test_draw_tree_of_a_run_draws_every_unit_and_names_every_depth(tmp_path):
@@ -57,7 +60,7 @@ async def test_draw_tree_of_a_run_draws_every_unit_and_names_every_depth(tmp_pat
     for depth in run.stats["depths"]:
         assert f"depth {depth}" in svg
     assert "demo.pom" in svg and "demo.jar" in svg  # the legend, as text
-    assert markers(svg) == n
+    assert len(markers(svg)) == n
 
 
 def test_colour_by_status_uses_the_status_colours():
@@ -73,21 +76,63 @@ def test_colour_by_status_uses_the_status_colours():
 
 def test_beyond_the_limit_one_node_per_depth_and_kind_with_its_count():
     graph = layered_graph(3000, kinds=3, depth=5)
-    svg = draw_tree(graph, max_nodes=2000).data
-    assert "aggregated per depth and kind" in svg
+    drawing = draw_tree(graph, max_nodes=2000)
+    svg = drawing.data
+    assert drawing.aggregated and "aggregated per depth and kind" in svg
     groups = {(d["depth"], d["kind"]) for _n, d in graph.nodes(data=True)}
-    assert markers(svg) == len(groups)
+    assert len(markers(svg)) == len(groups)
     count = sum(1 for _n, d in graph.nodes(data=True) if d["depth"] == 2 and d["kind"] == "kind1")
-    assert re.search(rf">{count:,}<", svg)
-    assert len(svg) < 200_000
+    assert any(t.startswith(f"{count:,} units of kind1 at depth 2") for t in titles(svg, "nodes"))
+    assert re.search(rf">{count:,} kind1<", svg)  # the label, where there is room
+    assert len(svg) < 50_000
 
 
-def test_a_few_thousand_nodes_stay_drawable_and_small_enough_to_save():
-    graph = layered_graph(2000)
-    svg = draw_tree(graph).data  # at the limit: drawn node by node
-    assert "aggregated" not in svg and "2,000 units" in svg
-    assert "data:image/png;base64" in svg  # that many markers go in as one image
-    assert len(svg) < 1_500_000
+def test_every_node_and_edge_has_a_tooltip_and_labels_only_where_there_is_room():
+    graph = layered_graph(40)
+    svg = draw_tree(graph).data
+    nodes = titles(svg, "nodes")
+    assert len(nodes) == 40 and all(t.splitlines()[0] in graph for t in nodes)
+    assert "status: failed" in nodes[0] and "depth: 0" in nodes[0]
+    edges = titles(svg, "edges")
+    assert len(edges) == graph.number_of_edges()
+    assert all(" → " in t and t.endswith("(dep)") for t in edges)
+    assert ">k0:39<" in svg  # 8 nodes a layer leave room for the short key
+    crowded = draw_tree(layered_graph(480, depth=2), max_nodes=500).data
+    assert len(titles(crowded, "nodes")) == 480
+    assert len(titles(crowded, "labels")) < 10  # 240 to a layer: no room, tooltips only
+
+
+def test_the_deepest_chain_is_highlighted_and_maven_conflicts_are_ringed():
+    graph = nx.DiGraph()
+    chain = ["maven.pom:g:root:1", "maven.pom:g:lib:1", "maven.pom:g:util:1"]
+    for depth, key in enumerate(chain):
+        graph.add_node(key, kind="maven.pom", depth=depth, status="downloaded")
+    graph.add_node("maven.pom:g:util:2", kind="maven.pom", depth=1, status="downloaded")
+    graph.add_edges_from([(chain[0], chain[1]), (chain[1], chain[2]),
+                          (chain[0], "maven.pom:g:util:2")], relation="dependency")
+    svg = draw_tree(graph).data
+    red = re.findall(r'<line [^>]*stroke="#d62728"[^>]*><title>([^<]*)</title>', svg)
+    assert sorted(red) == sorted([f"{chain[0]} → {chain[1]} (dependency)",
+                                  f"{chain[1]} → {chain[2]} (dependency)"])
+    ringed = [t.splitlines()[0] for t in titles(svg, "nodes") if "conflict: g:util" in t]
+    assert sorted(ringed) == ["maven.pom:g:util:1", "maven.pom:g:util:2"]
+    assert "deepest chain" in svg and "conflict (several versions)" in svg
+
+
+def test_in_a_notebook_the_svg_is_inline_html_so_tooltips_show(tmp_path):
+    drawing = draw_tree(layered_graph(30))
+    bundle = drawing._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/plain"}  # no image/svg+xml: an <img> hides titles
+    assert bundle["text/html"].count("<svg") == 1 and "<title>" in bundle["text/html"]
+    assert bundle["text/plain"] == "<drawing of 30 units>"
+    assert drawing.save(tmp_path / "t.svg").read_text(encoding="utf-8") == drawing.data
+
+
+def test_filters_are_those_of_run_subgraph():
+    graph = layered_graph(60, kinds=3, depth=4)
+    svg = draw_tree(graph, kinds="kind1", depths=range(2)).data
+    kept = [n for n, d in graph.nodes(data=True) if d["kind"] == "kind1" and d["depth"] < 2]
+    assert sorted(t.splitlines()[0] for t in titles(svg, "nodes")) == sorted(kept)
 
 
 def test_layout_puts_each_layer_on_its_row_and_children_near_their_parents():

@@ -9,18 +9,16 @@ kernel runs the same Python (and stagekit) as the tests, in CI as here, whatever
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import queue
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+from tests.notebook.committed import NOTEBOOKS, client_for, fingerprint, python3_kernel
+from tests.notebook.committed import execute as execute_path
+
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
@@ -28,40 +26,32 @@ pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def python3_kernelspec(tmp_path_factory):
+def python3_kernelspec():
     """A ``python3`` kernelspec running this interpreter, first on JUPYTER_PATH."""
-    root = tmp_path_factory.mktemp("jupyter")
-    spec = root / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (stagekit tests)",
-        "language": "python",
-    }))
-    old = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(root), old]))
-    yield
-    if old is None:
-        os.environ.pop("JUPYTER_PATH", None)
-    else:
-        os.environ["JUPYTER_PATH"] = old
-
-
-def client_for(nb, cwd: Path) -> NotebookClient:
-    return NotebookClient(nb, kernel_name="python3", timeout=90, store_widget_state=True,
-                          resources={"metadata": {"path": str(cwd)}})
+    with python3_kernel():
+        yield
 
 
 def execute(name: str, cwd: Path) -> nbformat.NotebookNode:
-    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    nb.cells.insert(0, new_code_cell("import sys; print(sys.executable)"))
-    client_for(nb, cwd).execute()
-    executable = nb.cells.pop(0).outputs[0]["text"].strip()
-    assert executable == sys.executable  # the kernel runs the tests' own Python
+    """``notebooks/name`` executed in ``cwd``, with no error output."""
+    nb = execute_path(NOTEBOOKS / name, cwd)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
               if o.output_type == "error"]
     assert errors == []
     return nb
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """Each notebook executed once for the whole module: name -> executed notebook."""
+    done: dict[str, nbformat.NotebookNode] = {}
+
+    def get(name: str) -> nbformat.NotebookNode:
+        if name not in done:
+            done[name] = execute(name, tmp_path_factory.mktemp("nb"))
+        return done[name]
+
+    return get
 
 
 def code_outputs(nb) -> list[list[dict]]:
@@ -80,52 +70,65 @@ def widget_states(nb) -> dict[str, dict]:
     return nb.metadata["widgets"][WIDGET_STATE]["state"]
 
 
-def test_explore_notebook_shows_live_views_saves_their_final_state_and_resumes(tmp_path):
-    nb = execute("01_explore_a_remote.ipynb", tmp_path)
+def test_explore_notebook_replaces_each_live_view_by_its_final_summary_and_resumes(executed):
+    nb = executed("01_explore_a_remote.ipynb")
     outputs = code_outputs(nb)
     first, stop, second, awaited = outputs[1], outputs[2], outputs[3], outputs[4]
     for display in (first, second):
         (view,) = display
-        assert WIDGET_VIEW in view["data"] and "text/html" in view["data"]
-    # The static summaries were replaced by the final ones when each run ended.
-    assert "cancelled" in first[0]["data"]["text/html"]
-    assert "finished, 240 units" in second[0]["data"]["text/html"]
+        # What is saved is what a reader sees: no widget left to be "model not found".
+        assert set(view["data"]) == {"text/html", "text/plain"}
+        assert "stagekit-run-summary" in view["data"]["text/html"]
+    assert "cancelled · 240 units found" in first[0]["data"]["text/html"]
+    assert "finished · 240 units found, 240 done, 0 failed" in second[0]["data"]["text/html"]
     assert text(stop).startswith("cancelled")
     counts = text(awaited)
     assert "existing" in counts and "downloaded" in counts
 
+    # While they ran, the live views were widgets; their last state was still sent.
     states = widget_states(nb)
-    for display in (first, second):
-        assert display[0]["data"][WIDGET_VIEW]["model_id"] in states
     buttons = [s["state"] for s in states.values() if s["model_name"] == "ButtonModel"]
     assert {b["description"] for b in buttons} == {"Cancelled", "Finished"}
-    assert all(b["disabled"] for b in buttons)
     headers = [s["state"]["value"] for s in states.values()
                if s["model_name"] == "HTMLModel" and "240 units" in s["state"].get("value", "")]
     assert any("finished" in h for h in headers) and any("cancelled" in h for h in headers)
 
 
-def test_depth_notebook_draws_the_graph_and_the_depth_plot_as_saved_svg(tmp_path):
-    nb = execute("02_discovery_depth.ipynb", tmp_path)
-    svgs = [o["data"]["image/svg+xml"] for outs in code_outputs(nb) for o in outs
-            if "image/svg+xml" in o.get("data", {})]
-    assert len(svgs) == 3
-    assert all("<svg" in svg for svg in svgs)
-    assert "aggregated per depth and kind" in svgs[2] and "aggregated" not in svgs[0]
-    assert "units per depth by kind" in svgs[1]
+def test_depth_notebook_draws_the_graph_inline_and_the_depth_plot_as_saved_svg(executed):
+    nb = executed("02_discovery_depth.ipynb")
+    outs = [o for cell in code_outputs(nb) for o in cell]
+    trees = [o["data"]["text/html"] for o in outs if "stagekit-tree" in
+             o.get("data", {}).get("text/html", "")]
+    assert len(trees) == 2 and all("<svg" in t and "<title>" in t for t in trees)
+    assert "aggregated per depth and kind" in trees[1] and "aggregated" not in trees[0]
+    svgs = [o["data"]["image/svg+xml"] for o in outs if "image/svg+xml" in o.get("data", {})]
+    assert len(svgs) == 1 and "units per depth by kind" in svgs[0]
+    graphs = [o["data"][WIDGET_VIEW]["model_id"] for o in outs if WIDGET_VIEW in o.get("data", {})]
+    assert len(graphs) == 1
+    state = widget_states(nb)[graphs[0]]["state"]
+    assert len(state["data"]["keys"]) > 100 and not state["data"]["running"]
     out = "\n".join(text(outs) for outs in code_outputs(nb))
     assert "relations: ['dependency', 'import', 'parent', 'relocation']" in out
     assert "found as expected: True" in out
     assert "cycles: True" in out
 
 
-def test_export_notebook_filters_groups_and_saves_parquet_and_csv(tmp_path):
-    nb = execute("03_export_dataframe.ipynb", tmp_path)
+def test_export_notebook_filters_groups_and_saves_parquet_and_csv(executed):
+    nb = executed("03_export_dataframe.ipynb")
     out = "\n".join(text(outs) for outs in code_outputs(nb))
     assert "(120, 14) True" in out  # 120 units, 13 columns and the added folder
     assert "['artifacts.csv', 'units.parquet']" in out
     assert "12 failed, all 404: True" in out  # file-00007, 00017, ... 00117
     assert "file:dir3/file-00007.bin" in text(code_outputs(nb)[2])
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
+def test_committed_outputs_are_those_the_notebook_makes_now(executed, name):
+    committed = nbformat.read(NOTEBOOKS / name, as_version=4)
+    assert all(c.get("outputs") for c in committed.cells if c.cell_type == "code"
+               and "await server.stop()" not in c.source), "run python -m tests.notebook.committed"
+    assert fingerprint(committed) == fingerprint(executed(name)), (
+        f"{name}'s saved outputs are stale: run python -m tests.notebook.committed")
 
 
 _START = """

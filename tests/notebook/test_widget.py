@@ -33,15 +33,29 @@ async def test_widget_of_a_finished_run_shows_final_counts_per_stage_and_depth(t
                       "ArtifactSaver": n - 1, "QueryExistingContents": n - 1,
                       "ContentSaver": n - 1, "ResolveContentFutures": n - 1, "EndStage": n - 1}
     assert widget.bars["ContentSaver"].description == f"ContentSaver {n - 1:,} / {n:,}"
-    assert "finished" in widget.header.value and f"{n:,} units" in widget.header.value
+    # One overall line first: found, done, failed, bytes, rate, elapsed, deepest level.
+    header = widget.header.value
+    assert "finished" in header and f"{n:,} units found, {n - 1:,} done, 1 failed" in header
+    assert f"deepest level {max(run.stats['depths'])}" in header and "/s" in header
     for depth, count in run.stats["depths"].items():
         assert f"<td style='padding:0 6px'>{depth}</td>" in widget.depths.value
         assert f">{count:,}</td>" in widget.depths.value
     assert "Failures (1)" in widget.failures.value and "demo.jar:l1/p0.jar" in widget.failures.value
     assert widget.stop_button.disabled and widget.stop_button.description == "Finished"
     state = widget.get_state()  # what a notebook saves: the model ids of the parts
-    assert len(state["children"]) == 5
+    assert len(state["children"]) == 2  # the overall line with Stop, then the tabs
+    assert widget.details.selected_index is None  # the per-stage bars start folded
+    assert widget.details.children == (widget.stages_box,)
+    assert [widget.tabs.get_title(i) for i in range(2)] == ["Progress", "Graph"]
+    assert widget.graph is None  # made only when its tab is opened
+    graph = widget.show_graph_tab()
+    assert graph.data["keys"] and len(graph.data["keys"]) == n
+    assert widget.graph_box.children == (graph,)
+    final = widget.final_view()
+    assert set(final) == {"text/html", "text/plain"}  # no widget: nothing a reader cannot see
+    assert "stagekit-run-summary" in final["text/html"] and "<svg" in final["text/html"]
     widget.close()
+    assert not graph.refreshing
 
 
 async def test_live_widget_refreshes_while_running_then_makes_one_final_update(tmp_path):

@@ -1,0 +1,150 @@
+"""The interactive discovery graph in Jupyter: an anywidget drawing with sigma.js (WebGL).
+
+`show_graph(run)` displays it; while the run goes on it grows from the kernel's loop. Its
+refresh rate adapts to the graph's size: a refresh that took ``t`` seconds is followed by
+a pause of at least ``t / MAX_SHARE``, so building snapshots never takes more than that
+share of the loop (and a 50,000-unit graph is not rebuilt ten times a second). The
+JavaScript (sigma.js and graphology, bundled) ships inside the package: nothing is
+loaded from a CDN. Needs ``pip install 'stagekit[graph]'`` (anywidget).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from stagekit.extras import require_extra
+from stagekit.graphs import GraphFilter, subgraph
+from stagekit.notebook.draw import _graph
+from stagekit.notebook.snapshot import graph_snapshot
+
+__all__ = ["AGGREGATE_ABOVE", "MAX_SHARE", "bundle_path", "graph_widget", "show_graph"]
+
+log = logging.getLogger(__name__)
+
+AGGREGATE_ABOVE = 2000  # units past which the view starts from the depth x kind groups
+MAX_SHARE = 0.02  # of the loop's time that refreshing the graph may take
+MIN_INTERVAL = 0.5  # seconds between refreshes at least
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def bundle_path() -> Path:
+    """The bundled JavaScript module of the view (sigma.js, graphology and stagekit's code)."""
+    return STATIC / "graph.js"
+
+
+@cache
+def _widget_class() -> type:
+    require_extra("graph")
+    import anywidget
+    import traitlets
+
+    class GraphWidget(anywidget.AnyWidget):
+        """The discovery graph, layered by depth; grows while its run goes on."""
+
+        _esm = bundle_path()
+        data = traitlets.Dict().tag(sync=True)
+        color_by = traitlets.Unicode("kind").tag(sync=True)
+        size_by = traitlets.Unicode("none").tag(sync=True)
+        layout = traitlets.Unicode("layered").tag(sync=True)
+        aggregate_above = traitlets.Int(AGGREGATE_ABOVE).tag(sync=True)
+
+        def __init__(self, source: Any, filters: dict[str, Any], **traits: Any) -> None:
+            super().__init__(**traits)
+            self.source = source
+            self.filters = filters
+            self.refreshes = 0
+            self.refresh_seconds = 0.0
+            self._task: asyncio.Task[None] | None = None
+            self.refresh()
+            run = source if hasattr(source, "add_done_callback") else None
+            if run is not None and not run.done:
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    loop = None
+                if loop is not None:
+                    self._task = loop.create_task(self._tick(), name="stagekit-graph")
+                run.add_done_callback(self._run_ended)
+
+        def refresh(self) -> None:
+            """Send the graph as it is now (filtered, positioned) to the view."""
+            started = time.perf_counter()
+            graph = _graph(self.source)
+            total = graph.number_of_nodes()
+            if GraphFilter(**self.filters):
+                graph = subgraph(graph, **self.filters)
+            running = not getattr(self.source, "done", True)
+            # Barycentre sweeps cost O(units) each: one pass while growing, more at the end
+            # for graphs small enough to afford them.
+            sweeps = 0 if running else 2 if graph.number_of_nodes() <= 20_000 else 0
+            self.data = graph_snapshot(graph, total=total, running=running, sweeps=sweeps)
+            self.refreshes += 1
+            self.refresh_seconds = time.perf_counter() - started
+
+        async def _tick(self) -> None:
+            while True:
+                # A timer that bounds the refresh rate, not synchronisation.
+                await asyncio.sleep(max(MIN_INTERVAL, self.refresh_seconds / MAX_SHARE))
+                contextvars.Context().run(self._safe_refresh)
+
+        def _safe_refresh(self) -> None:
+            try:
+                self.refresh()
+            except Exception:  # a broken view must not take the kernel loop down
+                log.exception("could not refresh the graph of %r", self.source)
+
+        def _run_ended(self, _run: Any) -> None:
+            if self._task is not None:
+                self._task.cancel()
+            contextvars.Context().run(self._safe_refresh)
+
+        def __repr__(self) -> str:
+            return f"<interactive graph of {len(self.data.get('keys', ())):,} units>"
+
+        @property
+        def refreshing(self) -> bool:
+            """Whether the periodic refresh is still running."""
+            return self._task is not None and not self._task.done()
+
+        def close(self) -> None:
+            """Stop refreshing and close the widget."""
+            if self._task is not None and not self._task.done():
+                self._task.cancel()
+            super().close()
+
+    return GraphWidget
+
+
+def graph_widget(source: Any, *, color_by: str = "kind", size_by: str = "none",
+                 layout: str = "layered", aggregate_above: int = AGGREGATE_ABOVE,
+                 **filters: Any) -> Any:
+    """The interactive graph of ``source`` (a `Run` or a networkx graph) as a widget.
+
+    ``filters`` (``kinds``, ``statuses``, ``depths``, ``key``) are those of `Run.subgraph`.
+    ``color_by`` is ``kind``, ``status`` or ``conflict``; ``size_by`` ``none``,
+    ``subtree`` or ``bytes``; ``layout`` ``layered`` (by depth) or ``force``.
+    """
+    for name, value, allowed in (("color_by", color_by, ("kind", "status", "conflict")),
+                                 ("size_by", size_by, ("none", "subtree", "bytes")),
+                                 ("layout", layout, ("layered", "force"))):
+        if value not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    GraphFilter(**filters)  # a wrong filter fails here, not in the loop later
+    _graph(source)
+    return _widget_class()(source, filters, color_by=color_by, size_by=size_by, layout=layout,
+                           aggregate_above=aggregate_above)
+
+
+def show_graph(source: Any, **options: Any) -> Any:
+    """Display the interactive graph of ``source`` and return its widget (see `graph_widget`)."""
+    from IPython.display import display
+
+    widget = graph_widget(source, **options)
+    display(widget)
+    return widget
