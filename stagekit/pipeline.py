@@ -126,8 +126,10 @@ class Stage:
         except asyncio.QueueEmpty:
             pass
         self._idle = True
-        if self._pipeline is not None:
-            self._pipeline.check_stall()
+        pipeline = self._pipeline
+        # With no future pending there is nothing a stall check could fail.
+        if pipeline is not None and pipeline.registry.pending:
+            pipeline.check_stall()
         try:
             return await queue.get()
         finally:
@@ -141,10 +143,21 @@ class Stage:
         assert queue is not None, f"stage {self.name} has no input queue"
         name = self.name
         count = self.items_in
+        pipeline = self._pipeline
+        pending = pipeline.registry.pending if pipeline is not None else ()
         while True:
-            # The hot path of every pipeline: `_accept` inlined, no coroutine when an item
-            # is waiting.
-            item = queue.get_nowait() if not queue.empty() else await self._get()
+            # The hot path of every pipeline: `_accept` and `_get` inlined, so neither a
+            # waiting item nor a blocking get costs a coroutine frame of ours.
+            if queue.qsize():
+                item = queue.get_nowait()
+            else:
+                self._idle = True
+                if pending:
+                    pipeline.check_stall()  # type: ignore[union-attr]
+                try:
+                    item = await queue.get()
+                finally:
+                    self._idle = False
             if item is _END:
                 self._input_done = True
                 return
