@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, NoReturn
 
+from stagekit._gc import relaxed_gc
 from stagekit.errors import PipelineError, UnitNotResolvedError
 from stagekit.events import EventBus
 from stagekit.models import DeclarativeContent
@@ -418,4 +419,5 @@ async def create_pipeline(
         raise ValueError(f"maxsize must be >= 1, got {maxsize}")
     pipeline = _Pipeline(list(_with_end(stages)), maxsize, events or EventBus())
     pipeline.wire()
-    await pipeline.run()
+    with relaxed_gc():
+        await pipeline.run()

@@ -42,7 +42,7 @@ def default_stages(
                              on_error=on_error, max_depth=max_depth)
     return [
         engine,
-        QueryExistingArtifacts(store),
+        QueryExistingArtifacts(store, policy=engine.policy),
         ArtifactDownloader(
             store,
             max_concurrent_content=max_concurrent_content,
