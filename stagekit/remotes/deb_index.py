@@ -22,6 +22,7 @@ from typing import IO, Any
 from debian import deb822
 
 from stagekit.errors import MetadataError
+from stagekit.remotes.deb_stanzas import iter_stanzas
 
 __all__ = ["VARIANTS", "PackagesReader", "Release", "parse_release", "release_payload"]
 
@@ -114,7 +115,8 @@ class PackagesReader:
 
     ``name`` is the index's name in the archive (``.xz``/``.gz`` say how to decompress
     it: the store keeps files by digest, without their suffix).
-    ``fields`` limits what python-debian keeps of each stanza (faster); ``select`` is
+    ``fields`` limits what is kept of each stanza (`iter_stanzas`: a plain dict per
+    stanza, the field names spelled as in ``fields``); ``select`` is
     called with each stanza and returns whether to keep it. `read` is blocking: call
     it in a worker thread, never two at once. Use as a context manager.
     """
@@ -133,8 +135,7 @@ class PackagesReader:
         self.stanzas_read = 0
         self._file = _open_decompressed(Path(path), name)
         self._text = io.TextIOWrapper(self._file, encoding="utf-8", errors="replace")  # type: ignore[type-var]
-        self._paragraphs: Iterator[Any] = deb822.Packages.iter_paragraphs(
-            self._text, fields=fields, use_apt_pkg=False)
+        self._paragraphs: Iterator[Any] = iter_stanzas(self._text, fields)
 
     def read(self, count: int) -> list[tuple[int, Mapping[str, str]]]:
         """Up to ``count`` selected stanzas with their 1-based number; empty at the end."""
