@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, NoReturn
 
+from stagekit._channel import Channel
 from stagekit._gc import relaxed_gc
 from stagekit.errors import PipelineError, UnitNotResolvedError
 from stagekit.events import EventBus
@@ -54,8 +55,8 @@ class Stage:
     #: The stage's name in errors and progress: its class name unless a subclass (or an
     #: instance) sets it.
     name: str = "Stage"
-    _in_q: asyncio.Queue[Any] | None = None
-    _out_q: asyncio.Queue[Any] | None = None
+    _in_q: Channel | None = None
+    _out_q: Channel | None = None
     _pipeline: _Pipeline | None = None
     _idle = False
     _waiting = 0
@@ -82,8 +83,8 @@ class Stage:
     def _connect(
         self,
         pipeline: _Pipeline,
-        in_q: asyncio.Queue[Any] | None,
-        out_q: asyncio.Queue[Any] | None,
+        in_q: Channel | None,
+        out_q: Channel | None,
     ) -> None:
         """Join this stage to ``pipeline`` between two queues (called by the pipeline only)."""
         self._pipeline = pipeline
@@ -314,16 +315,16 @@ class _Pipeline:
         self.stages = list(stages)
         self.events = events
         self.registry = FutureRegistry(self.check_stall)
-        self.queues: list[asyncio.Queue[Any]] = []
+        self.queues: list[Channel] = []
         self.maxsize = maxsize
 
     def wire(self) -> None:
-        previous: asyncio.Queue[Any] | None = None
+        previous: Channel | None = None
         last = len(self.stages) - 1
         for index, stage in enumerate(self.stages):
-            out_q: asyncio.Queue[Any] | None = None
+            out_q: Channel | None = None
             if index < last:
-                out_q = asyncio.Queue(self.maxsize)
+                out_q = Channel(self.maxsize)
                 self.queues.append(out_q)
             stage._connect(self, previous, out_q)
             previous = out_q
