@@ -10,6 +10,7 @@ StagekitError
 │   ├── DigestMismatchError  the bytes do not match the declared digest or size
 │   └── HTTPStatusError      an error status, not retried or out of tries
 ├── MetadataError            remote metadata is malformed (names the URL, field or line)
+│   └── SignatureError       signed metadata whose signature is missing, bad or untrusted
 └── StoreError               the store or its catalog is not usable
 """
 
@@ -22,6 +23,7 @@ __all__ = [
     "HTTPStatusError",
     "MetadataError",
     "PipelineError",
+    "SignatureError",
     "StagekitError",
     "StoreError",
     "UnitFailedError",
@@ -109,6 +111,11 @@ class MetadataError(StagekitError):
         super().__init__(message)
         self.url = url
         self.field = field
+
+
+class SignatureError(MetadataError):
+    """Signed metadata (a Debian Release) is unsigned, badly signed, or signed by a key not
+    in the user's keyring; nothing it lists is fetched. The message names the URL and why."""
 
 
 class StoreError(StagekitError):

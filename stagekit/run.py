@@ -15,6 +15,7 @@ import logging
 import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,7 @@ from stagekit.records import RunRecorder
 from stagekit.remote import Remote
 from stagekit.stages import default_stages
 from stagekit.storage import Store
+from stagekit.urls import redact_text
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -53,6 +55,9 @@ class Run:
     default to the remote's own. ``concurrency`` caps downloads in all (and per host),
     ``max_concurrent_content`` the units downloading at once, ``maxsize`` the queues.
     Every option is checked here, before anything is written to the catalog.
+    Without ``store=`` the run gets a temporary store of its own, deleted when the `Run`
+    is garbage-collected or the process exits, unless ``keep=True`` (then it stays at
+    ``run.store.path``).
     """
 
     def __init__(
@@ -67,6 +72,7 @@ class Run:
         max_concurrent_content: int = 200,
         maxsize: int = DEFAULT_MAXSIZE,
         download_config: DownloadConfig | None = None,
+        keep: bool = False,
     ) -> None:
         if not isinstance(remote, Remote):
             raise ConfigurationError(
@@ -87,9 +93,13 @@ class Run:
                 config, total=concurrency, per_host=min(config.per_host, concurrency))
         self.download_config = config
         self._own_store = not isinstance(store, Store)
+        temporary = store is None
         if store is None:
             store = tempfile.mkdtemp(prefix="stagekit-store-")
         self.store = store if isinstance(store, Store) else Store(store)
+        if temporary and not keep:
+            # Without store= each run would leave a folder behind: it goes with the Run.
+            weakref.finalize(self, _remove_store, self.store)
         self.records = RunRecorder()
         self.events = EventBus()
         self.events.subscribe(self.records)
@@ -156,6 +166,7 @@ class Run:
         if self.run_id is None:
             return
         catalog = self.store.catalog
+        lost: str | None = None
         try:
             records = self.records
             rows = [
@@ -176,9 +187,16 @@ class Run:
             ]
             edges = [(p, c, rel or "") for (p, c), rel in records.edges.items()]
             catalog.save_batch(self.run_id, contents=rows, links=links, edges=edges)
-            catalog.finish_run(self.run_id, self.status, self.stats)
-        except Exception:  # the run's own outcome matters more than its bookkeeping
+        except Exception as exc:  # the run's own outcome matters more than its bookkeeping
             log.exception("could not record run %s in the catalog", self.run_id)
+            lost = f"its records could not be saved: {redact_text(str(exc))}"
+            if self.status == "finished":  # incomplete records: never "finished"
+                self.status, self.error = "failed", exc
+        try:
+            stats = self.stats if lost is None else {**self.stats, "error": lost}
+            catalog.finish_run(self.run_id, self.status, stats)
+        except Exception:
+            log.exception("could not record the outcome of run %s in the catalog", self.run_id)
 
     def __await__(self) -> Generator[Any, None, Run]:
         if self._task is None:
@@ -260,6 +278,12 @@ class Run:
         return f"<Run {self.remote.describe()} {self.status}: {len(self.records.units)} units>"
 
 
+def _remove_store(store: Store) -> None:
+    """Close and delete a run's temporary store (the Run was collected, or at exit)."""
+    store.close()
+    shutil.rmtree(store.path, ignore_errors=True)
+
+
 def start(
     remote: Remote,
     *,
@@ -271,6 +295,7 @@ def start(
     max_concurrent_content: int = 200,
     maxsize: int = DEFAULT_MAXSIZE,
     download_config: DownloadConfig | None = None,
+    keep: bool = False,
 ) -> Run:
     """Start exploring ``remote`` on the running loop and return its `Run` at once.
 
@@ -278,7 +303,7 @@ def start(
     """
     return Run(remote, store=store, policy=policy, max_depth=max_depth, on_error=on_error,
                concurrency=concurrency, max_concurrent_content=max_concurrent_content,
-               maxsize=maxsize, download_config=download_config).start()
+               maxsize=maxsize, download_config=download_config, keep=keep).start()
 
 
 async def explore(
@@ -292,6 +317,7 @@ async def explore(
     max_concurrent_content: int = 200,
     maxsize: int = DEFAULT_MAXSIZE,
     download_config: DownloadConfig | None = None,
+    keep: bool = False,
 ) -> Run:
     """Explore ``remote`` to the end and return the `Run` (the options are `Run`'s).
 
@@ -300,7 +326,7 @@ async def explore(
     """
     run = start(remote, store=store, policy=policy, max_depth=max_depth, on_error=on_error,
                 concurrency=concurrency, max_concurrent_content=max_concurrent_content,
-                maxsize=maxsize, download_config=download_config)
+                maxsize=maxsize, download_config=download_config, keep=keep)
     try:
         return await run
     except asyncio.CancelledError:
@@ -320,6 +346,7 @@ def explore_sync(
     max_concurrent_content: int = 200,
     maxsize: int = DEFAULT_MAXSIZE,
     download_config: DownloadConfig | None = None,
+    keep: bool = False,
 ) -> Run:
     """Explore ``remote`` and block until done, also from a cell whose loop is running.
 
@@ -327,7 +354,7 @@ def explore_sync(
     """
     coro = explore(remote, store=store, policy=policy, max_depth=max_depth, on_error=on_error,
                    concurrency=concurrency, max_concurrent_content=max_concurrent_content,
-                   maxsize=maxsize, download_config=download_config)
+                   maxsize=maxsize, download_config=download_config, keep=keep)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

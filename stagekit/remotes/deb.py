@@ -15,8 +15,9 @@ Release, and falls back to the next on a 404 or a mismatch. The verified downloa
 handed to the pipeline as the index unit's artifact (`prefetched`), which the
 `ArtifactSaver` stores: nothing is downloaded twice. When no variant matches, the index
 unit is recorded as failed with every variant's error, and the other indexes go on.
-The release file is chosen the same way among ``release_files`` (InRelease first; its
-signature is not verified). With ``Acquire-By-Hash: yes`` the by-hash URL is tried first.
+The release file is chosen the same way among ``release_files`` (InRelease first); with
+``keyring=`` its signature is checked (`stagekit.remotes.deb_signature`) before anything
+it lists is fetched. With ``Acquire-By-Hash: yes`` the by-hash URL is tried first.
 
 A Packages index is parsed from the stored file, decompressed as a stream, in chunks in
 a worker thread (python-debian's pure-Python parser), so a 60,000-stanza index is never
@@ -31,18 +32,26 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urljoin
 
 from stagekit.context import RunContext
-from stagekit.errors import DownloadError, HTTPStatusError, MetadataError, UnitFailedError
+from stagekit.errors import (
+    DownloadError,
+    HTTPStatusError,
+    MetadataError,
+    SignatureError,
+    UnitFailedError,
+)
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
 from stagekit.options import OnError
 from stagekit.remote import HTTPRemote
 from stagekit.remotes.base import each_completed, prefetched
 from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
+from stagekit.remotes.deb_signature import SIGNED_TEXT, check_keyring, check_release
 from stagekit.urls import redact_url
 
 __all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
@@ -59,6 +68,7 @@ class DebRelease(Content):
 
     kind = "deb.release"
     distribution: str
+    signature: str = field(default="", compare=False)  # "unverified" or "verified:<fpr>"
 
     def natural_key(self) -> tuple[str]:
         """A distribution has one Release."""
@@ -103,6 +113,8 @@ class DebRemote(HTTPRemote):
     ``packages`` keeps only some packages: names, or a callable given each stanza (a
     mapping of its fields, called in a worker thread) returning whether to keep it.
     ``concurrency`` bounds index downloads; ``chunk_size`` is stanzas per parse step.
+    ``keyring`` (an OpenPGP keyring file, binary or armored) makes the Release signature
+    checked with gpgv, as apt does: unsigned or badly signed metadata fails the release.
     Index downloads are written to the store's temporary directory by the run's
     downloader, and stored like any download.
     """
@@ -118,10 +130,12 @@ class DebRemote(HTTPRemote):
         release_files: Iterable[str] = ("InRelease", "Release"),
         concurrency: int = 4,
         chunk_size: int = 1000,
+        keyring: str | os.PathLike[str] | None = None,
         max_depth: int | None = None,
         on_error: OnError | None = None,
     ) -> None:
         super().__init__(url, max_depth=max_depth, on_error=on_error)
+        self.keyring = None if keyring is None else check_keyring(keyring)
         self.base_url = url if url.endswith("/") else url + "/"
         self.distribution = distribution.strip("/")
         self.dist_path = safe_relative_path(f"dists/{self.distribution}", what="distribution")
@@ -166,9 +180,18 @@ class DebRemote(HTTPRemote):
                 if isinstance(exc, HTTPStatusError) and exc.status in (403, 404, 410):
                     continue  # not served here: try the next name
                 break
+            try:
+                signed = await check_release(name, url, result.temp_path, self.keyring,
+                                             ctx.get_bytes)
+            except SignatureError as exc:  # fail the release: nothing under it is fetched
+                error = UnitFailedError(f"unit {key}: {exc}", unit_key=key, url=exc.url)
+                error.__cause__ = exc
+                ctx.fail(error, key=key, kind=DebRelease.kind)
+                return
             artifact = prefetched(url, f"{self.dist_path}/{name}", result,
                                   extra_data={"mutable": True})
-            yield DeclarativeContent(DebRelease(self.distribution), [artifact])
+            yield DeclarativeContent(DebRelease(self.distribution, signed.signature), [artifact],
+                                     extra_data={SIGNED_TEXT: signed.text})
             return
         error = UnitFailedError(f"unit {key}: no release file found: {'; '.join(errors)}",
                                 unit_key=key, url=redact_url(self.dist_url("")))
@@ -190,7 +213,11 @@ class DebRemote(HTTPRemote):
     ) -> AsyncIterator[DeclarativeContent]:
         da = dc.d_artifacts[0]
         where = redact_url(da.url)
-        data = await asyncio.to_thread(dc.artifacts[da.relative_path].read_bytes)
+        data: bytes | None = dc.extra_data.get(SIGNED_TEXT)
+        if data is None:
+            if self.keyring is not None:  # never parse what was not checked
+                raise SignatureError(f"{where}: release text was not verified", url=where)
+            data = await asyncio.to_thread(dc.artifacts[da.relative_path].read_bytes)
         release = await asyncio.to_thread(parse_release, data, where)
         components = self.components or release.components
         architectures = self.architectures or release.default_architectures()

@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from stagekit.errors import StoreError
 from stagekit.storage import _reads, _writes
 from stagekit.storage._reads import RunRecords
 from stagekit.storage._rows import to_json, utc_now_iso
 from stagekit.storage._writes import COMPLETE_STATUSES, check_sha256
-from stagekit.storage.schema import prepare_connection
+from stagekit.storage.schema import check_readonly_connection, prepare_connection
 from stagekit.urls import redact_url
 
 __all__ = ["COMPLETE_STATUSES", "Catalog", "RunRecords", "check_sha256"]
@@ -35,6 +36,8 @@ class Catalog:
 
     ``artifact_exists(sha256, size)``, if given, is asked before content or an artifact
     is reported as existing, so a file deleted from disk is fetched again.
+    ``readonly=True`` opens an existing catalog for reading only (also on read-only
+    files and directories): writes raise `StoreError`, nothing is created.
     """
 
     def __init__(
@@ -42,10 +45,14 @@ class Catalog:
         path: str | os.PathLike[str],
         *,
         artifact_exists: Callable[[str, int | None], bool] | None = None,
+        readonly: bool = False,
     ) -> None:
         self.path = Path(path)
         self._artifact_exists = artifact_exists
         self._lock = threading.RLock()
+        if readonly:
+            self._conn = _connect_readonly(self.path)
+            return
         try:
             self._conn = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=30.0
@@ -239,3 +246,36 @@ class Catalog:
         """Everything recorded about one run: its row, units, artifacts and edges."""
         with self._snapshot(f"loading run {run_id}") as conn:
             return _reads.load_run(conn, run_id, self.path)
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection that creates no file next to the catalog.
+
+    With no ``-wal`` file no connection has the catalog open (the last one to close
+    removes it), so it is read as ``immutable``: ``mode=ro`` would create ``-wal`` and
+    ``-shm`` files, and cannot read at all in a read-only folder. When a writer is there
+    (a run going on), ``mode=ro`` reads through its WAL.
+    """
+    uri = "file:" + quote(str(path.absolute()))
+    attempts = ["mode=ro&immutable=1"]
+    if Path(f"{path}-wal").exists():
+        attempts.insert(0, "mode=ro")
+    last: sqlite3.Error | None = None
+    for flags in attempts:
+        try:
+            conn = sqlite3.connect(f"{uri}?{flags}", uri=True, isolation_level=None,
+                                   check_same_thread=False, timeout=30.0)
+        except sqlite3.Error as exc:
+            last = exc
+            continue
+        try:
+            check_readonly_connection(conn, str(path))
+        except sqlite3.Error as exc:
+            conn.close()
+            last = exc
+            continue
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+    raise StoreError(f"cannot open catalog {path} read-only: {last}")

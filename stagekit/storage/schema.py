@@ -125,3 +125,18 @@ def prepare_connection(conn: sqlite3.Connection, where: str) -> None:
         conn.execute("ROLLBACK")
         raise
     log.debug("catalog %s: schema version %d ready", where, SCHEMA_VERSION)
+
+
+def check_readonly_connection(conn: sqlite3.Connection, where: str) -> None:
+    """Check the schema of a catalog opened read-only (nothing is created or changed)."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"catalog {where} has schema version {version}, newer than this stagekit "
+            f"understands ({SCHEMA_VERSION}); upgrade stagekit"
+        )
+    raise StoreError(f"catalog {where} has schema version {version}, not {SCHEMA_VERSION}: "
+                     "not a stagekit catalog, or an old one to open once without readonly")

@@ -9,69 +9,37 @@ under a digest path. Methods that touch file contents (`Store.commit_temp`,
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from stagekit.errors import StoreError
 from stagekit.models import Artifact
-from stagekit.storage._tempdir import TempSession, live_sessions, remove_leftovers
+from stagekit.storage._files import (
+    CHUNK,
+    fsync_dir,
+    fsync_file,
+    hash_regular,
+    regular_file,
+    sync_filesystem,
+)
+from stagekit.storage._tempdir import (
+    TempSession,
+    check_real_directory,
+    live_sessions,
+    remove_leftovers,
+    session_is_live,
+)
 from stagekit.storage.catalog import Catalog, RunRecords, check_sha256
 
 __all__ = ["Store", "TempFile"]
 
 log = logging.getLogger(__name__)
-
-_CHUNK = 1 << 20
-
-
-def _load_syncfs() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL(None, use_errno=True).syncfs  # Linux
-    except (AttributeError, OSError):
-        return None
-
-
-_SYNCFS = _load_syncfs()
-
-
-def _sync_filesystem(path: Path) -> bool:
-    """Flush the whole filesystem holding ``path`` (syncfs); False where unavailable."""
-    if _SYNCFS is None:
-        return False
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        return _SYNCFS(fd) == 0
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    try:
-        with open(path, "rb+") as f:
-            os.fsync(f.fileno())
-    except FileNotFoundError:  # reported by the commit that follows
-        pass
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
 
 class TempFile:
     """A file being written in the store's temporary directory.
@@ -122,15 +90,39 @@ class TempFile:
 class Store:
     """Artifacts on disk by sha256, and the catalog of runs and content.
 
-    Opening removes what crashed runs left in ``tmp/`` (never the directory of another
-    store that is still open on the same path). Close it, or use it as a context manager.
+    Opening removes what crashed runs of stores left in ``tmp/`` (only the store's own
+    session names, never another store's that is still open) and refuses a ``tmp`` or
+    ``artifacts`` that is a symbolic link. Close it, or use it as a context manager.
+
+    ``readonly=True`` opens an existing store to read it (list runs, load a run, read
+    artifacts): nothing is created, cleaned or written, a missing store raises
+    `StoreError` naming the path, and it works on a store whose files are read-only.
+    ``verify=True`` hashes each stored file again the first time it would be reused;
+    a file that does not match its digest is treated as missing, so it is downloaded
+    and replaced. Without it a file is trusted by its size. Either way a symbolic link
+    or other non-regular file under ``artifacts/`` is never taken as stored.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, readonly: bool = False, verify: bool = False
+    ) -> None:
         self.path = Path(path).absolute()
         self.artifacts_dir = self.path / "artifacts"
         self.tmp_root = self.path / "tmp"
+        self.readonly = readonly
+        self.verify_existing = verify
+        self._verified: set[str] = set()
+        self._session: TempSession | None = None
+        if readonly:
+            catalog_path = self.path / "catalog.sqlite3"
+            if not catalog_path.is_file():
+                raise StoreError(f"no stagekit store at {self.path} ({catalog_path.name} "
+                                 "not found); a read-only open never creates one")
+            self.catalog = Catalog(catalog_path, artifact_exists=self._present, readonly=True)
+            return
         try:
+            check_real_directory(self.artifacts_dir, "artifact directory")
+            check_real_directory(self.tmp_root, "temporary directory")
             self.artifacts_dir.mkdir(parents=True, exist_ok=True)
             self.tmp_root.mkdir(exist_ok=True)
             remove_leftovers(self.tmp_root)
@@ -144,20 +136,32 @@ class Store:
             self._session.close()
             raise
 
+    @classmethod
+    def open_existing(cls, path: str | os.PathLike[str], *, verify: bool = False) -> Store:
+        """An existing store opened read-only (see ``readonly``): for listing and reading."""
+        return cls(path, readonly=True, verify=verify)
+
     @property
     def session(self) -> str:
         """This open store's session name: runs record it, so a dead one is recognised."""
-        return self._session.path.name
+        return self._writable().path.name
 
     @property
     def tmp_dir(self) -> Path:
         """This store's own temporary directory (same filesystem as the artifacts)."""
-        return self._session.path
+        return self._writable().path
+
+    def _writable(self) -> TempSession:
+        if self._session is None:
+            raise StoreError(f"store {self.path} is open read-only; open it without "
+                             "readonly=True to write")
+        return self._session
 
     def close(self) -> None:
         """Close the catalog and remove this store's temporary directory (idempotent)."""
         self.catalog.close()
-        self._session.close()
+        if self._session is not None:
+            self._session.close()
 
     def __enter__(self) -> Store:
         return self
@@ -166,7 +170,8 @@ class Store:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
+        mode = ", readonly=True" if self.readonly else ""
+        return f"Store({str(self.path)!r}{mode})"
 
     # Paths and presence
 
@@ -176,11 +181,29 @@ class Store:
         return self.artifacts_dir / sha256[:2] / sha256
 
     def _present(self, sha256: str, size: int | None) -> bool:
+        """Whether a trustworthy file is stored for ``sha256`` (of ``size`` if known)."""
+        path = self.artifact_path(sha256)
         try:
-            st = self.artifact_path(sha256).stat()
-        except FileNotFoundError:
+            mode, actual = regular_file(path)
+        except (FileNotFoundError, NotADirectoryError):
             return False
-        return size is None or st.st_size == size
+        if mode != "file":
+            log.warning("%s is %s, not a file the store wrote; treated as missing", path, mode)
+            return False
+        if size is not None and actual != size:
+            return False
+        if self.verify_existing and sha256 not in self._verified:
+            try:
+                got = hash_regular(path)
+            except OSError as exc:
+                log.warning("cannot re-hash stored file %s: %s; treated as missing", path, exc)
+                return False
+            if got != sha256:
+                log.warning("stored file %s hashes to sha256:%s; treated as missing, a fresh "
+                            "download replaces it", path, got)
+                return False
+            self._verified.add(sha256)
+        return True
 
     def has(self, sha256: str, size: int | None = None) -> bool:
         """Whether the file is stored, with ``size`` (or the catalog's size) if one is known."""
@@ -199,10 +222,9 @@ class Store:
     def get_artifact(self, sha256: str) -> Artifact | None:
         """The stored artifact, or None if its file is not in the store."""
         path = self.artifact_path(sha256)
-        try:
-            size = path.stat().st_size
-        except FileNotFoundError:
+        if not self._present(sha256, None):
             return None
+        size = path.stat().st_size
         row = self.catalog.artifact_rows([sha256]).get(sha256)
         digests = dict(row["digests"]) if row else {}
         digests["sha256"] = sha256
@@ -248,16 +270,16 @@ class Store:
         """
         paths = [Path(item[0]) for item in items]
         # Measured on 50 files of 64 KiB: one syncfs 5-8 ms, 50 fsyncs 25-30 ms.
-        whole_fs = len(paths) > 1 and _sync_filesystem(self.tmp_dir)
+        whole_fs = len(paths) > 1 and sync_filesystem(self.tmp_dir)
         with ThreadPoolExecutor(max_workers=min(8, len(paths) or 1)) as pool:
             if not whole_fs:
-                list(pool.map(_fsync_file, paths))
+                list(pool.map(fsync_file, paths))
             artifacts = [
                 self._commit(path, sha256, size, digests, False, synced=True, sync_dir=False)
                 for path, (_temp, sha256, size, digests) in zip(paths, items, strict=True)
             ]
-            if not (whole_fs and _sync_filesystem(self.artifacts_dir)):
-                list(pool.map(_fsync_dir, {a.path.parent for a in artifacts if a.path}))
+            if not (whole_fs and sync_filesystem(self.artifacts_dir)):
+                list(pool.map(fsync_dir, {a.path.parent for a in artifacts if a.path}))
         return artifacts
 
     def _commit(
@@ -292,13 +314,16 @@ class Store:
                 if not synced:
                     with open(temp, "rb+") as f:
                         os.fsync(f.fileno())
+                check_real_directory(dest.parent, "artifact directory")
                 dest.parent.mkdir(exist_ok=True)
-                os.replace(temp, dest)
+                os.replace(temp, dest)  # also replaces a planted link or bad file there
                 if sync_dir:
-                    _fsync_dir(dest.parent)
+                    fsync_dir(dest.parent)
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise StoreError(f"cannot store sha256:{sha256} at {dest}: {exc}") from exc
+        if self.verify_existing:
+            self._verified.add(sha256)
         all_digests = dict(digests or {})
         all_digests["sha256"] = sha256
         return Artifact(sha256=sha256, size=size, digests=all_digests, path=dest)
@@ -322,7 +347,7 @@ class Store:
             hashers.setdefault(name, hashlib.new(name))
         size = 0
         with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
+            while chunk := f.read(CHUNK):
                 size += len(chunk)
                 for hasher in hashers.values():
                     hasher.update(chunk)
@@ -333,8 +358,11 @@ class Store:
         """Hash the stored file again: True if present and intact, False otherwise."""
         path = self.artifact_path(sha256)
         try:
-            actual = self.hash_file(path)[0]
-        except FileNotFoundError:
+            actual = hash_regular(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:  # a link (O_NOFOLLOW) or unreadable
+            log.warning("cannot hash stored file %s: %s", path, exc)
             return False
         if actual != sha256:
             log.warning("stored file %s hashes to sha256:%s", path, actual)
@@ -345,8 +373,19 @@ class Store:
 
     def runs(self) -> list[dict[str, Any]]:
         """Past runs recorded in this store, oldest first."""
-        return self.catalog.runs()
+        return [self._outcome(row) for row in self.catalog.runs()]
 
     def load_run(self, run_id: int) -> RunRecords:
         """What was recorded about one run (see `RunRecords`)."""
-        return self.catalog.load_run(run_id)
+        records = self.catalog.load_run(run_id)
+        records.run = self._outcome(records.run)
+        return records
+
+    def _outcome(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A read-only store cannot mark a dead process's run interrupted: show it so."""
+        if not self.readonly or row.get("status") != "running":
+            return row
+        session = (row.get("params") or {}).get("session")
+        if session and not session_is_live(self.tmp_root, session):
+            return {**row, "status": "interrupted"}
+        return row

@@ -6,8 +6,11 @@ Origin, Label, Suite, Codename, Version, Date (RFC 2822, UTC), Architectures, Co
 Description, then ``MD5Sum:`` and ``SHA256:`` lines `` <hash> <size, right-aligned>
 <path>``. Choices to know:
 
-- InRelease is the Release text clearsigned *in form only*: the signature block is a
-  fixed dummy, no cryptography (nothing here can be verified with a key);
+- by default InRelease is the Release text clearsigned *in form only*: the signature
+  block is a fixed dummy, no cryptography. With ``signed=True`` InRelease and
+  Release.gpg are real signatures by the test key ``signing_keys().fingerprint()``
+  (made with gpg, see `stagekit.testing.debian_signing`), and `DebRepo.tamper_signature`
+  breaks them the ways an attacker or a broken mirror would;
 - packages of architecture ``all`` are listed in every ``binary-<arch>/Packages`` (as
   Debian does with ``No-Support-for-Architecture-all: Packages``); there is no
   ``binary-all``; such a package is one expected unit with one edge per index;
@@ -26,11 +29,13 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from stagekit.testing.debian_packages import DebPackage, generate_packages
+from stagekit.testing.debian_signing import signing_keys
 from stagekit.testing.repo import Expected, ExpectedArtifact, ExpectedUnit, Repo, StaticFile
 
-__all__ = ["DebRepo", "make_deb_repo"]
+__all__ = ["TAMPERINGS", "DebRepo", "make_deb_repo"]
 
 VARIANTS = {"xz": ".xz", "gz": ".gz", "plain": ""}
+TAMPERINGS = ("bad-signature", "missing-signature", "other-key", "modified")
 _CONTENT_TYPES = {"xz": "application/x-xz", "gz": "application/gzip", "plain": "text/plain"}
 _DEB_TYPE = "application/vnd.debian.binary-package"
 _SIGNATURE = ("-----BEGIN PGP SIGNATURE-----\n\n"
@@ -48,8 +53,9 @@ class DebRepo(Repo):
     def __init__(self, dist: str, components: Sequence[str], architectures: Sequence[str],
                  by_component: dict[str, list[DebPackage]], debs: dict[str, bytes], *,
                  variants: Sequence[str], release_lists_plain: bool, date: datetime,
-                 expected_release: str) -> None:
+                 expected_release: str, signed: bool = False) -> None:
         super().__init__()
+        self.signed = signed
         unknown = set(variants) - set(VARIANTS)
         if unknown or not variants:
             raise ValueError(f"variants must be some of {sorted(VARIANTS)}, got {variants!r}")
@@ -164,11 +170,51 @@ class DebRepo(Repo):
         lines += [f" {sha} {size:>16} {path}" for path, (_, sha, size) in entries]
         text = "\n".join(lines) + "\n"
         self.files[prefix + "Release"] = StaticFile(text.encode(), "text/plain")
-        self.files[prefix + "InRelease"] = StaticFile(
-            _clearsign(text).encode(), "text/plain")
-        self.files[prefix + "Release.gpg"] = StaticFile(_SIGNATURE.encode(),
-                                                        "application/pgp-signature")
+        if self.signed:
+            keys = signing_keys()
+            self._serve_signatures(keys.clearsign(text.encode()),
+                                   keys.detach_sign(text.encode()))
+        else:
+            self._serve_signatures(_clearsign(text).encode(), _SIGNATURE.encode())
         self.expected = self._build_expected()
+
+    def _serve_signatures(self, inrelease: bytes, release_gpg: bytes | None) -> None:
+        prefix = f"dists/{self.dist}/"
+        self.files[prefix + "InRelease"] = StaticFile(inrelease, "text/plain")
+        if release_gpg is None:
+            self.files.pop(prefix + "Release.gpg", None)
+        else:
+            self.files[prefix + "Release.gpg"] = StaticFile(release_gpg,
+                                                            "application/pgp-signature")
+
+    def tamper_signature(self, how: str) -> None:
+        """Break InRelease and Release.gpg of a ``signed`` archive; ``how`` is one of
+        `TAMPERINGS`: a signature by the archive key of other bytes (``bad-signature``),
+        an unsigned InRelease and no Release.gpg (``missing-signature``), signatures by a
+        key not in the archive's keyring (``other-key``), or the Release text changed after
+        signing, both in InRelease and Release (``modified``)."""
+        if how not in TAMPERINGS:
+            raise ValueError(f"how must be one of {TAMPERINGS}, got {how!r}")
+        keys = signing_keys()
+        prefix = f"dists/{self.dist}/"
+        text = self.files[prefix + "Release"].body
+        inrelease = self.files[prefix + "InRelease"].body
+        marker = b"-----BEGIN PGP SIGNATURE-----"
+        if how == "bad-signature":
+            forged = keys.clearsign(text + b"X-Tampered: yes\n")
+            graft = inrelease[: inrelease.index(marker)] + forged[forged.index(marker):]
+            self._serve_signatures(graft, keys.detach_sign(text + b"\n"))
+        elif how == "missing-signature":
+            self._serve_signatures(text, None)
+        elif how == "other-key":
+            self._serve_signatures(keys.clearsign(text, "other"),
+                                   keys.detach_sign(text, "other"))
+        else:
+            before, after = b"Label: Stagekit\n", b"Label: Stagekit\nX-Injected: evil\n"
+            self.files[prefix + "Release"] = StaticFile(text.replace(before, after, 1),
+                                                        "text/plain")
+            self._serve_signatures(inrelease.replace(before, after, 1),
+                                   self.files[prefix + "Release.gpg"].body)
 
     def _build_expected(self) -> Expected:
         expected = Expected()
@@ -208,13 +254,14 @@ def make_deb_repo(dist: str = "stable", components: Sequence[str] = ("main", "co
                   with_debs: bool = True, variants: Sequence[str] = ("xz", "gz", "plain"),
                   arch_all_every: int = 5, release_lists_plain: bool = True,
                   date: datetime | None = None, expected_release: str = "Release",
-                  seed: int = 0) -> DebRepo:
+                  seed: int = 0, signed: bool = False) -> DebRepo:
     """Generate an archive with ``packages`` stanzas per index (per component and arch).
 
     ``n_packages`` (total stanzas over all indexes) overrides ``packages`` for scale runs;
     pair it with ``with_debs=False`` (no ``.deb`` served; Size and hashes then describe a
     tiny stand-in). Every ``arch_all_every``-th package is ``Architecture: all`` (0: none).
     ``expected_release`` ("Release" or "InRelease") is the root unit's artifact.
+    ``signed=True`` signs InRelease and Release.gpg with the test key (needs gpg).
     """
     if n_packages is not None:
         packages = math.ceil(n_packages / (len(components) * len(architectures)))
@@ -223,4 +270,4 @@ def make_deb_repo(dist: str = "stable", components: Sequence[str] = ("main", "co
     return DebRepo(dist, components, architectures, by_component, debs, variants=variants,
                    release_lists_plain=release_lists_plain,
                    date=date or datetime(2024, 1, 1, tzinfo=UTC),
-                   expected_release=expected_release)
+                   expected_release=expected_release, signed=signed)

@@ -1,0 +1,77 @@
+"""File-level helpers of the store: durable flushes, and what counts as a stored file."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import stat
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["CHUNK", "fsync_dir", "fsync_file", "hash_regular", "regular_file", "sync_filesystem"]
+
+CHUNK = 1 << 20
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs  # Linux
+    except (AttributeError, OSError):
+        return None
+
+
+_SYNCFS = _load_syncfs()
+
+
+def sync_filesystem(path: Path) -> bool:
+    """Flush the whole filesystem holding ``path`` (syncfs); False where unavailable."""
+    if _SYNCFS is None:
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return _SYNCFS(fd) == 0
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: Path) -> None:
+    try:
+        with open(path, "rb+") as f:
+            os.fsync(f.fileno())
+    except FileNotFoundError:  # reported by the commit that follows
+        pass
+
+
+def fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
+def regular_file(path: Path) -> tuple[str, int]:
+    """``("file", size)`` for a regular file in a real directory, else what it is instead."""
+    if os.path.islink(path.parent):
+        return "inside a linked directory", 0
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode):
+        return "a symbolic link", 0
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file", 0
+    return "file", st.st_size
+
+
+def hash_regular(path: Path) -> str:
+    """The sha256 of a file, refusing to follow a link at its last component."""
+    hasher = hashlib.sha256()
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:
+        while chunk := f.read(CHUNK):
+            hasher.update(chunk)
+    return hasher.hexdigest()
