@@ -199,10 +199,11 @@ class DiscoveryEngine(Stage):
             events.emit(UnitDiscovered(
                 key, dc.content.kind, depth, parent.key if parent is not None else None,
                 relation, len(dc.d_artifacts), identity[1]))
-        if futured:
+        if node is not None and futured:
+            futured_node = node
             future = dc.get_or_create_future()
             self._futures += 1
-            future.add_done_callback(lambda f: self._resolved(f, node, dc))
+            future.add_done_callback(lambda f: self._resolved(f, futured_node, dc))
         await self.put(dc)
 
     def _found_again(self, identity: _Identity, known: _Node | int, parent: _Node | None,
@@ -210,7 +211,7 @@ class DiscoveryEngine(Stage):
         """Link a unit reached again to ``parent`` and give it the shorter depth."""
         if parent is None:
             return
-        if type(known) is _Node:
+        if isinstance(known, _Node):
             self._link(parent, known, relation)
             self._lower_depth(known, depth)
             return
@@ -253,12 +254,14 @@ class DiscoveryEngine(Stage):
                     current.unit = unit
                 self._explore(current, unit, dc)
             for child in current.children:
-                if type(child) is _Node:
+                if isinstance(child, _Node):
                     if current.depth + 1 < child.depth:
                         child.depth = current.depth + 1
                         queue.append(child)
-                elif current.depth + 1 < self._nodes[child]:  # type: ignore[operator,index]
-                    self._nodes[child] = current.depth + 1  # type: ignore[index]
+                    continue
+                leaf_depth = self._nodes[child]
+                if isinstance(leaf_depth, int) and current.depth + 1 < leaf_depth:
+                    self._nodes[child] = current.depth + 1
                     if emit is not None:
                         emit(UnitDepthChanged(unit_key(*child), current.depth + 1))
 
