@@ -9,10 +9,12 @@ The building blocks are re-exported here: the models, `Stage`, `create_pipeline`
 
 from stagekit.context import RunContext
 from stagekit.errors import (
+    BodyTooLargeError,
     ConfigurationError,
     DigestMismatchError,
     DownloadError,
     HTTPStatusError,
+    LimitExceededError,
     MetadataError,
     PipelineError,
     SignatureError,
@@ -21,7 +23,9 @@ from stagekit.errors import (
     UnitFailedError,
     UnitNotResolvedError,
     UnsafePathError,
+    UnsafeURLError,
 )
+from stagekit.limits import Limits
 from stagekit.models import Artifact, Content, DeclarativeArtifact, DeclarativeContent
 from stagekit.options import OnError, Policy, Status
 from stagekit.pipeline import EndStage, Stage, create_pipeline
@@ -32,6 +36,7 @@ from stagekit.storage import Store
 
 __all__ = [
     "Artifact",
+    "BodyTooLargeError",
     "ConfigurationError",
     "Content",
     "DeclarativeArtifact",
@@ -41,6 +46,8 @@ __all__ = [
     "EndStage",
     "HTTPRemote",
     "HTTPStatusError",
+    "LimitExceededError",
+    "Limits",
     "MetadataError",
     "OnError",
     "PipelineError",
@@ -57,6 +64,7 @@ __all__ = [
     "UnitFailedError",
     "UnitNotResolvedError",
     "UnsafePathError",
+    "UnsafeURLError",
     "create_pipeline",
     "default_stages",
     "explore",

@@ -8,19 +8,24 @@ StagekitError
 ├── UnitFailedError          a unit could not be fetched or saved (names the unit, URL, cause)
 ├── DownloadError            an artifact could not be fetched (names the URL, without credentials)
 │   ├── DigestMismatchError  the bytes do not match the declared digest or size
-│   └── HTTPStatusError      an error status, not retried or out of tries
+│   ├── HTTPStatusError      an error status, not retried or out of tries
+│   └── BodyTooLargeError    a body went past its cap (also a LimitExceededError)
 ├── MetadataError            remote metadata is malformed (names the URL, field or line)
-│   └── SignatureError       signed metadata whose signature is missing, bad or untrusted
+│   ├── LimitExceededError   a remote went past a cap of `stagekit.limits.Limits`
+│   ├── SignatureError       signed metadata whose signature is missing, bad or untrusted
+│   └── UnsafeURLError       a remote handed over a URL stagekit will not follow
 └── StoreError               the store or its catalog is not usable
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "BodyTooLargeError",
     "ConfigurationError",
     "DigestMismatchError",
     "DownloadError",
     "HTTPStatusError",
+    "LimitExceededError",
     "MetadataError",
     "PipelineError",
     "SignatureError",
@@ -29,6 +34,7 @@ __all__ = [
     "UnitFailedError",
     "UnitNotResolvedError",
     "UnsafePathError",
+    "UnsafeURLError",
 ]
 
 
@@ -111,6 +117,38 @@ class MetadataError(StagekitError):
         super().__init__(message)
         self.url = url
         self.field = field
+
+
+class LimitExceededError(MetadataError):
+    """A remote went past a cap of `stagekit.limits.Limits`.
+
+    ``limit`` is the setting's name (``"metadata_bytes"``), ``value`` its value; the
+    message names the URL, the limit and how to change it.
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, limit: str = "",
+                 value: int | float | None = None, field: str | None = None):
+        super().__init__(message, url=url, field=field)
+        self.limit = limit
+        self.value = value
+
+
+class BodyTooLargeError(DownloadError, LimitExceededError):
+    """A response body (or a file) was larger than its cap; not retried."""
+
+    def __init__(self, message: str, *, url: str | None = None, tries: int = 0,
+                 limit: str = "", value: int | float | None = None):
+        StagekitError.__init__(self, message)
+        self.url = url
+        self.tries = tries
+        self.field = None
+        self.limit = limit
+        self.value = value
+
+
+class UnsafeURLError(MetadataError):
+    """A URL a remote handed over (Link, redirect, realm, mirror...) that is not followed:
+    not http(s), carrying credentials, or off the remote's origin where it must stay on it."""
 
 
 class SignatureError(MetadataError):

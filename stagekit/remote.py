@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from stagekit.errors import ConfigurationError
 from stagekit.options import OnError, check_max_depth, check_on_error
-from stagekit.urls import redact_url
+from stagekit.urls import encode_userinfo, redact_url
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,13 +92,18 @@ class Remote:
 
 
 def check_remote_url(url: str, what: str = "url") -> str:
-    """``url`` if it is an absolute http(s) or file URL; else a `ConfigurationError` naming it."""
+    """``url`` checked and normalised, as a remote should keep the URL its user gave.
+
+    It must be an absolute http(s) or file URL (else a `ConfigurationError` naming it);
+    its user and password come back percent-encoded, so a password holding ``/``, ``#``
+    or ``?`` survives joining paths to the URL.
+    """
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() not in ("http", "https", "file") or not rest:
         raise ConfigurationError(
             f"{what} {redact_url(url)!r} is not an http://, https:// or file:// URL"
         )
-    return url
+    return encode_userinfo(url)
 
 
 class HTTPRemote(Remote):

@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     explore.add_argument("kind", choices=KINDS, help="kind of remote")
     explore.add_argument("url", help="the remote's URL (file: the PULP_MANIFEST)")
     explore.add_argument("roots", nargs="*", help="maven: g:a[:v]; oci: repository; "
-                                                   "deb: package names to keep")
+                                                   "deb: package names to keep; "
+                                                   "pypi: requirements")
     explore.add_argument("--dist", help="deb: distribution (e.g. stable)")
     explore.add_argument("--component", action="append", help="deb: component (repeatable)")
     explore.add_argument("--arch", action="append", help="deb: architecture (repeatable)")

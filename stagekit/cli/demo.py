@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["KINDS", "demo_command"]
 
-KINDS = ("maven", "file", "oci", "deb")
+KINDS = ("maven", "file", "oci", "deb", "pypi")
 
 
 def _generate(kind: str, seed: int) -> tuple[Any, Any]:
@@ -32,6 +32,14 @@ def _generate(kind: str, seed: int) -> tuple[Any, Any]:
                                bom=True, diamond=True, cycle=True, relocation=True,
                                version_range=True, exclusions=True)
         return repo, lambda url: MavenRemote(url + repo.entry_path(), repo.roots)
+    if kind == "pypi":
+        from stagekit.remotes.pypi import PyPIRemote
+        from stagekit.testing.pypi import make_pypi_repo
+
+        repo = make_pypi_repo(n_releases=300, depth=6, fanout=3, markers=True, extras=True,
+                              cycle=True, yanked=True, prereleases=True, conflict=True,
+                              seed=seed)
+        return repo, lambda url: PyPIRemote(url + repo.entry_path(), repo.roots)
     if kind == "oci":
         from stagekit.remotes.oci import OCIRemote
         from stagekit.testing.oci import make_oci_repo

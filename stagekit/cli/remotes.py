@@ -27,6 +27,12 @@ def build_remote(kind: str, url: str, roots: list[str], args: argparse.Namespace
             raise UsageError("maven needs at least one ROOT (group:artifact[:version])")
         scopes = tuple(args.scope) if getattr(args, "scope", None) else ("compile", "runtime")
         return MavenRemote(url, roots, scopes=scopes)
+    if kind == "pypi":
+        from stagekit.remotes.pypi import PyPIRemote
+
+        if not roots:
+            raise UsageError("pypi needs at least one ROOT (a requirement, e.g. 'requests>=2')")
+        return PyPIRemote(url, roots)
     if kind == "oci":
         from stagekit.remotes.oci import OCIRemote
 

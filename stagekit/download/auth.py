@@ -6,12 +6,20 @@ caches the token per ``(realm, service, scope)``, sends it with every later requ
 the same resource (an OCI repository: ``/v2/<name>/...``), refreshes it shortly before it
 expires, and fetches a new one when a request is rejected again with 401. Tokens and
 credentials are never logged, put in an error message or shown by ``repr``.
+
+Credentials belong to an origin, as Docker and containerd keep them per registry host:
+`BearerAuth` answers only challenges of URLs on the origins it has credentials for (or,
+anonymous, on the ``origin`` it was made for), so a foreign host that answers 401 with a
+realm of its own never learns the registry's username and password, nor gets a token.
+The token answer is read whole (it may come in several TCP writes), within a size cap and
+a deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import json
 import logging
 import re
@@ -23,7 +31,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from stagekit.errors import DownloadError, HTTPStatusError
+from stagekit.errors import BodyTooLargeError, DownloadError, HTTPStatusError
+from stagekit.urls import origin as origin_of
 from stagekit.urls import redact_url
 
 __all__ = ["Auth", "BearerAuth", "Challenge", "parse_bearer_challenge", "resource_key"]
@@ -63,6 +72,8 @@ class Challenge:
     service: str | None = None
     scope: str | None = None
     error: str | None = None
+    #: The credentials that answer it (set by `BearerAuth`; never shown).
+    credentials: tuple[str, str] | None = dataclasses.field(default=None, repr=False)
 
     @property
     def cache_key(self) -> tuple[str, str | None, str | None]:
@@ -114,8 +125,27 @@ class _Token:
         return f"Bearer {self.value}"
 
 
+Credentials = tuple[str, str]
+Origin = tuple[str, str, int | None]
+
+
+def _origins_of(key: str) -> list[Origin]:
+    """The origins a credentials key names: ``https://host:port``, or ``host[:port]``
+    (then both http and https, each with its default port unless one is given)."""
+    if "://" in key:
+        return [origin_of(key)]
+    return [origin_of(f"{scheme}://{key}") for scheme in ("https", "http")]
+
+
 class BearerAuth:
     """Anonymous (or, with ``credentials``, basic-authenticated) Docker/OCI token auth.
+
+    ``credentials`` is ``(user, password)`` for ``origin`` (the registry URL the user
+    configured), or a mapping ``{"host[:port]" or "https://host:port": (user, password)}``
+    looked up per host of the URL that is challenged. A challenge from any other origin is
+    not answered (the request fails with its 401): credentials, and tokens, stay with the
+    origin they are for. ``(user, password)`` without ``origin`` binds to the origin of the
+    first URL challenged. ``timeout`` bounds one token request, ``max_body`` its answer.
 
     Safe to share between the tasks of one run: one token request per scope at a time,
     the others wait for it and reuse the token. ``clock`` (seconds) can be replaced by
@@ -124,12 +154,30 @@ class BearerAuth:
 
     def __init__(
         self,
-        credentials: tuple[str, str] | None = None,
+        credentials: Credentials | Mapping[str, Credentials] | None = None,
         *,
+        origin: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         refresh_margin: float = 10.0,
+        timeout: float = 60.0,
+        max_body: int = _TOKEN_BODY_MAX,
     ) -> None:
+        self._by_origin: dict[Origin, Credentials | None] = {}
+        self._bind_first: Credentials | None = None
+        if isinstance(credentials, Mapping):
+            for key, pair in credentials.items():
+                for o in _origins_of(key):
+                    self._by_origin[o] = tuple(pair)  # type: ignore[assignment]
+            if origin is not None:
+                self._by_origin.setdefault(origin_of(origin), None)
+        elif origin is not None:
+            self._by_origin[origin_of(origin)] = credentials
+        elif credentials is not None:
+            self._bind_first = credentials
         self._credentials = credentials
+        self.timeout = timeout
+        self.max_body = max_body
+        self.refused_challenges = 0
         self.clock = clock
         self.refresh_margin = refresh_margin
         self.tokens_fetched = 0
@@ -165,6 +213,19 @@ class BearerAuth:
         challenge = parse_bearer_challenge(list(values))
         if challenge is None:
             return False
+        allowed, credentials = self._lookup(url)
+        if not allowed:
+            self.refused_challenges += 1
+            log.info("not answering the challenge of %s: not an origin with credentials "
+                     "or the registry's", redact_url(url))
+            return False
+        if credentials is not None and urlsplit(url).scheme == "https" \
+                and urlsplit(challenge.realm).scheme != "https":
+            raise DownloadError(f"refused to send credentials for {redact_url(url)} to the "
+                                f"plain-http token realm {redact_url(challenge.realm)}",
+                                url=redact_url(url))
+        challenge = Challenge(challenge.realm, challenge.service, challenge.scope,
+                              challenge.error, credentials)
         self._challenges[resource_key(url)] = challenge
         current = self._tokens.get(challenge.cache_key)
         # Replace the token only if it is the one that was refused.
@@ -172,6 +233,18 @@ class BearerAuth:
             else None
         await self._refresh(session, challenge, stale=refused)
         return True
+
+    def _lookup(self, url: str) -> tuple[bool, Credentials | None]:
+        """Whether a challenge of ``url`` may be answered, and with which credentials."""
+        target = origin_of(url)
+        if self._bind_first is not None:
+            self._by_origin[target] = self._bind_first
+            self._bind_first = None
+        if not self._by_origin:
+            return True, None  # anonymous, made for no origin in particular
+        if target not in self._by_origin:
+            return False, None
+        return True, self._by_origin[target]
 
     def _expired(self, token: _Token) -> bool:
         return self.clock() >= token.expires_at
@@ -206,21 +279,24 @@ class BearerAuth:
         for scope in (challenge.scope or "").split():
             params.append(("scope", scope))
         headers = {"Accept": "application/json"}
-        if self._credentials is not None:
-            pair = ":".join(self._credentials).encode()
+        if challenge.credentials is not None:
+            pair = ":".join(challenge.credentials).encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         realm = redact_url(challenge.realm)
         what = f"token from {realm} (scope {challenge.scope or '-'})"
         try:
-            async with session.get(challenge.realm, params=params, headers=headers) as response:
+            async with asyncio.timeout(self.timeout), session.get(
+                    challenge.realm, params=params, headers=headers,
+                    allow_redirects=False) as response:
                 if response.status != 200:
                     raise HTTPStatusError(
                         f"could not get a {what}: HTTP {response.status} {response.reason or ''}"
                         .rstrip(), url=realm, status=response.status)
-                body = await response.content.read(_TOKEN_BODY_MAX)
+                body = await self._read_body(response, what, realm)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise DownloadError(f"could not get a {what}: {type(exc).__name__}",
-                                url=realm) from None
+            why = (f"no answer within {self.timeout:g} s" if isinstance(exc, TimeoutError)
+                   else type(exc).__name__)
+            raise DownloadError(f"could not get a {what}: {why}", url=realm) from None
         try:
             data = json.loads(body)
             value = data.get("token") or data.get("access_token")
@@ -230,6 +306,21 @@ class BearerAuth:
         if not isinstance(value, str) or not value:
             raise DownloadError(f"the answer to a {what} has no token", url=realm)
         self.tokens_fetched += 1
+        expires_in = min(max(expires_in, 0.0), 365 * 86400.0)  # nan/inf/negative: hostile
         margin = min(self.refresh_margin, expires_in / 10)
         log.debug("got a %s valid %.0f s", what, expires_in)
         return _Token(value, self.clock() + expires_in - margin)
+
+    async def _read_body(self, response: aiohttp.ClientResponse, what: str, realm: str) -> bytes:
+        """The whole answer (it may come in several writes), at most ``max_body`` bytes."""
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > self.max_body:
+                raise BodyTooLargeError(
+                    f"the answer to a {what} is larger than the limit of {self.max_body} "
+                    "bytes (BearerAuth max_body)", url=realm, limit="max_body",
+                    value=self.max_body)
+            parts.append(chunk)
+        return b"".join(parts)

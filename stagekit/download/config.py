@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stagekit.limits import DEFAULT_LIMITS, Limits
+
 __all__ = ["INTERESTING_HEADERS", "DownloadConfig", "DownloadResult", "default_headers"]
 
 # Response headers worth keeping with a result (the rest is noise for the catalog).
@@ -34,19 +36,28 @@ def default_headers() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class DownloadConfig:
-    """Limits, timeouts and retry budget of a `Downloader` (timeouts in seconds)."""
+    """Limits, timeouts and retry budget of a `Downloader` (timeouts in seconds).
+
+    ``request_timeout`` is the longest one try at one URL may take, headers and whole body
+    (a server that trickles a byte now and then is cut off there, not retried);
+    ``metadata_timeout`` is the same for metadata read into memory (`Downloader.get_bytes`,
+    token answers). None means no deadline. ``limits`` caps sizes and counts (see
+    `stagekit.limits.Limits`).
+    """
 
     per_host: int = 10
     total: int = 100
     connect_timeout: float = 10.0
     read_timeout: float = 30.0  # longest time without a byte, before headers or in the body
+    request_timeout: float | None = 3600.0
+    metadata_timeout: float | None = 120.0
     tries: int = 4
     backoff_base: float = 0.5
     backoff_max: float = 30.0
     digest_retries: int = 1
     chunk_size: int = 256 * 1024
     io_threads: int = 4
-    get_bytes_max: int = 16 * 1024 * 1024
+    limits: Limits = DEFAULT_LIMITS
     headers: Mapping[str, str] = field(default_factory=default_headers)
 
 

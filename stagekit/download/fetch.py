@@ -7,7 +7,6 @@ try may help; `stagekit.download.session` owns the retry loop and the final erro
 from __future__ import annotations
 
 import asyncio
-import base64
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor
@@ -22,7 +21,9 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from stagekit.download.hashing import copy_file_with_digests, wait_for_worker
-from stagekit.urls import redact_text, redact_url
+from stagekit.errors import UnsafeURLError
+from stagekit.urls import handed_url, redact_text
+from stagekit.urls import split_credentials as _split_credentials
 
 __all__ = [
     "AttemptFailed",
@@ -35,6 +36,7 @@ __all__ = [
     "read_small_file",
     "split_credentials",
     "stream_body",
+    "too_large",
 ]
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -53,12 +55,15 @@ class AttemptFailed(Exception):
         *,
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
+        limit: tuple[str, int | float] | None = None,
     ) -> None:
         super().__init__(reason)
         self.kind = kind
         self.reason = reason
         self.status = status
         self.headers: Mapping[str, str] = headers or CIMultiDictProxy(CIMultiDict())
+        #: ``(setting, value)`` when a cap of `stagekit.limits.Limits` or the config tripped.
+        self.limit = limit
 
 
 @dataclass(slots=True)
@@ -73,16 +78,25 @@ class Outcome:
 
 
 def split_credentials(url: str) -> tuple[URL, str | None]:
-    """``url`` without userinfo, and the ``Authorization`` value its userinfo stands for."""
+    """``url`` without userinfo, and the ``Authorization`` value its userinfo stands for.
+
+    A password may hold an unencoded ``/``, ``#`` or ``?`` (see `stagekit.urls`).
+    """
     try:
-        parsed = URL(url)
+        bare, basic = _split_credentials(url)
+        parsed = URL(bare)
     except (TypeError, ValueError):
         # yarl's message would quote the URL, credentials included.
         raise AttemptFailed("fatal", "malformed URL") from None
-    if parsed.user is None and parsed.password is None:
-        return parsed, None
-    pair = f"{parsed.user or ''}:{parsed.password or ''}".encode()
-    return parsed.with_user(None), "Basic " + base64.b64encode(pair).decode("ascii")
+    if basic is None and (parsed.user is not None or parsed.password is not None):
+        return split_credentials(str(parsed))  # pragma: no cover - split_userinfo saw none
+    return parsed, basic
+
+
+def too_large(limit: int, setting: str) -> AttemptFailed:
+    """The failure of a body that went past ``limit`` bytes (``setting`` names the cap)."""
+    return AttemptFailed("fatal", f"larger than the limit of {limit} bytes ({setting})",
+                         limit=(setting, limit))
 
 
 def _origin(url: URL) -> tuple[str, str | None, int | None]:
@@ -124,17 +138,17 @@ async def open_response(
         if response.status in REDIRECT_STATUSES and "Location" in response.headers:
             location = response.headers["Location"]
             response.release()
-            target, target_basic = split_credentials(str(current.join(URL(location))))
-            if target.scheme not in ("http", "https"):
-                raise AttemptFailed(
-                    "fatal", f"refused redirect to {redact_url(str(target))} (not http/https)"
-                )
+            try:  # the one policy for URLs a remote hands over: http(s), no userinfo
+                followed = handed_url(location, base=str(current), what="redirect",
+                                      same_origin=False)
+                target = URL(followed)
+            except (UnsafeURLError, ValueError) as exc:
+                reason = str(exc) if isinstance(exc, UnsafeURLError) else "malformed Location"
+                raise AttemptFailed("fatal", f"refused redirect ({reason})") from None
             if _origin(target) != _origin(current):
                 request_headers.popall("Authorization", None)
                 request_headers.popall("Cookie", None)
                 request_headers.popall("Proxy-Authorization", None)
-            if target_basic is not None:
-                request_headers["Authorization"] = target_basic
             current = target
             continue
         if response.status >= 300:
@@ -164,9 +178,12 @@ async def stream_body(
         raise AttemptFailed("transient", describe_exception(exc)) from None
 
 
-async def read_limited(response: aiohttp.ClientResponse, limit: int, chunk_size: int) -> bytes:
+async def read_limited(
+    response: aiohttp.ClientResponse, limit: int, chunk_size: int,
+    setting: str = "Limits.metadata_bytes",
+) -> bytes:
     """The whole body, or `AttemptFailed` ("fatal") once it exceeds ``limit`` bytes."""
-    too_big = AttemptFailed("fatal", f"larger than the limit of {limit} bytes")
+    too_big = too_large(limit, setting)
     if (response.content_length or 0) > limit:
         raise too_big
     parts: list[bytes] = []
@@ -227,12 +244,14 @@ async def copy_file(
     except FileNotFoundError:
         raise AttemptFailed("fatal", f"no such file {source}") from None
     except OverflowError:
-        raise AttemptFailed("fatal", f"larger than the limit of {max_size} bytes") from None
+        raise too_large(max_size or 0, "Limits.artifact_bytes") from None
     except OSError as exc:
         raise AttemptFailed("fatal", f"cannot read {source}: {exc.strerror or exc}") from None
 
 
-async def read_small_file(url: str, limit: int, executor: Executor | None) -> bytes:
+async def read_small_file(
+    url: str, limit: int, executor: Executor | None, setting: str = "Limits.metadata_bytes",
+) -> bytes:
     """A ``file://`` URL's bytes read in a worker thread, or `AttemptFailed` past ``limit``."""
     path = file_path(url)
 
@@ -247,5 +266,5 @@ async def read_small_file(url: str, limit: int, executor: Executor | None) -> by
     except OSError as exc:
         raise AttemptFailed("fatal", f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > limit:
-        raise AttemptFailed("fatal", f"larger than the limit of {limit} bytes")
+        raise too_large(limit, setting)
     return data

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 __all__ = [
     "DigestSink",
@@ -157,7 +157,7 @@ def remove_quietly(path: Path) -> None:
         os.unlink(path)
 
 
-async def wait_for_worker(future: asyncio.Future[object]) -> None:
+async def wait_for_worker(future: asyncio.Future[Any]) -> None:
     """Wait for a worker future even if we are cancelled meanwhile, then re-raise that."""
     cancelled = False
     while not future.done():

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -24,10 +26,16 @@ from stagekit.download.fetch import (
     read_limited,
     read_small_file,
     stream_body,
+    too_large,
 )
 from stagekit.download.hashing import DigestSink, normalize_algorithm, remove_quietly
 from stagekit.download.retry import RetryPolicy, is_retryable_status
-from stagekit.errors import DigestMismatchError, DownloadError, HTTPStatusError
+from stagekit.errors import (
+    BodyTooLargeError,
+    DigestMismatchError,
+    DownloadError,
+    HTTPStatusError,
+)
 from stagekit.urls import redact_url
 
 __all__ = ["Downloader"]
@@ -36,9 +44,25 @@ logger = logging.getLogger(__name__)
 
 
 class _Mismatch(Exception):
-    def __init__(self, algorithm: str, expected: str, actual: str) -> None:
+    def __init__(self, algorithm: str, expected: str, actual: str, *, final: bool = False) -> None:
         super().__init__(algorithm)
         self.algorithm, self.expected, self.actual = algorithm, expected, actual
+        self.final = final  # more bytes than declared: another try would stream them again
+
+
+async def _within(deadline: float | None, setting: str, work: Any) -> Any:
+    """Await ``work``, or fail the try ("fatal", not retried) once ``deadline`` seconds pass."""
+    if deadline is None:
+        return await work
+    try:
+        async with asyncio.timeout(deadline) as scope:
+            return await work
+    except TimeoutError:
+        if scope.expired():
+            raise AttemptFailed(
+                "fatal", f"no complete answer within the deadline of {deadline:g} s ({setting})"
+            ) from None
+        raise
 
 
 def _tries_text(tries: int) -> str:
@@ -133,12 +157,22 @@ class Downloader:
         expected_digests: Mapping[str, str] | None = None,
         expected_size: int | None = None,
         headers: Mapping[str, str] | None = None,
+        max_size: int | None = None,
+        metadata: bool = False,
     ) -> DownloadResult:
         """Download the first mirror in ``urls`` that works into a verified temporary file.
 
-        Raises `HTTPStatusError`, `DigestMismatchError` or `DownloadError` (of the last
-        mirror, its message listing the others); no temporary file is left on failure.
+        The body is cut off while streaming once it passes ``expected_size`` (a
+        `DigestMismatchError`, not retried) or ``max_size`` (default
+        ``config.limits.artifact_bytes``; a `BodyTooLargeError`). Raises
+        `HTTPStatusError`, `DigestMismatchError` or `DownloadError` (of the last mirror,
+        its message listing the others); no temporary file is left on failure.
+        ``metadata=True`` is for a file a remote will read (a manifest, a Release, a POM):
+        ``max_size`` then defaults to ``limits.metadata_bytes`` and each try has
+        ``config.metadata_timeout`` instead of ``config.request_timeout``.
         """
+        if metadata and max_size is None:
+            max_size = self.config.limits.metadata_bytes
         url_list = [urls] if isinstance(urls, str) else list(urls)
         if not url_list:
             raise ValueError("fetch() needs at least one URL")
@@ -149,7 +183,9 @@ class Downloader:
         failures: list[DownloadError] = []
         for url in url_list:
             try:
-                result = await self._fetch_one(url, expected, expected_size, headers or {})
+                result = await self._fetch_one(
+                    url, expected, expected_size, headers or {}, max_size, metadata
+                )
             except DownloadError as err:
                 total_tries += err.tries
                 failures.append(err)
@@ -168,23 +204,30 @@ class Downloader:
     ) -> tuple[bytes, CIMultiDictProxy[str]]:
         """Fetch a small metadata file into memory, with the same retries as `fetch`.
 
-        Raises `DownloadError` (not retried) when the body exceeds ``max_size`` bytes.
+        Raises `BodyTooLargeError` (not retried) when the body exceeds ``max_size`` bytes
+        (default ``config.limits.metadata_bytes``), checked while streaming, and
+        `DownloadError` when the answer takes longer than ``config.metadata_timeout``.
         """
-        limit = self.config.get_bytes_max if max_size is None else max_size
+        limit = self.config.limits.metadata_bytes if max_size is None else max_size
+        setting = "Limits.metadata_bytes" if max_size is None else "max_size"
         rurl = redact_url(url)
 
-        async def once(request_headers: Mapping[str, str]) -> tuple[bytes, CIMultiDictProxy[str]]:
+        async def read(request_headers: Mapping[str, str]) -> tuple[bytes, CIMultiDictProxy[str]]:
             if is_file_url(url):
-                data = await read_small_file(url, limit, self._executor)
+                data = await read_small_file(url, limit, self._executor, setting)
                 return data, CIMultiDictProxy(CIMultiDict())
             response, _ = await open_response(self.session, url, request_headers)
             try:
-                data = await read_limited(response, limit, self.config.chunk_size)
+                data = await read_limited(response, limit, self.config.chunk_size, setting)
             except BaseException:
                 response.close()
                 raise
             response.release()
             return data, CIMultiDictProxy(CIMultiDict(response.headers))
+
+        async def once(request_headers: Mapping[str, str]) -> tuple[bytes, CIMultiDictProxy[str]]:
+            return await _within(self.config.metadata_timeout, "DownloadConfig.metadata_timeout",
+                                 read(request_headers))
 
         tries = 0
         challenged = False
@@ -205,8 +248,16 @@ class Downloader:
         expected: Mapping[str, str],
         expected_size: int | None,
         headers: Mapping[str, str],
+        max_size: int | None = None,
+        metadata: bool = False,
     ) -> DownloadResult:
         rurl = redact_url(url)
+        cap, setting = self._cap(expected_size, max_size)
+        if setting == "max_size" and metadata and max_size == self.config.limits.metadata_bytes:
+            setting = "Limits.metadata_bytes"
+        deadline, deadline_setting = (
+            (self.config.metadata_timeout, "DownloadConfig.metadata_timeout") if metadata
+            else (self.config.request_timeout, "DownloadConfig.request_timeout"))
         tries = 0
         mismatches = 0
         challenged = False
@@ -214,8 +265,9 @@ class Downloader:
             tries += 1
             request_headers = await self._with_auth(url, headers)
             try:
-                outcome, temp_path = await self._try_once(
-                    url, expected, expected_size, request_headers
+                outcome, temp_path = await _within(
+                    deadline, deadline_setting,
+                    self._try_once(url, expected, expected_size, request_headers, cap, setting),
                 )
             except AttemptFailed as failure:
                 if not challenged and await self._challenged(failure, url, request_headers):
@@ -225,7 +277,7 @@ class Downloader:
                 continue
             except _Mismatch as m:
                 mismatches += 1
-                if mismatches > self.config.digest_retries or tries >= self.retry.tries:
+                if m.final or mismatches > self.config.digest_retries or tries >= self.retry.tries:
                     raise DigestMismatchError(
                         f"{m.algorithm} mismatch for {rurl}: expected {m.expected}, "
                         f"got {m.actual} ({_tries_text(tries)})",
@@ -263,6 +315,15 @@ class Downloader:
                     if name in outcome.headers
                 },
             )
+
+    def _cap(self, expected_size: int | None, max_size: int | None) -> tuple[int | None, str]:
+        """The most bytes a body may have, and what says so: the declared size, else
+        ``max_size``, else ``limits.artifact_bytes`` (the smaller of the first two if both)."""
+        if max_size is None and expected_size is None:
+            return self.config.limits.artifact_bytes, "Limits.artifact_bytes"
+        if max_size is None or (expected_size is not None and expected_size <= max_size):
+            return expected_size, "declared size"
+        return max_size, "max_size"
 
     async def _with_auth(self, url: str, headers: Mapping[str, str]) -> Mapping[str, str]:
         """``headers`` plus what ``auth`` adds for ``url`` (an explicit Authorization wins)."""
@@ -305,21 +366,29 @@ class Downloader:
         expected: Mapping[str, str],
         expected_size: int | None,
         headers: Mapping[str, str],
+        cap: int | None = None,
+        setting: str = "",
     ) -> tuple[Outcome, Path]:
         if is_file_url(url):
-            return await self._file_once(url, expected, expected_size)
+            return await self._file_once(url, expected, expected_size, cap, setting)
         response, final_url = await open_response(self.session, url, headers)
         sink: DigestSink | None = None
         try:
             announced = response.content_length
             if expected_size is not None and announced is not None and announced != expected_size:
-                raise _Mismatch("size", str(expected_size), str(announced))
+                raise _Mismatch("size", str(expected_size), str(announced),
+                                final=announced > expected_size)
+            if cap is not None and announced is not None and announced > cap:
+                raise too_large(cap, setting)
             # The file is made only for a response worth keeping, and after the request
             # went out, so requests leave in the order they were asked for.
             sink = await DigestSink.create(
                 self.temp_dir, expected, self._executor, batch_size=self.config.chunk_size
             )
-            await stream_body(response, sink.write, self.config.chunk_size)
+            write: Callable[[bytes], Awaitable[None]] = sink.write
+            if cap is not None:
+                write = _capped(sink, cap, setting, expected_size)
+            await stream_body(response, write, self.config.chunk_size)
             size, digests = await sink.finish()
             _check(size, digests, expected_size, expected)
         except BaseException:
@@ -338,15 +407,24 @@ class Downloader:
         return outcome, sink.path
 
     async def _file_once(
-        self, url: str, expected: Mapping[str, str], expected_size: int | None
+        self, url: str, expected: Mapping[str, str], expected_size: int | None,
+        cap: int | None = None, setting: str = "",
     ) -> tuple[Outcome, Path]:
         fd, name = tempfile.mkstemp(dir=self.temp_dir, prefix="download-", suffix=".part")
         os.close(fd)
         temp_path = Path(name)
         try:
-            size, digests = await copy_file(
-                url, temp_path, list(expected), self.config.chunk_size, self._executor
-            )
+            try:
+                size, digests = await copy_file(
+                    url, temp_path, list(expected), self.config.chunk_size, self._executor, cap
+                )
+            except AttemptFailed as failure:
+                if failure.limit is None or cap is None:
+                    raise
+                if setting == "declared size" and expected_size is not None:
+                    raise _Mismatch("size", str(expected_size), f"more than {expected_size}",
+                                    final=True) from None
+                raise too_large(cap, setting) from None
             _check(size, digests, expected_size, expected)
         except BaseException:
             remove_quietly(temp_path)
@@ -354,8 +432,28 @@ class Downloader:
         return Outcome(size, digests, None, CIMultiDictProxy(CIMultiDict()), url), temp_path
 
 
+def _capped(
+    sink: DigestSink, cap: int, setting: str, expected_size: int | None
+) -> Callable[[bytes], Awaitable[None]]:
+    """``sink.write`` that stops the stream once more than ``cap`` bytes arrived."""
+
+    async def write(chunk: bytes) -> None:
+        if sink.size + len(chunk) > cap:
+            if setting == "declared size" and expected_size is not None:
+                raise _Mismatch("size", str(expected_size), f"more than {expected_size}",
+                                final=True)
+            raise too_large(cap, setting)
+        await sink.write(chunk)
+
+    return write
+
+
 def _final_error(failure: AttemptFailed, rurl: str, tries: int) -> DownloadError:
     when = _tries_text(tries)
+    if failure.limit is not None:
+        setting, value = failure.limit
+        return BodyTooLargeError(f"{rurl} is {failure.reason} ({when})", url=rurl,
+                                 tries=tries, limit=setting, value=value)
     if failure.kind == "status":
         error: DownloadError = HTTPStatusError(
             f"{failure.reason} from {rurl} ({when})",

@@ -1,7 +1,7 @@
 """The bundled remotes, each a `stagekit.Remote`; imported on first use.
 
-``from stagekit.remotes import FileRemote, OCIRemote, DebRemote, MavenRemote`` loads only
-the module of the remote asked for.
+``from stagekit.remotes import FileRemote, OCIRemote, DebRemote, MavenRemote, PyPIRemote``
+loads only the module of the remote asked for.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ if TYPE_CHECKING:
     from stagekit.remotes.file import FileRemote
     from stagekit.remotes.maven import MavenRemote
     from stagekit.remotes.oci import OCIRemote
+    from stagekit.remotes.pypi import PyPIRemote
 
-__all__ = ["DebRemote", "FileRemote", "MavenRemote", "OCIRemote"]
+__all__ = ["DebRemote", "FileRemote", "MavenRemote", "OCIRemote", "PyPIRemote"]
 
 _WHERE = {
     "DebRemote": "stagekit.remotes.deb",
     "FileRemote": "stagekit.remotes.file",
     "MavenRemote": "stagekit.remotes.maven",
     "OCIRemote": "stagekit.remotes.oci",
+    "PyPIRemote": "stagekit.remotes.pypi",
 }
 
 

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Iterable
 from typing import Any, TypeVar
 
 from stagekit.download.config import DownloadResult
@@ -22,7 +22,9 @@ __all__ = ["each_completed", "prefetched"]
 T = TypeVar("T")
 
 
-async def each_completed(awaitables: Iterable[Awaitable[T]], limit: int) -> AsyncIterator[T]:
+async def each_completed(
+    awaitables: Iterable[Awaitable[T]], limit: int
+) -> AsyncGenerator[T, None]:
     """Yield the results of ``awaitables`` in completion order, at most ``limit`` at once.
 
     ``awaitables`` is consumed lazily (pass a generator to create coroutines on demand).

@@ -45,14 +45,17 @@ from stagekit.errors import (
     MetadataError,
     SignatureError,
     UnitFailedError,
+    UnsafePathError,
 )
+from stagekit.limits import limits_of
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
 from stagekit.options import OnError
-from stagekit.remote import HTTPRemote
+from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.base import each_completed, prefetched
 from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
 from stagekit.remotes.deb_signature import SIGNED_TEXT, check_keyring, check_release
-from stagekit.urls import redact_url
+from stagekit.remotes.guards import check_count
+from stagekit.urls import redact_url, safe_segments
 
 __all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
 
@@ -134,6 +137,7 @@ class DebRemote(HTTPRemote):
         max_depth: int | None = None,
         on_error: OnError | None = None,
     ) -> None:
+        url = check_remote_url(url)
         super().__init__(url, max_depth=max_depth, on_error=on_error)
         self.keyring = None if keyring is None else check_keyring(keyring)
         self.base_url = url if url.endswith("/") else url + "/"
@@ -174,7 +178,7 @@ class DebRemote(HTTPRemote):
         for name in self.release_files:
             url = self.dist_url(name)
             try:
-                result = await ctx.downloader.fetch(url)
+                result = await ctx.downloader.fetch(url, metadata=True)
             except DownloadError as exc:
                 errors.append(str(exc))
                 if isinstance(exc, HTTPStatusError) and exc.status in (403, 404, 410):
@@ -224,7 +228,9 @@ class DebRemote(HTTPRemote):
         if not components or not architectures:
             raise MetadataError(f"{where}: no Components/Architectures to explore", url=where,
                                 field="Components" if not components else "Architectures")
-        pairs = list(itertools.product(components, architectures))
+        check_count(len(components) * len(architectures), limits_of(ctx.downloader),
+                    what="the number of component/architecture pairs", where=where)
+        pairs = list(itertools.product(dict.fromkeys(components), dict.fromkeys(architectures)))
         indexes = each_completed(
             (self._index_unit(ctx, dc, release, where, c, a) for c, a in pairs),
             self.concurrency,
@@ -239,6 +245,12 @@ class DebRemote(HTTPRemote):
         component: str, arch: str,
     ) -> DeclarativeContent | None:
         content = DebPackagesIndex(component, arch)
+        try:  # names from the Release become URL paths: nothing may lead out of dists/
+            safe_segments(f"{component}/binary-{arch}", what="component/architecture")
+        except UnsafePathError as exc:
+            ctx.fail(MetadataError(f"{where}: {exc}", url=where, field="Components"),
+                     unit=content, parent=parent_dc, relation="index")
+            return None
         variants = release.variants(component, arch)
         errors: list[str] = []
         for path, sha256, size in variants:
@@ -280,7 +292,8 @@ class DebRemote(HTTPRemote):
             raise MetadataError(f"{where}: the index is not stored", url=where)
         fields = None if self._full_stanzas else STANZA_FIELDS
         reader = await asyncio.to_thread(
-            PackagesReader, path, da.relative_path, where, fields=fields, select=self.select)
+            PackagesReader, path, da.relative_path, where, fields=fields, select=self.select,
+            limits=limits_of(ctx.downloader))
         try:
             while True:
                 chunk = await asyncio.to_thread(self._read_units, reader, where, unit.architecture)
@@ -329,10 +342,10 @@ class DebRemote(HTTPRemote):
         sha256 = stanza["SHA256"].strip().lower()
         if not _SHA256.match(sha256):
             raise bad("SHA256", f"has a malformed SHA256 {sha256!r}")
-        if not size_text.isdigit():
-            raise bad("Size", f"has a malformed Size {size_text!r}")
+        if not size_text.isdigit() or len(size_text) > 18:
+            raise bad("Size", f"has a malformed Size {size_text[:40]!r}")
         try:
-            safe_relative_path(filename, what="Filename")
+            safe_segments(safe_relative_path(filename, what="Filename"), what="Filename")
         except ValueError as exc:
             raise bad("Filename", str(exc)) from None
         package = DebPackage(name, version, arch, filename, int(size_text), sha256)

@@ -6,12 +6,13 @@ what the remote needs: components, architectures and the ``SHA256`` entries.
 hands out stanzas chunk by chunk; each chunk is meant to be read in a worker thread
 (``asyncio.to_thread(reader.read, n)``), so a 60,000-stanza index is never in memory
 twice and never blocks the event loop for more than one chunk's worth of GIL time.
+Lines, stanzas, the decompressed size and the number of stanzas are capped
+(`stagekit.limits.Limits`): an xz bomb or a 6 GiB line stops at its cap with a clear error.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
 import itertools
 import lzma
 from collections.abc import Callable, Iterator, Mapping
@@ -21,7 +22,8 @@ from typing import IO, Any
 
 from debian import deb822
 
-from stagekit.errors import MetadataError
+from stagekit.errors import LimitExceededError, MetadataError
+from stagekit.limits import DEFAULT_LIMITS, Limits
 from stagekit.remotes.deb_stanzas import iter_stanzas
 
 __all__ = ["VARIANTS", "PackagesReader", "Release", "parse_release", "release_payload"]
@@ -104,7 +106,7 @@ def parse_release(data: bytes, where: str) -> Release:
 
 def _open_decompressed(path: Path, name: str) -> IO[bytes]:
     if name.endswith(".xz"):
-        return lzma.open(path)  # type: ignore[return-value]
+        return lzma.open(path)
     if name.endswith(".gz"):
         return gzip.open(path)  # type: ignore[return-value]
     return open(path, "rb")
@@ -129,13 +131,41 @@ class PackagesReader:
         *,
         fields: list[str] | None = STANZA_FIELDS,
         select: Callable[[Mapping[str, str]], bool] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.where = where
         self.select = select
+        self.limits = limits
         self.stanzas_read = 0
+        self.bytes_read = 0
         self._file = _open_decompressed(Path(path), name)
-        self._text = io.TextIOWrapper(self._file, encoding="utf-8", errors="replace")  # type: ignore[type-var]
-        self._paragraphs: Iterator[Any] = iter_stanzas(self._text, fields)
+        self._paragraphs: Iterator[Any] = iter_stanzas(self._lines(), fields)
+
+    def _exceeded(self, what: str, setting: str) -> LimitExceededError:
+        value = getattr(self.limits, setting)
+        return LimitExceededError(
+            f"{self.where}: {what} is larger than the limit of {value} bytes (Limits.{setting}"
+            f"), after stanza {self.stanzas_read}", url=self.where, limit=setting, value=value)
+
+    def _lines(self) -> Iterator[str]:
+        """Decoded lines, each read with a bound: a line never has to fit whole in memory."""
+        max_line, max_stanza = self.limits.line_bytes, self.limits.stanza_bytes
+        max_total = self.limits.decompressed_bytes
+        stanza = 0
+        readline = self._file.readline
+        while line := readline(max_line + 1):
+            self.bytes_read += len(line)
+            if len(line) > max_line and not line.endswith(b"\n"):
+                raise self._exceeded("a line", "line_bytes")
+            if self.bytes_read > max_total:
+                raise self._exceeded("the decompressed index", "decompressed_bytes")
+            if line.isspace():
+                stanza = 0
+            else:
+                stanza += len(line)
+                if stanza > max_stanza:
+                    raise self._exceeded("a stanza", "stanza_bytes")
+            yield line.decode("utf-8", errors="replace")
 
     def read(self, count: int) -> list[tuple[int, Mapping[str, str]]]:
         """Up to ``count`` selected stanzas with their 1-based number; empty at the end."""
@@ -147,6 +177,11 @@ class PackagesReader:
                     break
                 for paragraph in batch:
                     self.stanzas_read += 1
+                    if self.stanzas_read > self.limits.children:
+                        raise LimitExceededError(
+                            f"{self.where}: more stanzas than the limit of "
+                            f"{self.limits.children} (Limits.children)", url=self.where,
+                            limit="children", value=self.limits.children)
                     if self.select is None or self.select(paragraph):
                         chosen.append((self.stanzas_read, paragraph))
         except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
@@ -156,7 +191,7 @@ class PackagesReader:
 
     def close(self) -> None:
         """Close the decompressor and the file."""
-        self._text.close()
+        self._file.close()
 
     def __enter__(self) -> PackagesReader:
         return self

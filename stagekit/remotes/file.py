@@ -11,7 +11,7 @@ from stagekit.context import RunContext
 from stagekit.errors import MetadataError, UnsafePathError
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
 from stagekit.options import OnError
-from stagekit.remote import HTTPRemote
+from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.urls import redact_url
 
 __all__ = ["FileRemote", "FileUnit", "parse_manifest_line"]
@@ -57,6 +57,7 @@ class FileRemote(HTTPRemote):
     def __init__(
         self, manifest_url: str, *, max_depth: int | None = None, on_error: OnError | None = None
     ) -> None:
+        manifest_url = check_remote_url(manifest_url)
         super().__init__(manifest_url, max_depth=max_depth, on_error=on_error)
         self.manifest_url = manifest_url
         self.base_url = urljoin(manifest_url, ".")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -36,10 +37,12 @@ from stagekit.context import RunContext
 from stagekit.download.auth import Auth, BearerAuth
 from stagekit.download.config import DownloadResult
 from stagekit.errors import DigestMismatchError, DownloadError, MetadataError, UnitFailedError
+from stagekit.limits import limits_of
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
 from stagekit.options import OnError
-from stagekit.remote import HTTPRemote
+from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.base import each_completed, prefetched
+from stagekit.remotes.guards import check_count, check_size, foreign_urls, next_page
 from stagekit.remotes.oci_manifest import (
     ACCEPT,
     INDEX_TYPES,
@@ -58,8 +61,6 @@ from stagekit.urls import redact_url
 __all__ = ["OCIBlob", "OCIIndex", "OCIManifest", "OCIRemote", "OCITag"]
 
 log = logging.getLogger(__name__)
-
-_MAX_TAG_PAGES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,10 @@ class OCIRemote(HTTPRemote):
     ``Link`` pagination, ``page_size`` per page if given). ``platforms``: keep only these
     children of an index, e.g. ``["linux/amd64", "linux/arm/v7"]`` (a platform without
     variant matches every variant). ``auth``: True for anonymous (or ``credentials``)
-    bearer tokens, False for none, or an `Auth`. ``concurrency`` bounds tag fetches.
+    bearer tokens, False for none, or an `Auth`; ``credentials`` go only to the origin of
+    ``registry_url`` (a `BearerAuth` mapping of hosts to credentials serves several).
+    ``follow_foreign_urls``: also try the ``urls`` a descriptor lists on other hosts
+    (non-distributable layers); off by default. ``concurrency`` bounds tag fetches.
     The run's one downloader (and so the auth) serves this remote and the
     `ArtifactDownloader`.
     """
@@ -137,9 +141,11 @@ class OCIRemote(HTTPRemote):
         credentials: tuple[str, str] | None = None,
         page_size: int | None = None,
         concurrency: int = 10,
+        follow_foreign_urls: bool = False,
         max_depth: int | None = None,
         on_error: OnError | None = None,
     ) -> None:
+        registry_url = check_remote_url(registry_url)
         super().__init__(registry_url, max_depth=max_depth, on_error=on_error)
         base = registry_url if registry_url.endswith("/") else registry_url + "/"
         self.registry_url = base.removesuffix("v2/")
@@ -149,11 +155,12 @@ class OCIRemote(HTTPRemote):
         self.tags = None if tags is None else list(tags)
         self.platforms = None if platforms is None else [Platform.parse(p) for p in platforms]
         if auth is True:
-            self.auth: Auth | None = BearerAuth(credentials)
+            self.auth: Auth | None = BearerAuth(credentials, origin=self.registry_url)
         else:
             self.auth = auth or None
         self.page_size = page_size
         self.concurrency = concurrency
+        self.follow_foreign_urls = follow_foreign_urls
 
     def describe(self) -> str:
         """The remote as shown in the catalog."""
@@ -188,7 +195,8 @@ class OCIRemote(HTTPRemote):
         url = self.url("tags/list") + (f"?n={self.page_size}" if self.page_size else "")
         tags: list[str] = []
         seen: set[str] = set()
-        for _ in range(_MAX_TAG_PAGES):
+        limits = limits_of(ctx.downloader)
+        for pages in itertools.count(1):
             seen.add(url)
             body, headers = await ctx.downloader.get_bytes(url)
             where = redact_url(url)
@@ -198,13 +206,12 @@ class OCIRemote(HTTPRemote):
                 raise MetadataError(f"{where}: 'tags' is not a list of strings", url=where,
                                     field="tags")
             tags.extend(page)
-            link = next_link(headers.get("Link"))
-            if link is None or not page:
+            check_count(len(tags), limits, what="the number of tags", where=where)
+            link = next_link(headers.get("Link")) if page else None
+            following = next_page(link, url, pages=pages, limits=limits, seen=seen)
+            if following is None:
                 break
-            url = urljoin(url, link)
-            if url in seen:
-                raise MetadataError(f"{where}: pagination loops back to {redact_url(url)}",
-                                    url=where, field="Link")
+            url = following
         return list(dict.fromkeys(tags))
 
     async def _tag_unit(self, ctx: RunContext, tag: str) -> DeclarativeContent | None:
@@ -213,7 +220,8 @@ class OCIRemote(HTTPRemote):
         rurl = redact_url(url)
         try:
             relative_path = safe_relative_path(f"{self.repository}/manifests/{tag}")
-            result = await ctx.downloader.fetch(url, headers={"Accept": ACCEPT})
+            result = await ctx.downloader.fetch(
+                url, headers={"Accept": ACCEPT}, metadata=True)
         except (DownloadError, ValueError) as exc:
             _root_failed(ctx, key, rurl, exc)
             return None
@@ -237,7 +245,14 @@ class OCIRemote(HTTPRemote):
         da = dc.d_artifacts[0]
         where = redact_url(da.url)
         body = dc.artifacts[da.relative_path].read_bytes()
-        data = parse_json(body, where)
+        limits = limits_of(ctx.downloader)
+        check_size(len(body), limits, what="the manifest", where=where)
+        data = parse_json(body, where) if len(body) < 256 * 1024 else \
+            await asyncio.to_thread(parse_json, body, where)
+        for name in ("manifests", "layers"):
+            if isinstance(data.get(name), list):
+                check_count(len(data[name]), limits, what=f"the number of {name}",
+                            where=where, field=name)
         if isinstance(unit, OCITag):
             algorithm, hexvalue = split_digest(unit.digest, where)
             media_type = media_type_of(data, unit.media_type)
@@ -255,6 +270,8 @@ class OCIRemote(HTTPRemote):
             for raw in manifests:
                 descriptor = parse_descriptor(raw, where)
                 if wanted(descriptor, self.platforms):
+                    check_size(descriptor.size, limits, what=f"manifest {descriptor.digest}",
+                               where=where)
                     child = self._manifest_unit(descriptor, where)
                     if child is not None:
                         yield child
@@ -287,7 +304,9 @@ class OCIRemote(HTTPRemote):
 
     def _blob_unit(self, d: Descriptor, relation: str, deferred: bool) -> DeclarativeContent:
         artifact = DeclarativeArtifact(
-            [self.url(f"blobs/{d.digest}"), *d.urls], f"blobs/{d.algorithm}/{d.hex}",
+            [self.url(f"blobs/{d.digest}"),
+             *foreign_urls(d.urls, base=self.registry_url, follow=self.follow_foreign_urls)],
+            f"blobs/{d.algorithm}/{d.hex}",
             digests={d.algorithm: d.hex}, size=d.size, deferred=deferred,
         )
         return DeclarativeContent(OCIBlob(d.digest, d.media_type), [artifact], relation=relation)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from stagekit.download import DownloadConfig, Downloader
@@ -259,7 +260,8 @@ class ArtifactDownloader(Stage):
 
 
 def _unit_error(
-    dc: DeclarativeContent, failed: list[tuple[DeclarativeArtifact, BaseException]], total: int
+    dc: DeclarativeContent, failed: Sequence[tuple[DeclarativeArtifact, BaseException]],
+    total: int
 ) -> UnitFailedError:
     da, first = failed[0]
     url = getattr(first, "url", None) or redact_url(da.url)

@@ -34,6 +34,7 @@ from stagekit.testing.faults import (
 from stagekit.testing.file import FileRepo, make_file_repo
 from stagekit.testing.maven import MavenRepo, make_maven_repo
 from stagekit.testing.oci import OCIRepo, make_oci_repo
+from stagekit.testing.pypi import PyPIRepo, make_pypi_repo
 from stagekit.testing.repo import Expected, ExpectedArtifact, ExpectedUnit, Repo, StaticFile
 from stagekit.testing.server import Counters, RequestRecord, Server, serve
 
@@ -51,6 +52,7 @@ __all__ = [
     "Latency",
     "MavenRepo",
     "OCIRepo",
+    "PyPIRepo",
     "RateLimit",
     "Redirect",
     "Repo",
@@ -68,6 +70,7 @@ __all__ = [
     "make_file_repo",
     "make_maven_repo",
     "make_oci_repo",
+    "make_pypi_repo",
     "rate_limit",
     "redirect",
     "reset",

@@ -25,6 +25,7 @@ GENERATORS = {
     "maven": ("stagekit.testing.maven", "make_maven_repo"),
     "oci": ("stagekit.testing.oci", "make_oci_repo"),
     "deb": ("stagekit.testing.debian", "make_deb_repo"),
+    "pypi": ("stagekit.testing.pypi", "make_pypi_repo"),
 }
 # CLI flag -> generator keyword; a flag the generator does not take is reported, not passed.
 FLAG_KEYWORDS = {"seed": "seed", "files": "n_files", "size": "size", "depth": "depth",

@@ -12,6 +12,7 @@ import hashlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from stagekit.testing.debian_deb import full_deb, tiny_deb
 
@@ -118,7 +119,7 @@ def generate_packages(components: Sequence[str], architectures: Sequence[str],
             depends = _depends(rng, names)
             archs = ["all"] if arch_all_every and i % arch_all_every == arch_all_every - 1 \
                 else list(architectures)
-            common = {
+            common: dict[str, Any] = {
                 "name": name, "source": source, "version": version, "component": component,
                 "maintainer": _MAINTAINERS[i % len(_MAINTAINERS)],
                 "section": "libs" if name.startswith("lib") else _SECTIONS[i % len(_SECTIONS)],

@@ -169,11 +169,11 @@ def render_pom(p: GenPom) -> bytes:
         out.extend(_dep_xml(d, "    ") for d in p.deps)
         out.append("  </dependencies>\n")
     if p.relocation is not None:
-        g, a, v = p.relocation
+        rg, ra, rv = p.relocation
         inner = "      "
         out.append("  <distributionManagement>\n    <relocation>\n"
-                   f"{_el('groupId', g, inner)}{_el('artifactId', a, inner)}"
-                   f"{_el('version', v, inner)}    </relocation>\n  </distributionManagement>\n")
+                   f"{_el('groupId', rg, inner)}{_el('artifactId', ra, inner)}"
+                   f"{_el('version', rv, inner)}    </relocation>\n  </distributionManagement>\n")
     out.append("</project>\n")
     return "".join(out).encode()
 
@@ -278,7 +278,8 @@ class MavenRepoBuilder:
         depth: dict[str, int] = {}
         children: dict[str, set[tuple[str, str]]] = {}
         expected = Expected()
-        queue = deque((root, frozenset(), 0) for root in self.roots)
+        queue: deque[tuple[str, frozenset[tuple[str, str]], int]] = deque(
+            (root, frozenset(), 0) for root in self.roots)
         seen_states: set[tuple[str, frozenset]] = set()
         while queue:
             gav, excl, d = queue.popleft()

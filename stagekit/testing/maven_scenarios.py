@@ -245,21 +245,21 @@ def add_wide(b: MavenRepoBuilder, n_poms: int, *, depth: int, fanout: int,
         _dep(p, target.gav, written, scope=rng.choice((None, None, "compile", "runtime")))
 
     targets: dict[str, set[str]] = {}
-    for lower, upper in zip(layers[1:], layers[:-1], strict=True):
-        for p in lower:
-            q = rng.choice(upper)
+    for lower_layer, upper_layer in zip(layers[1:], layers[:-1], strict=True):
+        for p in lower_layer:
+            q = rng.choice(upper_layer)
             targets.setdefault(q.gav, set()).add(p.gav)
             depend(q, p)
-    for index, layer in enumerate(layers[:-1]):
+    for index, poms in enumerate(layers[:-1]):
         nxt = layers[index + 1]
-        for p in layer:
+        for p in poms:
             mine = targets.setdefault(p.gav, set())
             for q in rng.sample(nxt, min(len(nxt), max(0, fanout - len(mine)))):
                 if q.gav not in mine:
                     mine.add(q.gav)
                     depend(p, q)
-    for index, layer in enumerate(layers):
-        for p in layer:
+    for index, poms in enumerate(layers):
+        for p in poms:
             if back_edges and index > 1 and rng.random() < 0.05:
                 q = rng.choice(layers[rng.randrange(index)])
                 mine = targets.setdefault(p.gav, set())

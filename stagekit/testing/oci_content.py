@@ -200,15 +200,16 @@ class _Builder:
                                  DOCKER_CONFIG if docker else OCI_CONFIG)
         layer_type = DOCKER_LAYER if docker else OCI_LAYER
         layer_blobs = [self._blob(repository, body, layer_type) for body, _ in layers]
+        media_type = DOCKER_MANIFEST if docker else OCI_MANIFEST
         body = {
             "schemaVersion": 2,
-            "mediaType": DOCKER_MANIFEST if docker else OCI_MANIFEST,
+            "mediaType": media_type,
             "config": _descriptor(config_blob),
             "layers": [_descriptor(b, layer_type) for b in layer_blobs],
         }
         raw = _dump(body, docker)
         return self.content.add_manifest(repository, Manifest(
-            digest_of(raw), raw, body["mediaType"], platform=platform,
+            digest_of(raw), raw, media_type, platform=platform,
             config=config_blob.digest, layers=[b.digest for b in layer_blobs]))
 
     def index(self, repository: str, tag: str, platforms: Sequence[str],

@@ -18,10 +18,16 @@ __all__ = ["Expected", "ExpectedArtifact", "ExpectedUnit", "Repo", "StaticFile"]
 
 @dataclass(frozen=True, slots=True)
 class StaticFile:
-    """One served file: its bytes and Content-Type."""
+    """One served file: its bytes and Content-Type.
+
+    ``variants`` are other representations of the same resource (other Content-Types);
+    the server picks the one the request's ``Accept`` header prefers (this one on a tie
+    or without ``Accept``), and answers 406 when ``Accept`` allows none of them.
+    """
 
     body: bytes
     content_type: str = "application/octet-stream"
+    variants: tuple[StaticFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

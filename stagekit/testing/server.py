@@ -16,21 +16,20 @@ import logging
 import re
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from stagekit.testing.faults import Faults, Latency
-from stagekit.testing.repo import Repo
+from stagekit.testing.repo import Repo, StaticFile
 
-__all__ = ["Counters", "RequestRecord", "Server", "serve"]
+__all__ = ["Counters", "RequestRecord", "Server", "negotiate", "serve"]
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
 _RANGE = re.compile(r"bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*")
 _URL_SAFE = "/:@-._~!$&'()*+,;="
@@ -289,10 +288,17 @@ class Server:
         static = self.repo.files.get(path)
         if static is None:
             raise web.HTTPNotFound(text=f"404: no file {path!r} in this fixture repo\n")
+        vary = {"Vary": "Accept"} if static.variants else {}
+        if static.variants:
+            chosen = negotiate(static, request.headers.get("Accept"))
+            if chosen is None:
+                types = ", ".join(v.content_type for v in (static, *static.variants))
+                raise web.HTTPNotAcceptable(text=f"406: {path!r} is served as {types}\n")
+            static = chosen
         body = static.body
         size = len(body)
         headers = {"Content-Type": static.content_type, "Accept-Ranges": "bytes",
-                   "ETag": self._etag(path, body)}
+                   "ETag": self._etag(path + "\0" + static.content_type, body), **vary}
         if request.headers.get("If-None-Match") == headers["ETag"]:
             return web.Response(status=304, headers=headers)
         range_header = request.headers.get("Range")
@@ -318,6 +324,43 @@ class Server:
         etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
         self._etags[path] = (body, etag)
         return etag
+
+
+def _accept_q(accept: str, content_type: str) -> float:
+    """The quality ``accept`` gives ``content_type`` (exact type over ``type/*`` over ``*/*``)."""
+    kind = content_type.split(";", 1)[0].strip().lower()
+    best: tuple[int, float] = (-1, 0.0)
+    for item in accept.split(","):
+        media, *params = (p.strip() for p in item.split(";"))
+        media = media.lower()
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if media == kind:
+            rank = 2
+        elif media.endswith("/*") and kind.startswith(media[:-1]):
+            rank = 1
+        elif media == "*/*":
+            rank = 0
+        else:
+            continue
+        best = max(best, (rank, q))
+    return best[1]
+
+
+def negotiate(static: StaticFile, accept: str | None) -> StaticFile | None:
+    """The representation of ``static`` that ``accept`` prefers (None: none acceptable)."""
+    options = (static, *static.variants)
+    if not accept or not accept.strip():
+        return static
+    scored = [(_accept_q(accept, option.content_type), -i) for i, option in enumerate(options)]
+    q, neg_index = max(scored)
+    return options[-neg_index] if q > 0 else None
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:

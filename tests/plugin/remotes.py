@@ -6,13 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stagekit import Remote
-from stagekit.remotes import DebRemote, FileRemote, MavenRemote, OCIRemote
+from stagekit.remotes import DebRemote, FileRemote, MavenRemote, OCIRemote, PyPIRemote
 from stagekit.testing import (
     Repo,
     make_deb_repo,
     make_file_repo,
     make_maven_repo,
     make_oci_repo,
+    make_pypi_repo,
 )
 
 
@@ -69,4 +70,13 @@ def cases() -> dict[str, Callable[[], Case]]:
             broken_key="deb.release:nowhere",
         )
 
-    return {"file": file, "maven": maven, "oci": oci, "deb": deb}
+    def pypi() -> Case:
+        repo = make_pypi_repo(n_releases=8, depth=2, fanout=2, extras=True, seed=6)
+        return Case(
+            repo,
+            healthy=lambda url, **o: PyPIRemote(url + "simple/", repo.roots, **o),
+            broken=lambda url, **o: PyPIRemote(url + "simple/", [*repo.roots, "ghost>=1"], **o),
+            broken_key="pypi.release:ghost:>=1",
+        )
+
+    return {"file": file, "maven": maven, "oci": oci, "deb": deb, "pypi": pypi}

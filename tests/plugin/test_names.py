@@ -129,3 +129,11 @@ def test_a_remote_is_plain_configuration_that_pickles() -> None:
     remote = PlainCrawler(GRAPH, "t", max_depth=3)
     copy = pickle.loads(pickle.dumps(remote))
     assert (copy.graph, copy.start, copy.max_depth) == (GRAPH, "t", 3)
+
+
+def test_stagekit_exports_every_error() -> None:
+    import stagekit.errors
+
+    assert set(stagekit.errors.__all__) <= set(stagekit.__all__)
+    for name in stagekit.errors.__all__:
+        assert getattr(stagekit, name) is getattr(stagekit.errors, name)

@@ -54,6 +54,7 @@ def children_of(
     scopes: Iterable[str] = ("compile", "runtime"),
     include_optional: bool = False,
     exclusions: Exclusions = frozenset(),
+    problems: list[MetadataError] | None = None,
 ) -> list[Child]:
     """The POMs ``effective`` leads to: parent, imported BOMs, then dependencies.
 
@@ -69,7 +70,8 @@ def children_of(
     visits each POM once keeps the exclusions of the first path.
 
     Raises `MetadataError` naming the URL and element for a followed dependency whose
-    version is missing or whose values use an undefined property.
+    version is missing or whose values use an undefined property; with a ``problems``
+    list, appends each such error there instead and goes on (one pass, however many).
     """
     wanted = frozenset(scopes)
     found: list[Child] = []
@@ -94,9 +96,13 @@ def children_of(
             continue
         if dep.problem is not None or dep.version is None:
             inherited = "" if dep.source_url == effective.url else f" (in {dep.source_url})"
-            raise MetadataError(
+            error = MetadataError(
                 f"{effective.url}: {dep.problem}{inherited}", url=effective.url, field=dep.where
             )
+            if problems is None:
+                raise error
+            problems.append(error)
+            continue
         add(
             Child(
                 Coordinates(dep.group, dep.artifact, dep.version),

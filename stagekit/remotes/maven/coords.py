@@ -1,10 +1,16 @@
-"""Maven coordinates and the Maven 2 repository layout (where each file lives)."""
+"""Maven coordinates and the Maven 2 repository layout (where each file lives).
+
+Coordinates come from POMs a remote serves, so every layout path is checked segment by
+segment after percent-decoding (`stagekit.urls.safe_segments`): ``%2e%2e``, ``..`` or a
+``/`` in a version never leads a request out of the repository.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from stagekit.errors import MetadataError
+from stagekit.urls import safe_segments
 
 __all__ = [
     "SIDECAR_ALGORITHMS",
@@ -95,12 +101,14 @@ def group_path(group: str) -> str:
 
 
 def _version_dir(c: Coordinates) -> str:
-    return f"{group_path(c.group)}/{c.artifact}/{c.version}"
+    return safe_segments(f"{group_path(c.group)}/{c.artifact}/{c.version}",
+                         what=f"layout path of {c}")
 
 
 def pom_path(c: Coordinates) -> str:
     """Layout path of the POM: ``g/r/o/u/p/artifact/version/artifact-version.pom``."""
-    return f"{_version_dir(c)}/{c.artifact}-{c.version}.pom"
+    return safe_segments(f"{_version_dir(c)}/{c.artifact}-{c.version}.pom",
+                         what=f"layout path of {c}")
 
 
 def artifact_path(c: Coordinates, packaging: str, classifier: str | None = None) -> str | None:
@@ -109,12 +117,14 @@ def artifact_path(c: Coordinates, packaging: str, classifier: str | None = None)
     if extension is None:
         return None
     suffix = f"-{classifier}" if classifier else ""
-    return f"{_version_dir(c)}/{c.artifact}-{c.version}{suffix}.{extension}"
+    return safe_segments(f"{_version_dir(c)}/{c.artifact}-{c.version}{suffix}.{extension}",
+                         what=f"layout path of {c}")
 
 
 def metadata_path(group: str, artifact: str) -> str:
     """Layout path of the artifact-level ``maven-metadata.xml`` (lists the versions)."""
-    return f"{group_path(group)}/{artifact}/maven-metadata.xml"
+    return safe_segments(f"{group_path(group)}/{artifact}/maven-metadata.xml",
+                         what=f"layout path of {group}:{artifact}")
 
 
 def sidecar_path(path: str, algorithm: str) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from stagekit.errors import MetadataError
+from stagekit.limits import DEFAULT_LIMITS, Limits
 from stagekit.remotes.maven.coords import Coordinates
 from stagekit.remotes.maven.interpolation import InterpolationError, Interpolator
 from stagekit.remotes.maven.pom import RawDependency, RawPom
@@ -173,7 +174,8 @@ def _coordinate(raw: RawPom, interp: Interpolator, text: str | None, part: str) 
 
 
 def build_effective(
-    raw: RawPom, parent: EffectivePom | None = None, imports: Sequence[EffectivePom] = ()
+    raw: RawPom, parent: EffectivePom | None = None, imports: Sequence[EffectivePom] = (),
+    *, limits: Limits = DEFAULT_LIMITS,
 ) -> EffectivePom:
     """Build the effective model of ``raw`` from its (effective) parent and imported BOMs.
 
@@ -199,7 +201,7 @@ def build_effective(
         model["parent.groupId"] = parent.coords.group
         model["parent.artifactId"] = parent.coords.artifact
         model["parent.version"] = parent.coords.version
-    interp = Interpolator(properties, model)
+    interp = Interpolator(properties, model, max_size=limits.property_bytes)
     coords = Coordinates(
         _coordinate(raw, interp, model["groupId"], "groupId"),
         _coordinate(raw, interp, raw.artifact, "artifactId"),

@@ -32,11 +32,11 @@ def parse_metadata(data: bytes, *, url: str) -> MavenMetadata:
             f"{url}: root element is <{local_name(root)}>, expected <metadata>", url=url
         )
     versioning = child(root, "versioning")
-    versions: list[str] = []
+    versions: dict[str, None] = {}  # ordered and deduplicated in linear time
     for v in children(child(versioning, "versions"), "version"):
         text = text_of(v)
-        if text and text not in versions:
-            versions.append(text)
+        if text:
+            versions[text] = None
     return MavenMetadata(
         url=url,
         group=text_of(root, "groupId"),

@@ -69,18 +69,26 @@ class RawPom:
 
 
 def _dependency(element: Element, where: str, url: str) -> RawDependency:
+    # One pass over the children instead of one per field: a POM may list 50,000.
+    first: dict[str, Element] = {}
+    for e in element:
+        first.setdefault(local_name(e), e)
+
+    def field(name: str) -> str | None:
+        return text_of(first.get(name))
+
     exclusions = []
-    for ex in children(child(element, "exclusions"), "exclusion"):
+    for ex in children(first.get("exclusions"), "exclusion"):
         # A missing part is read as "*": Maven requires both, but rejecting would lose the POM.
         exclusions.append((text_of(ex, "groupId") or "*", text_of(ex, "artifactId") or "*"))
     return RawDependency(
-        group=text_of(element, "groupId"),
-        artifact=text_of(element, "artifactId"),
-        version=text_of(element, "version"),
-        type=text_of(element, "type"),
-        classifier=text_of(element, "classifier"),
-        scope=text_of(element, "scope"),
-        optional=text_of(element, "optional"),
+        group=field("groupId"),
+        artifact=field("artifactId"),
+        version=field("version"),
+        type=field("type"),
+        classifier=field("classifier"),
+        scope=field("scope"),
+        optional=field("optional"),
         exclusions=tuple(exclusions),
         where=where,
         source_url=url,

@@ -14,14 +14,20 @@ so each POM costs one request plus its sidecars.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stagekit.context import RunContext
-from stagekit.errors import DownloadError, MetadataError, StagekitError, UnsafePathError
+from stagekit.errors import (
+    DownloadError,
+    LimitExceededError,
+    MetadataError,
+    StagekitError,
+    UnsafePathError,
+)
+from stagekit.limits import limits_of
 from stagekit.models import (
     Content,
     DeclarativeArtifact,
@@ -29,7 +35,8 @@ from stagekit.models import (
     safe_relative_path,
 )
 from stagekit.options import OnError
-from stagekit.remote import HTTPRemote
+from stagekit.remote import HTTPRemote, check_remote_url
+from stagekit.remotes.completion import as_done
 from stagekit.remotes.maven.children import Child, children_of
 from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
 from stagekit.remotes.maven.effective import EffectivePom
@@ -104,7 +111,10 @@ def _parse_root(text: str) -> tuple[str, str, str | None]:
 def _combine(url: str, problems: Sequence[StagekitError]) -> StagekitError:
     if len(problems) == 1:
         return problems[0]
-    text = "; ".join(str(p) for p in problems)
+    shown = 10  # a POM may have 50,000 bad dependencies: keep the message readable
+    text = "; ".join(str(p) for p in problems[:shown])
+    if len(problems) > shown:
+        text += f"; and {len(problems) - shown} more"
     return MetadataError(f"{len(problems)} problems in {url}: {text}", url=url,
                          field=getattr(problems[0], "field", None))
 
@@ -129,6 +139,7 @@ class MavenRemote(HTTPRemote):
         max_depth: int | None = None,
         on_error: OnError | None = None,
     ) -> None:
+        url = check_remote_url(url)
         super().__init__(url, max_depth=max_depth, on_error=on_error)
         self.base_url = url if url.endswith("/") else url + "/"
         self.root_specs = [roots] if isinstance(roots, str) else list(roots)
@@ -155,7 +166,8 @@ class MavenRemote(HTTPRemote):
                               fetch_file=self._fetch_file,
                               stored=lambda coords: self._stored(coords)[1])
         self.resolver = PomResolver(self.files.data, self.base_url,
-                                    fetch_metadata=self._fetch_metadata)
+                                    fetch_metadata=self._fetch_metadata,
+                                    limits=limits_of(ctx.downloader))
         self._claimed: set[Coordinates] = set()
         self._recipes: dict[Coordinates, asyncio.Task[_Recipe]] = {}
         self._saved_before: set[str] = (
@@ -185,7 +197,7 @@ class MavenRemote(HTTPRemote):
         return await self._run.get_bytes(url)
 
     async def _fetch_file(self, url: str) -> Any:
-        return await self._run.downloader.fetch(url)
+        return await self._run.downloader.fetch(url, metadata=True)
 
     async def _fetch_metadata(self, group: str, artifact: str) -> bytes:
         return await self._run.get_bytes(self.base_url + metadata_path(group, artifact))
@@ -212,7 +224,8 @@ class MavenRemote(HTTPRemote):
         if version is None:
             assert self.resolver is not None
             meta = await self.resolver.metadata(group, artifact)
-            version = pick_version(meta)
+            version = await asyncio.to_thread(pick_version, meta) if len(meta.versions) > 1000 \
+                else pick_version(meta)
             if version is None:
                 raise MetadataError(f"{meta.url}: lists no version of {group}:{artifact}",
                                     url=meta.url, field="versioning")
@@ -240,10 +253,13 @@ class MavenRemote(HTTPRemote):
             effective = await self.resolver.effective(coords)
         except StagekitError as exc:
             problems.append(await self._model_error(coords, url, exc))
-            kids = await self._raw_parent(coords)
+            # Past a limit (a 2,000-long parent chain) the chain is not walked on as units.
+            kids = [] if isinstance(exc, LimitExceededError) else await self._raw_parent(coords)
         else:
-            kids = self._follow(effective, dc.extra_data.get("exclusions", frozenset()),
-                                problems)
+            exclusions = dc.extra_data.get("exclusions", frozenset())
+            kids = self._follow(effective, exclusions, problems) \
+                if len(effective.dependencies) < 1000 else \
+                await asyncio.to_thread(self._follow, effective, exclusions, problems)
         tasks = {self._spawn_local(self._child(kid, url)): kid for kid in kids}
         async for _kid, found, error in self._as_done(tasks):
             if error is not None:
@@ -256,18 +272,11 @@ class MavenRemote(HTTPRemote):
     def _follow(self, effective: EffectivePom, exclusions: Exclusions,
                 problems: list[StagekitError]) -> list[Child]:
         """`children_of`, leaving out (and recording) each dependency it cannot follow."""
-        while True:
-            try:
-                return children_of(effective, scopes=self.scopes,
-                                   include_optional=self.include_optional,
-                                   exclusions=exclusions)
-            except MetadataError as exc:
-                problems.append(exc)
-                kept = tuple(d for d in effective.dependencies
-                             if d.where != exc.field or (d.problem is None and d.version))
-                if len(kept) == len(effective.dependencies):
-                    raise
-                effective = dataclasses.replace(effective, dependencies=kept)
+        found: list[MetadataError] = []
+        kids = children_of(effective, scopes=self.scopes, include_optional=self.include_optional,
+                           exclusions=exclusions, problems=found)
+        problems.extend(found)
+        return kids
 
     async def _raw_parent(self, coords: Coordinates) -> list[Child]:
         """The parent named by a POM whose model failed, so the graph still shows it."""
@@ -407,6 +416,8 @@ class MavenRemote(HTTPRemote):
         try:
             try:
                 pom = await self.files.get(coords)
+            except LimitExceededError:
+                raise  # a POM past its cap fails here, not fetched again by the pipeline
             except DownloadError as exc:
                 # Declared without a file: the pipeline fetches it and fails the unit (or,
                 # after a transient error, saves it and discover() reads it from the store).
@@ -450,20 +461,10 @@ class MavenRemote(HTTPRemote):
         tuple[Any, Any, StagekitError | None]
     ]:
         """``(label, result, error)`` per task as each finishes; cancels the rest on exit."""
-        pending = set(tasks)
-        try:
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    error = task.exception()
-                    if error is not None and not isinstance(error, StagekitError):
-                        raise error
-                    yield tasks[task], None if error else task.result(), error
-        finally:
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+        async for label, result, error in as_done(tasks):
+            if error is not None and not isinstance(error, StagekitError):
+                raise error
+            yield label, result, error
 
     def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add ``group``, ``artifact``, ``version`` and ``conflict`` (g:a at several versions)."""

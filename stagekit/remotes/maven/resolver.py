@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
-from stagekit.errors import MetadataError
+from stagekit.errors import LimitExceededError, MetadataError
+from stagekit.limits import DEFAULT_LIMITS, Limits
 from stagekit.remotes.maven.children import Child
 from stagekit.remotes.maven.coords import Coordinates, metadata_path, pom_path
 from stagekit.remotes.maven.effective import EffectivePom, build_effective
@@ -30,6 +32,18 @@ def _consume(task: asyncio.Task[Any]) -> None:
         task.exception()
 
 
+#: Work on inputs past this many bytes (or 64 per entry) runs in a worker thread.
+OFF_LOOP_BYTES = 256 * 1024
+
+
+async def _off_loop(size: int, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``func(*args, **kwargs)``, in a worker thread when ``size`` says it is big, so a
+    hostile 16 MiB POM or an 80,000-version list never stalls the event loop."""
+    if size < OFF_LOOP_BYTES:
+        return func(*args, **kwargs)
+    return await asyncio.to_thread(func, *args, **kwargs)
+
+
 class PomResolver:
     """Builds effective POMs, fetching each POM (and each maven-metadata.xml) at most once.
 
@@ -42,6 +56,10 @@ class PomResolver:
     parents/imports raises `MetadataError` (the wait-for graph is checked before each
     wait, so it never hangs). Results and failures are cached. Use ``async with`` or call
     `aclose` to cancel what is still running.
+
+    ``limits`` (`stagekit.limits.Limits`) caps the parent/import chain above a POM
+    (``parent_chain``), the entries of a POM or a version list (``children``) and the
+    size of an expanded value (``property_bytes``). Big files are parsed off the loop.
     """
 
     def __init__(
@@ -50,8 +68,12 @@ class PomResolver:
         base_url: str,
         *,
         fetch_metadata: MetadataFetcher | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self._fetch = fetch
+        self.limits = limits
+        # coords -> how many POMs wait on it as their parent or import, in a chain
+        self._below: dict[Coordinates, int] = {}
         self._fetch_metadata = fetch_metadata
         self.base_url = base_url.rstrip("/") + "/"
         self._raw: dict[Coordinates, asyncio.Task[RawPom]] = {}
@@ -81,7 +103,15 @@ class PomResolver:
     async def _load(self, coords: Coordinates) -> RawPom:
         self.fetches += 1
         data = await self._fetch(coords)
-        return parse_pom(data, url=self.url_of(coords))
+        url = self.url_of(coords)
+        raw = await _off_loop(len(data), parse_pom, data, url=url)
+        entries = len(raw.dependencies) + len(raw.management)
+        if entries > self.limits.children:
+            raise LimitExceededError(
+                f"{url}: {entries} dependencies and managed dependencies, more than the "
+                f"limit of {self.limits.children} (Limits.children)", url=url,
+                limit="children", value=self.limits.children, field="dependencies")
+        return raw
 
     async def effective(self, coords: Coordinates) -> EffectivePom:
         """The effective model of ``coords`` (built once; parents and imports first)."""
@@ -104,11 +134,19 @@ class PomResolver:
         assert self._fetch_metadata is not None
         self.metadata_fetches += 1
         data = await self._fetch_metadata(group, artifact)
-        return parse_metadata(data, url=self.base_url + metadata_path(group, artifact))
+        url = self.base_url + metadata_path(group, artifact)
+        meta = await _off_loop(len(data), parse_metadata, data, url=url)
+        if len(meta.versions) > self.limits.children:
+            raise LimitExceededError(
+                f"{url}: lists {len(meta.versions)} versions, more than the limit of "
+                f"{self.limits.children} (Limits.children)", url=url, limit="children",
+                value=self.limits.children, field="versions")
+        return meta
 
     async def resolve_range(self, group: str, artifact: str, spec: str) -> str:
         """The highest version of ``group:artifact`` in range ``spec`` listed in its metadata."""
-        return resolve_range(await self.metadata(group, artifact), spec)
+        meta = await self.metadata(group, artifact)
+        return await _off_loop(len(meta.versions) * 64, resolve_range, meta, spec)
 
     async def resolve_child(self, child: Child) -> Child:
         """``child`` with a range version replaced by the version it resolves to."""
@@ -139,7 +177,15 @@ class PomResolver:
     async def _need(self, waiter: Coordinates, targets: list[Coordinates], relation: str):
         """Await the effective models of ``targets`` on behalf of ``waiter``, refusing cycles."""
         waits = self._waits.setdefault(waiter, set())
+        depth = self._below.get(waiter, 0) + 1
+        if depth > self.limits.parent_chain:
+            url = self.url_of(waiter)
+            raise LimitExceededError(
+                f"{url}: more than {self.limits.parent_chain} {relation} POMs in a chain "
+                "(Limits.parent_chain)", url=url, limit="parent_chain",
+                value=self.limits.parent_chain, field=relation)
         for target in targets:
+            self._below.setdefault(target, depth)
             path = self._path(target, waiter)
             if path is not None:
                 chain = " -> ".join(str(c) for c in [waiter, *path])
@@ -148,7 +194,8 @@ class PomResolver:
                     f"{url}: {relation} POMs form a cycle: {chain}", url=url, field=relation
                 )
             waits.add(target)
-        tasks = [self._task(self._effective, t, lambda t=t: self._build(t)) for t in targets]
+        tasks = [self._task(self._effective, t, functools.partial(self._build, t))
+                 for t in targets]
         try:
             return [await asyncio.shield(task) for task in tasks]
         finally:
@@ -171,12 +218,13 @@ class PomResolver:
                     )
                 pc = await self._pin(Coordinates(rp.group, rp.artifact, rp.version))
                 (parent,) = await self._need(coords, [pc], "parent")
-            effective = build_effective(raw, parent)
+            size = 64 * (len(raw.dependencies) + len(raw.management))
+            effective = await _off_loop(size, build_effective, raw, parent, limits=self.limits)
             if not effective.imports:
                 return effective
             pinned = [await self._pin(c) for c in effective.import_coordinates]
             boms = await self._need(coords, pinned, "import")
-            return build_effective(raw, parent, boms)
+            return await _off_loop(size, build_effective, raw, parent, boms, limits=self.limits)
         finally:
             self._waits.pop(coords, None)
 

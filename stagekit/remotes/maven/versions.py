@@ -6,17 +6,24 @@ compare numerically, qualifiers as ``alpha < beta < milestone < rc = cr < snapsh
 "" = ga = final = release < sp < any other (alphabetically)``; case is ignored; trailing
 zeros and release qualifiers are dropped (``1 = 1.0 = 1.0.0 = 1-ga``); ``a1``, ``b1``,
 ``m1`` mean ``alpha-1``, ``beta-1``, ``milestone-1``.
+
+A version is remote data: one longer than `MAX_VERSION_LENGTH` characters or nesting
+deeper than `MAX_VERSION_DEPTH` sub-lists is refused with a `MetadataError` (no
+RecursionError, no integer conversion limit); in a list of versions it is skipped.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stagekit.errors import MetadataError
 
 __all__ = [
+    "MAX_VERSION_DEPTH",
+    "MAX_VERSION_LENGTH",
     "ComparableVersion",
     "Restriction",
     "VersionRange",
@@ -26,6 +33,13 @@ __all__ = [
     "is_range",
     "parse_range",
 ]
+
+log = logging.getLogger(__name__)
+
+#: Longest version compared (Maven Central's longest are under 100 characters).
+MAX_VERSION_LENGTH = 256
+#: Most nested sub-lists (each ``-`` or digit/letter switch opens one).
+MAX_VERSION_DEPTH = 64
 
 _QUALIFIERS = ("alpha", "beta", "milestone", "rc", "snapshot", "", "sp")
 _RELEASE_INDEX = str(_QUALIFIERS.index(""))
@@ -102,6 +116,9 @@ def _parse_item(is_digit: bool, text: str) -> _Item:
 
 
 def _parse(version: str) -> list:
+    if len(version) > MAX_VERSION_LENGTH:
+        raise MetadataError(f"version {version[:40]!r}... is {len(version)} characters long, "
+                            f"more than the {MAX_VERSION_LENGTH} compared", field="version")
     text = version.lower()
     items: list = []
     current = items
@@ -111,6 +128,9 @@ def _parse(version: str) -> list:
 
     def sublist() -> None:
         nonlocal current
+        if len(stack) > MAX_VERSION_DEPTH:
+            raise MetadataError(f"version {version[:40]!r} nests more than "
+                                f"{MAX_VERSION_DEPTH} items", field="version")
         new: list = []
         current.append(new)
         current = new
@@ -188,9 +208,22 @@ def compare_versions(a: str, b: str) -> int:
     return ComparableVersion(a).compare(ComparableVersion(b))
 
 
+def _comparable(versions: Iterable[str]) -> Iterable[ComparableVersion]:
+    """``versions`` as `ComparableVersion`, skipping (and logging) those refused."""
+    skipped = 0
+    for text in versions:
+        try:
+            yield ComparableVersion(text)
+        except MetadataError as exc:
+            skipped += 1
+            if skipped <= 3:
+                log.warning("skipping a listed version: %s", exc)
+
+
 def highest_version(versions: Iterable[str]) -> str | None:
     """The highest of ``versions`` in Maven order (None if there is none)."""
-    return max(versions, key=ComparableVersion, default=None)
+    best = max(_comparable(versions), default=None)
+    return None if best is None else best.original
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,8 +344,7 @@ def highest_matching(spec: str | VersionRange, versions: Iterable[str]) -> str |
     if vr.recommended is not None:
         return vr.recommended
     best: ComparableVersion | None = None
-    for text in versions:
-        v = ComparableVersion(text)
+    for v in _comparable(versions):
         if vr.contains(v) and (best is None or v > best):
             best = v
     return None if best is None else best.original

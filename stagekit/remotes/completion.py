@@ -1,0 +1,46 @@
+"""`as_done`: results of many tasks as each finishes, in time linear in their number.
+
+``asyncio.wait(pending, FIRST_COMPLETED)`` in a loop costs O(pending) per completion (it
+adds and removes a callback on every pending task), so 50,000 tasks cost billions of steps;
+a POM with 50,000 dependencies made that real. Here each task reports itself once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, TypeVar
+
+__all__ = ["as_done"]
+
+L = TypeVar("L")
+
+
+async def as_done(
+    tasks: Mapping[asyncio.Task[Any], L], reraise: tuple[type[BaseException], ...] = ()
+) -> AsyncIterator[tuple[L, Any, BaseException | None]]:
+    """``(label, result, error)`` per task as it finishes; cancels the rest on exit.
+
+    An error of one of the ``reraise`` types is raised here instead of yielded.
+    """
+    finished: asyncio.Queue[asyncio.Task[Any]] = asyncio.Queue()
+    for task in tasks:
+        task.add_done_callback(finished.put_nowait)
+    left = len(tasks)
+    try:
+        while left:
+            task = await finished.get()
+            left -= 1
+            if task.cancelled():
+                raise asyncio.CancelledError
+            error = task.exception()
+            if error is not None and isinstance(error, reraise):
+                raise error
+            yield tasks[task], None if error is not None else task.result(), error
+    finally:
+        pending = [task for task in tasks if not task.done()]
+        for task in pending:
+            task.remove_done_callback(finished.put_nowait)
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)

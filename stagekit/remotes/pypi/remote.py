@@ -1,0 +1,334 @@
+"""`PyPIRemote`: explore the dependency tree of Python requirements on a simple index.
+
+Each release chosen is a `PyPIRelease` unit with its PEP 658 ``.metadata`` file (fetched:
+discovery reads Requires-Dist from it) and its distribution files (deferred). A saved
+release's children are the projects its requirements name, in the run's environment and
+with the extras it was reached with, each at the version `Selector` picks (the newest
+satisfying every requirement met so far; no backtracking: conflicts are reported). A
+release reached later with a new extra is explored again (`revisit`) for the requirements
+that extra adds, so it stays one unit whose children are the union.
+
+Order of work: a release's children's project pages are fetched at once, and all of its
+requirements are recorded before any child is put, so a requirement always reaches a
+project before those of the project's descendants do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from stagekit.context import RunContext
+from stagekit.errors import ConfigurationError, MetadataError, StagekitError, UnitFailedError
+from stagekit.models import Content, DeclarativeContent
+from stagekit.options import OnError
+from stagekit.remote import HTTPRemote, check_remote_url
+from stagekit.remotes.pypi.choose import (
+    Selector,
+    environment,
+    followed,
+    parse_requirement,
+    usable_files,
+)
+from stagekit.remotes.pypi.client import IndexClient
+from stagekit.remotes.pypi.coremeta import CoreMetadata, parse_core_metadata
+from stagekit.remotes.pypi.release import (
+    FileFilter,
+    PyPIRelease,
+    declare_artifacts,
+    select_files,
+)
+from stagekit.remotes.pypi.simple import DistFile, ProjectPage
+from stagekit.remotes.pypi.state import ReleaseState, RunState, annotate_frame
+from stagekit.urls import redact_url
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PyPIRelease", "PyPIRemote"]
+
+log = logging.getLogger(__name__)
+
+
+def _unresolved(req: Requirement) -> PyPIRelease:
+    """The unit a requirement that led to no release is reported as."""
+    return PyPIRelease(canonicalize_name(req.name), str(req.specifier) or "*")
+
+
+def _unmet(req: Requirement, requirer: str, cause: StagekitError) -> UnitFailedError:
+    """The error of a requirement that led to no release, naming it, its requirer, the URL."""
+    unit = _unresolved(req)
+    error = UnitFailedError(f"{unit.key}: requirement {str(req)!r} of {requirer} leads to no "
+                            f"release: {cause}", unit_key=unit.key,
+                            url=getattr(cause, "url", None))
+    error.__cause__ = cause
+    return error
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+def _extras(dc: DeclarativeContent) -> frozenset[str]:
+    extras = dc.extra_data.get("extras", frozenset())
+    return extras if isinstance(extras, frozenset) else frozenset()
+
+
+class PyPIRemote(HTTPRemote):
+    """Explore from ``roots`` (requirement strings) on the simple index at ``index_url``.
+
+    ``environment``: PEP 508 marker variables overriding the running interpreter's (its
+    ``python_full_version`` also decides Requires-Python). ``prereleases``: allow them
+    everywhere (else as pip does). ``include_sdists``: whether sdists count as releases'
+    files (a version with only sdists is then still a candidate). ``files``: which files of
+    a release to declare, ``"all"``, ``"install"`` (the one pip would use here) or a
+    callable on `DistFile`.
+    """
+
+    def __init__(
+        self,
+        index_url: str,
+        roots: Iterable[str] | str,
+        *,
+        environment: Mapping[str, str] | None = None,
+        prereleases: bool = False,
+        include_sdists: bool = True,
+        files: FileFilter = "all",
+        max_depth: int | None = None,
+        on_error: OnError | None = None,
+    ) -> None:
+        if not isinstance(index_url, str) or not index_url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"index_url must be an http(s) URL, got "
+                                     f"{redact_url(str(index_url))!r}")
+        index_url = check_remote_url(index_url, "index_url")
+        super().__init__(index_url, max_depth=max_depth, on_error=on_error)
+        self.index_url = index_url if index_url.endswith("/") else index_url + "/"
+        self.root_specs = [roots] if isinstance(roots, str) else list(roots)
+        self.environment = dict(environment or {})
+        self.prereleases = prereleases
+        self.include_sdists = include_sdists
+        if not callable(files) and files not in ("all", "install"):
+            raise ConfigurationError(f"files must be 'all', 'install' or a callable, got {files!r}")
+        self.files = files
+        self._state: RunState | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_state"] = None
+        return state
+
+    def describe(self) -> str:
+        """The remote as shown in the catalog."""
+        return f"pypi {redact_url(self.index_url)} {' '.join(self.root_specs)}"
+
+    # -- the run ------------------------------------------------------------------
+
+    async def open(self, ctx: RunContext) -> None:
+        """Make the run's index client and version selector (kept for `annotate`)."""
+        env = environment(self.environment)
+
+        async def get(url: str, headers: Mapping[str, str] | None,
+                      max_size: int | None) -> tuple[bytes, Mapping[str, str]]:
+            return await ctx.downloader.get_bytes(url, headers=headers, max_size=max_size)
+
+        self._state = RunState(IndexClient(self.index_url, get),
+                             Selector(python_version=env["python_full_version"],
+                                      prereleases=self.prereleases,
+                                      include_sdists=self.include_sdists), env)
+
+    async def close(self) -> None:
+        """Drop page and metadata fetches nobody awaits (the answers stay for `annotate`)."""
+        state = self._state
+        if state is None:
+            return
+        running = [r.metadata for r in state.releases.values()
+                   if r.metadata is not None and not r.metadata.done()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await state.client.aclose()
+
+    # -- roots and children -------------------------------------------------------
+
+    async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
+        """One release per root requirement whose marker holds."""
+        state = self._state
+        assert state is not None
+        reqs: list[Requirement] = []
+        for text in self.root_specs:
+            try:
+                req = parse_requirement(text, "root")
+            except MetadataError as exc:
+                ctx.fail(exc, key=f"pypi.release:{text}", kind=PyPIRelease.kind)
+                continue
+            if followed(req, state.env, ()):
+                reqs.append(req)
+        for req, page, error in await self._pages(reqs):
+            if error is not None:
+                ctx.fail(_unmet(req, "root", error), unit=_unresolved(req))
+                continue
+            assert page is not None
+            problems: list[StagekitError] = []
+            dc = self._declare(page, req, "root", problems)
+            if dc is None:
+                ctx.fail(_unmet(req, "root", problems[0]), unit=_unresolved(req))
+            else:
+                yield dc
+
+    async def discover(self, ctx: RunContext, unit: Content,
+                       dc: DeclarativeContent) -> AsyncIterator[DeclarativeContent]:
+        """The releases the requirements of ``unit`` lead to (for its extras so far).
+
+        Called again with more extras in ``dc.extra_data`` (see `revisit`): then only the
+        requirements those extras add are followed.
+
+        Raises `MetadataError` naming the release after yielding the rest when a
+        Requires-Dist line is malformed, or when its metadata cannot be read.
+        """
+        state = self._state
+        assert isinstance(unit, PyPIRelease) and state is not None
+        ident = (unit.name, unit.version)
+        rel = state.releases.get(ident)
+        if rel is None:  # declared by an earlier run only
+            return
+        if rel.metadata is None:  # shared by an exploration again with more extras
+            rel.metadata = asyncio.get_running_loop().create_task(self._metadata(unit, dc, rel))
+            rel.metadata.add_done_callback(_consume)
+        metadata = await asyncio.shield(rel.metadata)
+        if metadata.requires_dist is None:
+            if not rel.unknown:
+                rel.unknown = True
+                log.info("%s: dependencies unknown (sdist metadata is not static)", unit.key)
+            return
+        extras = _extras(dc)
+        problems: list[StagekitError] = []
+        reqs: list[Requirement] = []
+        for i, line in enumerate(metadata.requires_dist):
+            if i in rel.followed:
+                continue
+            try:
+                req = parse_requirement(line, f"{unit.key} Requires-Dist")
+            except MetadataError as exc:
+                rel.followed.add(i)
+                problems.append(exc)
+                continue
+            if followed(req, state.env, extras):
+                rel.followed.add(i)
+                reqs.append(req)
+        declared: list[DeclarativeContent] = []
+        for req, page, error in await self._pages(reqs):
+            if error is None:
+                assert page is not None
+                errors: list[StagekitError] = []
+                child = self._declare(page, req, unit.key, errors)
+                if child is not None:
+                    declared.append(child)
+                    continue
+                error = errors[0]
+            ctx.fail(_unmet(req, unit.key, error), unit=_unresolved(req), parent=dc,
+                     relation=str(req))
+        for child in declared:
+            yield child
+        if problems:
+            text = "; ".join(str(p) for p in problems)
+            raise MetadataError(text, field="Requires-Dist")
+
+    async def _pages(self, reqs: list[Requirement]) -> list[
+        tuple[Requirement, ProjectPage | None, StagekitError | None]
+    ]:
+        state = self._state
+        assert state is not None
+        results = await asyncio.gather(*(state.client.page(r.name) for r in reqs),
+                                       return_exceptions=True)
+        out: list[tuple[Requirement, ProjectPage | None, StagekitError | None]] = []
+        for req, result in zip(reqs, results, strict=True):
+            if isinstance(result, StagekitError):
+                out.append((req, None, result))
+            elif isinstance(result, BaseException):
+                raise result
+            else:
+                out.append((req, result, None))
+        return out
+
+    def _declare(self, page: ProjectPage, req: Requirement, requirer: str,
+                 problems: list[StagekitError]) -> DeclarativeContent | None:
+        """The unit ``req`` leads to; a bare link when it was declared before."""
+        state = self._state
+        assert state is not None
+        pick = state.selector.add(page, req, requirer)
+        if pick.version is None:
+            problems.append(MetadataError(
+                f"{redact_url(page.url)}: no release of {page.name} matches {req} "
+                f"(python {state.selector.python_version})", url=redact_url(page.url),
+                field="version"))
+            return None
+        unit = PyPIRelease(page.name, str(pick.version))
+        ident = (unit.name, unit.version)
+        relation = None if requirer == "root" else str(req)
+        extra = {"extras": frozenset(canonicalize_name(e) for e in req.extras)}
+        if ident in state.releases:  # the engine links it (and `revisit`s its extras)
+            return DeclarativeContent(unit, relation=relation, extra_data=extra)
+        files = self._files_of(page, pick.version)
+        try:
+            artifacts, meta_file = declare_artifacts(page.name, files,
+                                                     select_files(files, self.files))
+        except (StagekitError, ValueError) as exc:  # a page that lies about paths or digests
+            problems.append(MetadataError(f"{redact_url(page.url)}: files of {unit.key} cannot "
+                                          f"be declared: {exc}", url=redact_url(page.url),
+                                          field="files"))
+            return None
+        python = next((f.requires_python for f in files if f.requires_python), None)
+        state.releases[ident] = ReleaseState(files, meta_file, python)
+        return DeclarativeContent(unit, artifacts, relation=relation, extra_data=extra)
+
+    def revisit(self, known: DeclarativeContent,
+                found: DeclarativeContent) -> dict[str, Any] | None:
+        """Explore a release again when a path brings extras it was not explored with."""
+        have, more = _extras(known), _extras(found)
+        if more <= have:
+            return None
+        return {**known.extra_data, "extras": have | more}
+
+    def _files_of(self, page: ProjectPage, version: Version) -> list[DistFile]:
+        state = self._state
+        assert state is not None
+        files = page.by_version().get(version, [])
+        python = state.selector.python_version
+        usable = usable_files(files, python, include_sdists=self.include_sdists)
+        return usable or usable_files(files, python, include_sdists=self.include_sdists,
+                                      yanked=True)
+
+    async def _metadata(self, unit: PyPIRelease, dc: DeclarativeContent,
+                        rel: ReleaseState) -> CoreMetadata:
+        """The release's core metadata: .metadata file, else wheel, else sdist."""
+        state = self._state
+        assert state is not None
+        if rel.metadata_file is not None:
+            path = f"{unit.name}/{rel.metadata_file.filename}.metadata"
+            stored = dc.artifacts.get(path)
+            if stored is not None:
+                # A metadata file is a few KB: a thread hop costs more than the read.
+                data = (stored.read_bytes() if stored.size < 256 * 1024
+                        else await asyncio.to_thread(stored.read_bytes))
+                return parse_core_metadata(data, redact_url(rel.metadata_file.metadata_url))
+        wheel = next((f for f in rel.files if f.is_wheel), None)
+        if wheel is not None:
+            return await state.client.wheel_metadata(wheel)
+        sdist = next((f for f in rel.files if not f.is_wheel), None)
+        if sdist is None:
+            raise MetadataError(f"{unit.key}: no file to read metadata from", field="files")
+        return await state.client.sdist_metadata(sdist)
+
+    # -- results ------------------------------------------------------------------
+
+    def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Add ``name``, ``version``, ``requirement`` (what chose it), ``requires_python``,
+        ``dependencies_known``, ``superseded_by`` and ``conflict`` (see `annotate_frame`)."""
+        return annotate_frame(frame, self._state)
