@@ -58,8 +58,8 @@ class QueryExistingArtifacts(Stage):
                 if da.deferred and da.artifact is None and "sha256" in da.digests
             }
             if deferred:
-                for sha256 in deferred:
-                    check_sha256(sha256)
+                for digest in deferred:
+                    check_sha256(digest)
                 uncatalogued = deferred - store.catalog.artifact_rows(deferred).keys()
                 missing |= uncatalogued
                 wanted -= uncatalogued
