@@ -8,6 +8,7 @@ The building blocks are re-exported here: the models, `Stage`, `create_pipeline`
 """
 
 from stagekit.context import RunContext
+from stagekit.diff import diff
 from stagekit.errors import (
     BodyTooLargeError,
     ConfigurationError,
@@ -67,6 +68,7 @@ __all__ = [
     "UnsafeURLError",
     "create_pipeline",
     "default_stages",
+    "diff",
     "explore",
     "explore_sync",
     "start",

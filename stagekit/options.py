@@ -25,8 +25,9 @@ __all__ = [
 Policy = Literal["immediate", "metadata-only"]
 #: ``"continue"`` reports a failed unit and goes on; ``"abort"`` raises the first failure.
 OnError = Literal["continue", "abort"]
-#: What happened to a unit (or an artifact) in a run.
-Status = Literal["discovered", "downloaded", "existing", "deferred", "failed", "skipped"]
+#: What happened to a unit (or an artifact) in a run: the rule is `stagekit.status`'s.
+Status = Literal["discovered", "downloaded", "shared", "existing", "deferred", "failed",
+                 "skipped"]
 
 _T = TypeVar("_T", bound=str)
 

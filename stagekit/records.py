@@ -20,6 +20,7 @@ from stagekit.events import (
     UnitDiscovered,
     UnitFinished,
 )
+from stagekit.status import ARTIFACT_STATUSES, UNIT_STATUSES
 
 if TYPE_CHECKING:  # pandas and networkx load on first use: a headless run needs neither
     import networkx as nx
@@ -27,8 +28,7 @@ if TYPE_CHECKING:  # pandas and networkx load on first use: a headless run needs
 
 __all__ = ["STATUSES", "RunRecorder", "UnitRecord", "artifact_columns", "unit_columns"]
 
-STATUSES = ("discovered", "downloaded", "existing", "deferred", "failed", "skipped")
-ARTIFACT_STATUSES = ("downloaded", "existing", "deferred", "failed")
+STATUSES = UNIT_STATUSES  # the rule that sets them: `stagekit.status`
 
 
 @cache
@@ -46,6 +46,7 @@ def unit_columns() -> dict[str, Any]:
         "error": "string",
         "size": "Int64",
         "artifacts": "Int64",
+        "deferred": "Int64",
         "discovered_at": "datetime64[ns, UTC]",
         "finished_at": "datetime64[ns, UTC]",
         "seconds": "Float64",
@@ -88,12 +89,12 @@ class UnitRecord:
     size: int | None = None
     finished_at: float | None = None
 
-    def row(self) -> tuple[Any, ...]:
+    def row(self, deferred: int = 0) -> tuple[Any, ...]:
         seconds = None if self.finished_at is None else self.finished_at - self.discovered_at
         return (
             self.key, self.kind, self.depth, self.parents, self.relation, self.status,
-            self.error, self.size, self.n_artifacts, self.discovered_at, self.finished_at,
-            seconds,
+            self.error, self.size, self.n_artifacts, deferred, self.discovered_at,
+            self.finished_at, seconds,
         )
 
 
@@ -203,7 +204,9 @@ class RunRecorder:
         import pandas as pd
 
         columns = unit_columns()
-        rows = [record.row() for record in self.units.values()]
+        deferred = Counter(key for (key, _), a in self.artifacts.items()
+                           if a.status == "deferred")
+        rows = [record.row(deferred[record.key]) for record in self.units.values()]
         frame = pd.DataFrame.from_records(rows, columns=list(columns))
         for column in ("discovered_at", "finished_at"):
             frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)

@@ -258,6 +258,12 @@ class Run:
         """One row per artifact handled so far (a new frame each time)."""
         return self.records.artifacts_dataframe()
 
+    def diff(self, other: Run | int) -> pd.DataFrame:
+        """`stagekit.diff` from this run (the old one) to ``other`` (a Run or a run id)."""
+        from stagekit.diff import diff
+
+        return diff(self, other, self.store)
+
     def widget(self) -> Any:
         """A live ipywidgets view of this run."""
         from stagekit.notebook import RunWidget  # the notebook layer sits above this one

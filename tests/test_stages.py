@@ -246,5 +246,8 @@ async def test_metadata_only_records_deferred_artifacts_without_fetching(tmp_pat
     assert arts.loc["big", "sha256"] == digests["big"]
     assert arts.loc["big", "size"] == 2048
     assert arts.loc["big", "url"].endswith("blobs/big")
-    assert run.to_dataframe()["status"].tolist() == ["deferred"]
+    # The unit's metadata was fetched: it is downloaded, with one deferred artifact.
+    frame = run.to_dataframe()
+    assert frame["status"].tolist() == ["downloaded"]
+    assert frame["deferred"].tolist() == [1]
     assert stored_files(store) == {digests["meta"]}

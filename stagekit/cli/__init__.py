@@ -1,4 +1,4 @@
-"""The ``stagekit`` command: ``demo``, ``explore``, ``runs`` and ``show``.
+"""The ``stagekit`` command: ``demo``, ``explore``, ``runs``, ``show`` and ``diff``.
 
 Exit codes: 0 all fine; 1 some units failed (they are listed); 2 bad arguments or an
 unreachable remote (one line says why); 130 interrupted (it says how far it got).
@@ -11,6 +11,7 @@ import sys
 
 from stagekit.cli.commands import explore_command, runs_command, show_command
 from stagekit.cli.demo import KINDS, demo_command
+from stagekit.cli.diff import add_diff_parser
 
 __all__ = ["main"]
 
@@ -56,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("run", type=int, help="run id (see 'stagekit runs')")
     show.add_argument("--store", default="stagekit-store", help="store folder")
     show.set_defaults(handler=show_command)
+    add_diff_parser(commands)
     return parser
 
 

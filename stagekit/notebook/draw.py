@@ -28,7 +28,8 @@ MAX_NODES = 2000
 RASTER_ABOVE = 1000
 _PALETTE = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b",
             "#9d755d", "#ff9da6", "#bab0ac")
-STATUS_COLOURS = {"discovered": "#bab0ac", "downloaded": "#54a24b", "existing": "#4c78a8",
+STATUS_COLOURS = {"discovered": "#bab0ac", "downloaded": "#54a24b", "shared": "#72b7b2",
+                  "existing": "#4c78a8",
                   "deferred": "#eeca3b", "failed": "#e45756", "skipped": "#9d755d"}
 
 

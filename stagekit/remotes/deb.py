@@ -17,7 +17,13 @@ handed to the pipeline as the index unit's artifact (`prefetched`), which the
 unit is recorded as failed with every variant's error, and the other indexes go on.
 The release file is chosen the same way among ``release_files`` (InRelease first); with
 ``keyring=`` its signature is checked (`stagekit.remotes.deb_signature`) before anything
-it lists is fetched. With ``Acquire-By-Hash: yes`` the by-hash URL is tried first.
+it lists is fetched. With ``Acquire-By-Hash: yes`` the by-hash URL is tried first (a 404
+there is normal: the plain path is tried next, quietly).
+
+Re-syncs (`stagekit.remotes.deb_resync`): an index whose sha256 in the Release is one the
+store holds is not downloaded (the stored file is that index), and an index that a
+finished run of the same remote already read, with that digest, is not parsed again: its
+packages are declared from the catalog.
 
 A Packages index is parsed from the stored file, decompressed as a stream, in chunks in
 a worker thread (python-debian's pure-Python parser), so a 60,000-stanza index is never
@@ -53,6 +59,7 @@ from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.base import each_completed, prefetched
 from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
+from stagekit.remotes.deb_resync import fetch_first, held_in_store, known_packages
 from stagekit.remotes.deb_signature import SIGNED_TEXT, check_keyring, check_release
 from stagekit.remotes.guards import check_count
 from stagekit.urls import redact_url, safe_segments
@@ -158,8 +165,10 @@ class DebRemote(HTTPRemote):
         self.chunk_size = chunk_size
 
     def describe(self) -> str:
-        """The remote as shown in the catalog."""
-        return f"deb {redact_url(self.base_url)} {self.distribution}"
+        """The remote as shown in the catalog (a package filter is named, so that a
+        re-sync never reuses the packages a filtered run found as the whole index)."""
+        filtered = " (filtered)" if self.select is not None else ""
+        return f"deb {redact_url(self.base_url)} {self.distribution}{filtered}"
 
     def has_children(self, dc: DeclarativeContent) -> bool:
         """Packages are leaves."""
@@ -258,15 +267,19 @@ class DebRemote(HTTPRemote):
             if release.acquire_by_hash:
                 directory = path.rsplit("/", 1)[0]
                 urls.insert(0, self.dist_url(f"{directory}/by-hash/SHA256/{sha256}"))
+            if await held_in_store(ctx, sha256, size):
+                # The Release lists a digest the store holds: that file is the index,
+                # and the pipeline finds it existing instead of downloading it.
+                artifact = DeclarativeArtifact(urls, f"{self.dist_path}/{path}",
+                                               digests={"sha256": sha256}, size=size)
+                return DeclarativeContent(content, [artifact], relation="index")
             try:
-                result = await ctx.downloader.fetch(
-                    urls, expected_digests={"sha256": sha256}, expected_size=size)
+                result, worked = await fetch_first(ctx, urls, sha256, size)
             except DownloadError as exc:
                 log.info("Packages variant %s unusable, trying the next: %s", path, exc)
                 errors.append(f"{path}: {exc}")
                 continue
-            worked = [u for u in urls if redact_url(u) == result.url] or urls[-1:]
-            artifact = prefetched([*worked, *(u for u in urls if u not in worked)],
+            artifact = prefetched([worked, *(u for u in urls if u != worked)],
                                   f"{self.dist_path}/{path}", result)
             return DeclarativeContent(content, [artifact], relation="index")
         why = "; ".join(errors) if errors else f"{where} lists no Packages index for it"
@@ -287,7 +300,14 @@ class DebRemote(HTTPRemote):
     ) -> AsyncIterator[DeclarativeContent]:
         da = dc.d_artifacts[0]
         where = redact_url(da.url)
-        path = dc.artifacts[da.relative_path].path
+        stored = dc.artifacts[da.relative_path]
+        if self.select is None:
+            known = await known_packages(ctx, unit.key, stored.sha256, self.describe())
+            if known is not None:  # an earlier run read this very index: no parsing
+                for saved in known:
+                    yield self._declare_package(DebPackage(**saved))
+                return
+        path = stored.path
         if path is None:
             raise MetadataError(f"{where}: the index is not stored", url=where)
         fields = None if self._full_stanzas else STANZA_FIELDS
@@ -348,11 +368,15 @@ class DebRemote(HTTPRemote):
             safe_segments(safe_relative_path(filename, what="Filename"), what="Filename")
         except ValueError as exc:
             raise bad("Filename", str(exc)) from None
-        package = DebPackage(name, version, arch, filename, int(size_text), sha256)
+        return self._declare_package(
+            DebPackage(name, version, arch, filename, int(size_text), sha256))
+
+    def _declare_package(self, package: DebPackage) -> DeclarativeContent:
+        """The unit of a checked package, its ``.deb`` deferred."""
         # base_url ends with "/" and filename is a safe relative path: no urljoin needed.
         artifact = DeclarativeArtifact(
-            self.base_url + quote(filename), filename, digests={"sha256": sha256},
-            size=package.size, deferred=True)
+            self.base_url + quote(package.filename), package.filename,
+            digests={"sha256": package.sha256}, size=package.size, deferred=True)
         return DeclarativeContent(package, [artifact], relation="package")
 
 

@@ -13,6 +13,7 @@ from stagekit.events import ArtifactFinished, UnitFinished
 from stagekit.models import Artifact, DeclarativeArtifact, DeclarativeContent
 from stagekit.options import OnError, Policy, check_on_error, check_policy
 from stagekit.pipeline import Stage
+from stagekit.stages._finish import to_thread_to_the_end
 from stagekit.storage import Store
 from stagekit.storage.catalog import check_sha256
 from stagekit.urls import redact_url
@@ -29,10 +30,14 @@ class QueryExistingArtifacts(Stage):
     catalog records its digest (a metadata-only run stats no file per deferred unit).
     """
 
-    def __init__(self, store: Store, minsize: int = 500, policy: Policy = "immediate") -> None:
+    def __init__(self, store: Store, minsize: int = 500, *,
+                 stored_by_run: set[str] | None = None, policy: Policy = "immediate") -> None:
         self.store = store
         self.minsize = minsize
         self.policy = check_policy(policy)
+        # Digests this run stored (shared with its ArtifactSaver): found again, they are
+        # "shared within this run", not "existing" from an earlier one.
+        self.stored_by_run = stored_by_run if stored_by_run is not None else set()
 
     async def run(self) -> None:
         """Look up each batch with one catalog query and one stat per digest."""
@@ -60,7 +65,9 @@ class QueryExistingArtifacts(Stage):
             if deferred:
                 for digest in deferred:
                     check_sha256(digest)
-                uncatalogued = deferred - store.catalog.artifact_rows(deferred).keys()
+                # This run's own files may not be catalogued yet: those are still stat'ed.
+                uncatalogued = (deferred - store.catalog.artifact_rows(deferred).keys()
+                                - self.stored_by_run)
                 missing |= uncatalogued
                 wanted -= uncatalogued
         if wanted:
@@ -85,7 +92,7 @@ class QueryExistingArtifacts(Stage):
                     continue
                 size = da.size if da.size is not None else path.stat().st_size
                 da.artifact = Artifact(sha256, size, {**da.digests, "sha256": sha256}, path)
-                da.status = "existing"
+                da.status = "shared" if sha256 in self.stored_by_run else "existing"
 
 
 def _matching_link(da: DeclarativeArtifact, link: dict[str, Any] | None) -> str | None:
@@ -288,6 +295,14 @@ def _commit(store: Store, artifacts: list[DeclarativeArtifact]) -> None:
         da.status = "downloaded"
 
 
+def _commit_new(store: Store, artifacts: list[DeclarativeArtifact]) -> set[str]:
+    """`_commit`; returns the digests the store held before (one stat each)."""
+    held = {da.download.digests["sha256"] for da in artifacts
+            if store.has(da.download.digests["sha256"], da.download.size)}
+    _commit(store, artifacts)
+    return held
+
+
 def _artifact_event(dc: DeclarativeContent, da: DeclarativeArtifact) -> ArtifactFinished:
     artifact = da.artifact
     return ArtifactFinished(
@@ -299,26 +314,53 @@ def _artifact_event(dc: DeclarativeContent, da: DeclarativeArtifact) -> Artifact
         da.status or ("deferred" if da.deferred else "failed"),
         None if da.error is None else str(da.error),
         da.tries,
-        bool(da.digests) or da.status == "existing",
+        bool(da.digests) or da.status in ("existing", "shared"),
     )
 
 
 class ArtifactSaver(Stage):
     """Move verified downloads into the store (atomic renames, off the loop), report them."""
 
-    def __init__(self, store: Store, minsize: int = 50) -> None:
+    def __init__(self, store: Store, minsize: int = 50, *,
+                 stored_by_run: set[str] | None = None) -> None:
         self.store = store
         self.minsize = minsize
+        self.stored_by_run = stored_by_run if stored_by_run is not None else set()
 
     async def run(self) -> None:
         """Commit each batch's downloads in a worker thread, then pass the units on."""
         async for batch in self.batches(self.minsize):
             downloads = [da for dc in batch for da in dc.d_artifacts if da.download is not None]
+            cancelled = False
             if downloads:
-                await asyncio.to_thread(_commit, self.store, downloads)
+                held, cancelled = await to_thread_to_the_end(_commit_new, self.store, downloads)
+                self._mark_known(downloads, held)
             events = self.events
+            if cancelled:  # the files are in the store: count them, then stop
+                if events.active:
+                    for dc in batch:
+                        for da in dc.d_artifacts:
+                            if da.artifact is not None:
+                                events.emit(_artifact_event(dc, da))
+                raise asyncio.CancelledError
             for dc in batch:
                 if events.active:
                     for da in dc.d_artifacts:
                         events.emit(_artifact_event(dc, da))
                 await self.put(dc)
+
+    def _mark_known(self, downloads: list[DeclarativeArtifact], held: set[str]) -> None:
+        """Files the store held already are not "downloaded": "shared" when this run
+        stored them (two units fetched one blob at once), "existing" when an earlier run
+        did (a moving file fetched again, unchanged). Bytes count once per new file."""
+        stored = self.stored_by_run
+        for da in downloads:
+            if da.artifact is None:
+                continue
+            sha256 = da.artifact.sha256
+            if sha256 in stored:
+                da.status = "shared"
+            elif sha256 in held:
+                da.status = "existing"
+            else:
+                stored.add(sha256)

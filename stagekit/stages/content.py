@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 from typing import Any
 
 from stagekit.models import DeclarativeContent
 from stagekit.pipeline import Stage
+from stagekit.stages._finish import to_thread_to_the_end
 from stagekit.stages.resolve import report_saved
+from stagekit.status import unit_status_of
 from stagekit.storage import Store
 from stagekit.urls import redact_url
 
@@ -16,15 +19,9 @@ __all__ = ["ContentSaver", "QueryExistingContents", "catalog_rows", "unit_status
 
 
 def unit_status(dc: DeclarativeContent) -> str:
-    """A saved unit's status: deferred (some payload not fetched), downloaded or existing."""
-    statuses = {da.status for da in dc.d_artifacts}
-    if "deferred" in statuses:
-        return "deferred"
-    if "downloaded" in statuses:
-        return "downloaded"
-    if statuses or dc.extra_data.get("existing"):
-        return "existing"
-    return "downloaded"
+    """A saved unit's status from its artifacts: the rule of `stagekit.status`."""
+    return unit_status_of((da.status for da in dc.d_artifacts),
+                          known_before=bool(dc.extra_data.get("existing")))
 
 
 class QueryExistingContents(Stage):
@@ -85,6 +82,9 @@ def catalog_rows(batch: list[DeclarativeContent]) -> dict[str, list[Any]]:
                 "tries": da.tries,
                 "deferred": da.deferred,
                 "digests": da.digests,
+                # Kept (in the run's record) for a deferred file: `stagekit.diff` compares it.
+                **({"declared_sha256": da.digests["sha256"]}
+                   if artifact is None and "sha256" in da.digests else {}),
             })
         contents.append({
             "kind": dc.content.kind,
@@ -113,9 +113,13 @@ class ContentSaver(Stage):
             self.run_id = await asyncio.to_thread(catalog.start_run, "pipeline", {})
         async for batch in self.batches(self.minsize):
             rows = catalog_rows(batch)
-            await asyncio.to_thread(catalog.save_batch, self.run_id, **rows)
+            _, cancelled = await to_thread_to_the_end(
+                functools.partial(catalog.save_batch, self.run_id, **rows))
             contents = rows["contents"]
+            # Saved even when the run was cancelled meanwhile: report them all the same.
             for dc, row in zip(batch, contents, strict=True):
                 report_saved(self, dc, row["status"])
+            if cancelled:
+                raise asyncio.CancelledError
             for dc in batch:
                 await self.put(dc)

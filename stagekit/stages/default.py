@@ -40,9 +40,10 @@ def default_stages(
     shared = SharedDownloader(download_config, tmp_root=store.tmp_dir, downloader=downloader)
     engine = DiscoveryEngine(remote, store=store, downloader=shared, policy=policy,
                              on_error=on_error, max_depth=max_depth)
+    stored_by_run: set[str] = set()  # tells "shared within this run" from "existing"
     return [
         engine,
-        QueryExistingArtifacts(store, policy=engine.policy),
+        QueryExistingArtifacts(store, stored_by_run=stored_by_run, policy=engine.policy),
         ArtifactDownloader(
             store,
             max_concurrent_content=max_concurrent_content,
@@ -50,7 +51,7 @@ def default_stages(
             on_error=engine.on_error,
             downloader=shared,
         ),
-        ArtifactSaver(store),
+        ArtifactSaver(store, stored_by_run=stored_by_run),
         QueryExistingContents(store),
         ContentSaver(store, run_id),
         ResolveContentFutures(),

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: Unit statuses after which the unit's content counts as saved.
-COMPLETE_STATUSES = frozenset({"downloaded", "existing", "deferred"})
+COMPLETE_STATUSES = frozenset({"downloaded", "shared", "existing", "deferred"})
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _UNIT_COLUMNS = frozenset(

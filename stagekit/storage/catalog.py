@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from stagekit.errors import StoreError
-from stagekit.storage import _reads, _writes
+from stagekit.storage import _children, _reads, _writes
 from stagekit.storage._reads import RunRecords
 from stagekit.storage._rows import to_json, utc_now_iso
 from stagekit.storage._writes import COMPLETE_STATUSES, check_sha256
@@ -241,6 +241,16 @@ class Catalog:
         """Catalog rows (``size``, ``digests``) of the given digests that it knows."""
         with self._snapshot("reading artifacts") as conn:
             return _reads.artifact_rows(conn, sha256s)
+
+    def known_children(
+        self, parent_key: str, sha256: str, *, remote: str, relation: str, child_kind: str
+    ) -> list[dict[str, Any]] | None:
+        """Fields of the ``child_kind`` units a finished run of ``remote`` found below
+        ``parent_key`` (by ``relation``) when that unit had the artifact ``sha256``; None
+        if no such run, or a child failed (see `stagekit.storage._children`)."""
+        with self._snapshot(f"reading the children of {parent_key}") as conn:
+            return _children.known_children(conn, parent_key, sha256, redact_url(remote),
+                                            relation, child_kind)
 
     def load_run(self, run_id: int) -> RunRecords:
         """Everything recorded about one run: its row, units, artifacts and edges."""

@@ -72,8 +72,8 @@ def assert_run_matches(
             if row.status != "deferred":
                 _fail(f"status of {index}", row.status, "deferred")
             continue
-        if row.status not in ("downloaded", "existing"):
-            _fail(f"status of {index}", row.status, "downloaded or existing")
+        if row.status not in ("downloaded", "shared", "existing"):
+            _fail(f"status of {index}", row.status, "downloaded, shared or existing")
         if (row.sha256, row.size) != (artifact.sha256, artifact.size):
             _fail(f"sha256 and size of {index}", (row.sha256, row.size),
                   (artifact.sha256, artifact.size))

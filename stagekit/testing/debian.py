@@ -21,6 +21,7 @@ Description, then ``MD5Sum:`` and ``SHA256:`` lines `` <hash> <size, right-align
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import lzma
@@ -64,6 +65,7 @@ class DebRepo(Repo):
         self.architectures = list(architectures)
         self.variants = list(variants)
         self.release_lists_plain = release_lists_plain
+        self.acquire_by_hash = False
         self.date = date
         self.expected_release = expected_release
         self.packages: dict[tuple[str, str], list[DebPackage]] = {
@@ -128,6 +130,34 @@ class DebRepo(Repo):
         self._write_release()
         return sum(1 for index in changed for p in self.packages[index] if hit(p))
 
+    def announce_by_hash(self) -> None:
+        """Say ``Acquire-By-Hash: yes`` in the Release without serving any by-hash file
+        (as a mirror that lags behind does): clients get a 404 there, then use the path."""
+        self.acquire_by_hash = True
+        self._write_release()
+
+    def upgrade(self, component: str, arch: str, name: str, version: str) -> DebPackage:
+        """Replace the ``arch`` package ``name`` of one index by ``version`` (no epoch),
+        with a new ``.deb`` (served when the archive serves them); the index and Release
+        are rewritten, the other indexes are unchanged. Returns the new package."""
+        packages = self.packages[(component, arch)]
+        at = next(i for i, p in enumerate(packages)
+                  if p.name == name and p.architecture == arch)
+        old = packages[at]
+        body = self.files[old.filename].body + b"\0" if old.filename in self.files else b""
+        if not body:  # an archive generated without .deb files: a stand-in's digests
+            body = f"{name} {version}".encode()
+        filename = f"{old.filename.rsplit('/', 1)[0]}/{name}_{version}_{arch}.deb"
+        new = dataclasses.replace(old, version=version, filename=filename, size=len(body),
+                                  md5=hashlib.md5(body).hexdigest(),
+                                  sha256=hashlib.sha256(body).hexdigest())
+        if old.filename in self.files:
+            self.files[filename] = StaticFile(body, _DEB_TYPE)
+        packages[at] = new
+        self._write_index(component, arch)
+        self._write_release()
+        return new
+
     def _write_index(self, component: str, arch: str) -> None:
         plain = "\n".join(p.stanza() for p in self.packages[(component, arch)]).encode()
         big = len(plain) > 4_000_000  # fast presets keep the 60,000-stanza case in seconds
@@ -160,7 +190,8 @@ class DebRepo(Repo):
             "Origin: Stagekit", "Label: Stagekit", f"Suite: {self.dist}",
             f"Codename: {self.dist}", "Version: 12.5",
             f"Date: {self.date.astimezone(UTC).strftime('%a, %d %b %Y %H:%M:%S UTC')}",
-            "Acquire-By-Hash: no", "No-Support-for-Architecture-all: Packages",
+            f"Acquire-By-Hash: {'yes' if self.acquire_by_hash else 'no'}",
+            "No-Support-for-Architecture-all: Packages",
             f"Architectures: {' '.join(self.architectures)}",
             f"Components: {' '.join(self.components)}",
             f"Description: Stagekit fixture archive {self.dist}", "MD5Sum:",

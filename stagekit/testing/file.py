@@ -29,6 +29,31 @@ class FileRepo(Repo):
         """The manifest's URL path."""
         return self.manifest_path
 
+    def put(self, relative_path: str, body: bytes) -> None:
+        """Add a file, or replace one's bytes, and rewrite the manifest and `expected`
+        (to change the remote between two runs, e.g. to see `stagekit.diff` at work)."""
+        prefix = self.manifest_path.rpartition("/")[0]
+        url_path = f"{prefix}/{relative_path}" if prefix else relative_path
+        self.files[url_path] = StaticFile(body)
+        self.expected.units[f"file:{relative_path}"] = ExpectedUnit(
+            key=f"file:{relative_path}", kind="file", depth=0, artifacts=[ExpectedArtifact(
+                relative_path, hashlib.sha256(body).hexdigest(), len(body), url_path)])
+        self._write_manifest()
+
+    def remove(self, relative_path: str) -> None:
+        """Take a file out of the repository and its manifest."""
+        unit = self.expected.units.pop(f"file:{relative_path}")
+        del self.files[unit.artifacts[0].url_path]
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        lines = []
+        for unit in self.expected.units.values():
+            art = unit.artifacts[0]
+            lines.append(f"{art.relative_path},{art.sha256},{art.size}\n")
+        self.files[self.manifest_path] = StaticFile("".join(lines).encode(),
+                                                    "text/plain; charset=utf-8")
+
 
 def manifest_line(relative_path: str, body: bytes) -> str:
     """The manifest line of one file (no newline)."""

@@ -10,7 +10,8 @@ root ``g:a:v``; ``repo.expected`` is the answer of an explorer with default sett
 ``parent``, ``import``, ``relocation`` or ``dependency:<scope>``. An effective POM refers
 to every BOM its model imports, including imports inherited from its parents, and has
 the dependencies inherited from its parents. See `stagekit.testing.maven_build` for the
-exclusion semantics; every scenario's answer is independent of the exploration order.
+exclusion semantics: the answer is the union over every path, so it is independent of
+the exploration order.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from stagekit.testing.maven_scenarios import (
     add_diamond,
     add_exclusions,
     add_parent_chain,
+    add_per_path_exclusions,
     add_range,
     add_relocation,
     add_wide,
@@ -40,6 +42,7 @@ __all__ = [
     "scenario_diamond",
     "scenario_exclusions",
     "scenario_parent_chain",
+    "scenario_per_path_exclusions",
     "scenario_range",
     "scenario_relocation",
     "scenario_wide",
@@ -60,6 +63,7 @@ def make_maven_repo(
     relocation: bool = False,
     version_range: bool = False,
     exclusions: bool = False,
+    per_path_exclusions: bool = False,
     deep: int = 0,
     optional_missing: bool = True,
     test_scoped: bool = True,
@@ -96,6 +100,8 @@ def make_maven_repo(
         add_range(b)
     if exclusions:
         add_exclusions(b)
+    if per_path_exclusions:
+        add_per_path_exclusions(b)
     if deep > 0:
         add_deep(b, deep)
     return b.build()
@@ -134,6 +140,11 @@ def scenario_range(**kw) -> MavenRepo:
 def scenario_exclusions(**kw) -> MavenRepo:
     """Exclusions (plain, ``*:*``, ``group:*`` and from management) prune subtrees."""
     return make_maven_repo(exclusions=True, **kw)
+
+
+def scenario_per_path_exclusions(**kw) -> MavenRepo:
+    """Two roots whose paths to shared POMs exclude different things: the union is found."""
+    return make_maven_repo(per_path_exclusions=True, **kw)
 
 
 def scenario_deep(n: int = 30, **kw) -> MavenRepo:

@@ -9,9 +9,9 @@ disagrees with the author shows up as a difference.
 Expected semantics (the defaults of a Maven explorer): follow ``parent``, ``import``,
 ``relocation`` and ``dependency:compile`` / ``dependency:runtime`` edges, skip optional
 dependencies; a dependency's exclusions apply to the subtree under it (parent and import
-edges start with none). `MavenRepoBuilder.build` refuses a scenario in which a POM
-reached along two paths would have different children (the answer would then depend on
-the exploration order).
+edges start with none). Exclusions apply per path, and the answer is the union over
+every path: a POM reached along two paths has the children either path allows (so the
+answer never depends on the exploration order); its depth is its shortest path.
 """
 
 from __future__ import annotations
@@ -275,27 +275,35 @@ class MavenRepoBuilder:
         return out
 
     def _expected(self, files: dict[str, StaticFile]) -> Expected:
-        depth: dict[str, int] = {}
-        children: dict[str, set[tuple[str, str]]] = {}
+        # Exclusions apply per path and the answer is the union over every path: walk
+        # every (POM, exclusions) state, take every edge some state follows, then give
+        # each POM its shortest depth in the graph of those edges.
         expected = Expected()
-        queue: deque[tuple[str, frozenset[tuple[str, str]], int]] = deque(
-            (root, frozenset(), 0) for root in self.roots)
+        queue: deque[tuple[str, frozenset[tuple[str, str]]]] = deque(
+            (root, frozenset()) for root in self.roots)
         seen_states: set[tuple[str, frozenset]] = set()
         while queue:
-            gav, excl, d = queue.popleft()
+            gav, excl = queue.popleft()
             if (gav, excl) in seen_states:
                 continue
             seen_states.add((gav, excl))
             if gav not in self.poms:
                 raise ValueError(f"scenario follows {gav}, whose POM is not generated")
-            depth.setdefault(gav, d)
-            followed = self._followed(self.poms[gav], excl)
-            mine = {(e.target, e.relation) for e, _ in followed}
-            if children.setdefault(gav, mine) != mine:
-                raise ValueError(f"{gav} has different children along different paths")
-            for e, child_excl in followed:
+            for e, child_excl in self._followed(self.poms[gav], excl):
                 expected.edges.add((f"maven.pom:{gav}", f"maven.pom:{e.target}", e.relation))
-                queue.append((e.target, child_excl, d + 1))
+                queue.append((e.target, child_excl))
+        out: dict[str, list[str]] = {}
+        for parent, child, _ in expected.edges:
+            out.setdefault(parent.removeprefix("maven.pom:"), []).append(
+                child.removeprefix("maven.pom:"))
+        depth: dict[str, int] = {}
+        walk = deque((root, 0) for root in self.roots)
+        while walk:
+            gav, d = walk.popleft()
+            if gav in depth:
+                continue
+            depth[gav] = d
+            walk.extend((child, d + 1) for child in out.get(gav, ()))
         for gav, d in depth.items():
             pom = self.poms[gav]
             arts = []

@@ -17,6 +17,7 @@ __all__ = [
     "add_diamond",
     "add_exclusions",
     "add_parent_chain",
+    "add_per_path_exclusions",
     "add_range",
     "add_relocation",
     "add_wide",
@@ -197,6 +198,42 @@ def add_exclusions(b: MavenRepoBuilder) -> None:
     _dep(pg, f"{other}:o1:1.0")
     _dep(pg, f"{g}:h:1.0")
     b.roots.append(app.gav)
+
+
+def add_per_path_exclusions(b: MavenRepoBuilder) -> None:
+    """Two roots reach the same POMs by paths that exclude different things.
+
+    ``app-1 -> core`` excludes never, c1 and e; ``app-2 -> shim -> core`` excludes never
+    and c1; ``app-2 -> link -> hop -> core`` excludes only never. ``core -> mid -> {c1,
+    d, e, never}``, ``e -> e1``: the union over the paths has c1, d, e and e1, never not.
+    ``app-1 -> tool`` excludes ``*:*`` while ``app-2 -> hop2 -> hop3 -> tool`` excludes
+    nothing: tool stays at depth 1 and has its child tool-dep (depth 2) from the long path.
+    """
+    g = "org.stagekit.paths"
+
+    def x(*names: str) -> tuple[tuple[str, str], ...]:
+        return tuple((g, n) for n in names)
+
+    app1, app2 = _pom(b, f"{g}:app-1:1.0"), _pom(b, f"{g}:app-2:1.0")
+    names = ("core", "shim", "link", "hop", "mid", "c1", "d", "e", "e1", "never", "tool",
+             "tool-dep", "hop2", "hop3")
+    p = {n: _pom(b, f"{g}:{n}:1.0") for n in names}
+    _dep(app1, f"{g}:core:1.0", exclusions=x("never", "c1", "e"))
+    _dep(app1, f"{g}:tool:1.0", exclusions=(("*", "*"),))
+    _dep(app2, f"{g}:shim:1.0", exclusions=x("never", "c1"))
+    _dep(app2, f"{g}:link:1.0", exclusions=x("never"))
+    _dep(app2, f"{g}:hop2:1.0")
+    _dep(p["shim"], f"{g}:core:1.0")
+    _dep(p["link"], f"{g}:hop:1.0")
+    _dep(p["hop"], f"{g}:core:1.0")
+    _dep(p["core"], f"{g}:mid:1.0")
+    for n in ("c1", "d", "e", "never"):
+        _dep(p["mid"], f"{g}:{n}:1.0")
+    _dep(p["e"], f"{g}:e1:1.0")
+    _dep(p["hop2"], f"{g}:hop3:1.0")
+    _dep(p["hop3"], f"{g}:tool:1.0")
+    _dep(p["tool"], f"{g}:tool-dep:1.0")
+    b.roots += [app1.gav, app2.gav]
 
 
 def add_deep(b: MavenRepoBuilder, n: int) -> None:

@@ -122,7 +122,7 @@ def test_depth_notebook_draws_the_graph_and_the_depth_plot_as_saved_svg(tmp_path
 def test_export_notebook_filters_groups_and_saves_parquet_and_csv(tmp_path):
     nb = execute("03_export_dataframe.ipynb", tmp_path)
     out = "\n".join(text(outs) for outs in code_outputs(nb))
-    assert "(120, 13) True" in out  # 120 units, 12 columns and the added folder
+    assert "(120, 14) True" in out  # 120 units, 13 columns and the added folder
     assert "['artifacts.csv', 'units.parquet']" in out
     assert "12 failed, all 404: True" in out  # file-00007, 00017, ... 00117
     assert "file:dir3/file-00007.bin" in text(code_outputs(nb)[2])

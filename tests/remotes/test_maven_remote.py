@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 
 import pytest
 
@@ -23,6 +24,7 @@ from stagekit.testing.maven import (
     scenario_diamond,
     scenario_exclusions,
     scenario_parent_chain,
+    scenario_per_path_exclusions,
     scenario_range,
     scenario_relocation,
     scenario_wide,
@@ -40,11 +42,13 @@ SCENARIOS = {
     "relocation": scenario_relocation,
     "range": scenario_range,
     "exclusions": scenario_exclusions,
+    "per_path_exclusions": scenario_per_path_exclusions,
     "deep_30": lambda: scenario_deep(30),
     "wide": lambda: scenario_wide(120, depth=4, fanout=3, seed=3),
     "everything": lambda: make_maven_repo(
         n_poms=80, parent_chain=3, bom=True, diamond=True, cycle=True, relocation=True,
-        version_range=True, exclusions=True, deep=5, seed=7, prefix="maven2"),
+        version_range=True, exclusions=True, per_path_exclusions=True, deep=5, seed=7,
+        prefix="maven2"),
 }
 
 
@@ -222,8 +226,8 @@ async def test_bad_poms_fail_only_their_unit_naming_url_and_element(tmp_path):
     assert run.depths() == repo.expected.depths()
     assert run.records.edge_set() == repo.expected.edges
     status = run.to_dataframe().set_index("key")["status"]
-    assert status["maven.pom:org.stagekit.bad:leaf:1.0"] == "deferred"
-    assert status["maven.pom:org.stagekit.bad:good:1.0"] == "deferred"
+    assert status["maven.pom:org.stagekit.bad:leaf:1.0"] == "downloaded"  # its jar waits
+    assert status["maven.pom:org.stagekit.bad:good:1.0"] == "downloaded"
 
 
 async def test_abort_stops_at_the_first_bad_pom(tmp_path):
@@ -341,3 +345,46 @@ async def test_immediate_run_after_metadata_only_verifies_the_jars(tmp_path):
         row = rows[(key, art.relative_path)]
         assert (row.status, row.sha256, bool(row.verified)) == ("downloaded", art.sha256, True)
         assert any(p.endswith(art.url_path + ".sha1") for p in requested), key
+
+
+class RecordingMaven(MavenRemote):
+    """A MavenRemote noting, per POM, whether a second path widened its children."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.revisits: list[tuple[str, bool]] = []
+
+    def revisit(self, known, found):
+        extra = super().revisit(known, found)
+        self.revisits.append((known.content.artifact, extra is not None))
+        return extra
+
+
+# Slowing one root's subtree makes the other root's paths arrive first.
+SLOW_APP_2 = re.compile(r"org/stagekit/paths/(app-2|shim|link|hop|hop2|hop3)/")
+SLOW_APP_1 = re.compile(r"org/stagekit/paths/app-1/")
+
+
+async def _explore_in_order(tmp_path, slow) -> tuple[RecordingMaven, stagekit.Run]:
+    repo = scenario_per_path_exclusions()
+    async with serve(repo) as server:
+        server.faults.add(latency(1.0, path=slow))
+        remote = RecordingMaven(server.url_for(repo.entry_path()), repo.roots)
+        async with asyncio.timeout(TIMEOUT):
+            run = await stagekit.explore(remote, store=tmp_path / slow.pattern[-8:-1],
+                                         policy="metadata-only", download_config=FAST)
+    assert_found_as_expected(run, repo, "metadata-only")
+    return remote, run
+
+
+async def test_several_roots_give_the_union_whatever_the_order_of_arrival(tmp_path):
+    first, run_a = await _explore_in_order(tmp_path, SLOW_APP_2)
+    second, run_b = await _explore_in_order(tmp_path, SLOW_APP_1)
+    assert run_a.records.edge_set() == run_b.records.edge_set()
+    assert run_a.depths() == run_b.depths()
+    assert sorted(run_a.to_dataframe()["key"]) == sorted(run_b.to_dataframe()["key"])
+    # The order really was reversed: app-1's path (which excludes most) came first in A,
+    # so later paths widened core and tool; in B it came last and widened nothing.
+    assert ("core", True) in first.revisits and ("tool", True) in first.revisits
+    assert ("core", False) in second.revisits and ("tool", False) in second.revisits
+    assert ("tool", True) not in second.revisits

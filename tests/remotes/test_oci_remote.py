@@ -44,10 +44,11 @@ def check_run(run: stagekit.Run, expected: Expected, server_url: str, policy: st
         deferred = artifact.deferred and policy == "metadata-only"
         assert (row["status"] == "deferred") == deferred, index
     for key, unit in expected.units.items():
-        if policy == "metadata-only" and any(a.deferred for a in unit.artifacts):
+        if policy == "metadata-only" and unit.artifacts and all(a.deferred
+                                                                for a in unit.artifacts):
             assert units.loc[key, "status"] == "deferred", key
         else:
-            assert units.loc[key, "status"] in ("downloaded", "existing"), key
+            assert units.loc[key, "status"] in ("downloaded", "shared", "existing"), key
 
 
 def stored(store: Store) -> set[str]:
@@ -217,3 +218,26 @@ async def test_a_corrupt_layer_fails_its_unit_under_immediate_only(tmp_path) -> 
     assert lazy.errors == []
     assert [k for k, _ in eager.errors] == [f"oci.blob:sha256:{layer.sha256}"]
     assert len(eager.to_dataframe()) == len(repo.expected.units)
+
+
+async def test_first_run_reports_shared_blobs_apart_from_existing_ones(tmp_path) -> None:
+    repo = make_oci_repo(tags=6, latest=True, seed=1)
+    store = Store(tmp_path / "store")
+    async with serve(repo) as server:
+        first = await explore(OCIRemote(server.url, REPOSITORY), store, policy="immediate")
+        again = await explore(OCIRemote(server.url, REPOSITORY), store, policy="immediate")
+    artifacts = first.artifacts_dataframe()
+    counts = artifacts.groupby("sha256")["unit_key"].nunique()
+    assert (counts > 1).any(), "the fixture shares no blob: the test would prove nothing"
+    statuses = first.artifacts_dataframe()["status"].astype(str)
+    assert "existing" not in set(statuses)  # nothing was in the empty store before
+    assert "shared" in set(statuses)
+    # Each digest is downloaded once; every other use of it in the run is "shared".
+    downloaded = artifacts[artifacts["status"] == "downloaded"]
+    assert downloaded["sha256"].is_unique
+    assert first.stats["bytes"] == sum(p.stat().st_size for p in
+                                       store.artifacts_dir.rglob("*") if p.is_file())
+    assert "existing" not in set(first.to_dataframe()["status"].astype(str))
+    # Tags are fetched again (they may move), but their bytes were stored by the first run.
+    assert set(again.to_dataframe()["status"].astype(str)) == {"existing"}
+    assert again.stats["bytes"] == 0

@@ -28,6 +28,7 @@ from stagekit.testing.maven import (
     scenario_diamond,
     scenario_exclusions,
     scenario_parent_chain,
+    scenario_per_path_exclusions,
     scenario_range,
     scenario_relocation,
     scenario_wide,
@@ -202,9 +203,9 @@ def test_wide_scenario_generates_5000_poms_all_parseable():
     assert max(depths.values()) >= 6 and min(depths.values()) == 0
 
 
-def test_builder_refuses_an_order_dependent_scenario():
+def test_expected_answer_is_the_union_over_paths():
     b = MavenRepoBuilder()
-    g = "org.stagekit.bad"
+    g = "org.stagekit.union"
     root, x, y, shared, hidden = (b.add(GenPom(g, n, "1")) for n in ("r", "x", "y", "s", "h"))
     root.edge(x.gav, "dependency:compile", exclusions=((g, "h"),))
     root.edge(y.gav, "dependency:compile")
@@ -212,8 +213,21 @@ def test_builder_refuses_an_order_dependent_scenario():
     y.edge(shared.gav, "dependency:compile")
     shared.edge(hidden.gav, "dependency:compile")
     b.roots.append(root.gav)
-    with pytest.raises(ValueError, match="different children"):
-        b.build()
+    expected = b.build().expected
+    assert (f"maven.pom:{shared.gav}", f"maven.pom:{hidden.gav}",
+            "dependency:compile") in expected.edges  # y's path does not exclude h
+    assert expected.depths()[f"maven.pom:{hidden.gav}"] == 3
+
+
+def test_per_path_scenario_answer_is_computed_as_the_union():
+    expected = scenario_per_path_exclusions().expected
+    units = set(expected.depths())
+    g = "maven.pom:org.stagekit.paths"
+    assert {f"{g}:c1:1.0", f"{g}:d:1.0", f"{g}:e:1.0", f"{g}:e1:1.0",
+            f"{g}:tool-dep:1.0"} <= units
+    assert f"{g}:never:1.0" not in units  # excluded on every path
+    depths = expected.depths()
+    assert depths[f"{g}:tool:1.0"] == 1 and depths[f"{g}:tool-dep:1.0"] == 2
 
 
 async def test_fixture_server_serves_poms_jars_and_sidecars():

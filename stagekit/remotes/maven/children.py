@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from stagekit.errors import MetadataError
 from stagekit.remotes.maven.coords import Coordinates
 from stagekit.remotes.maven.effective import EffectivePom
 from stagekit.remotes.maven.versions import is_range
 
-__all__ = ["Child", "children_of", "is_excluded"]
+__all__ = ["Child", "children_of", "is_excluded", "revisit_exclusions"]
 
 Exclusions = frozenset[tuple[str, str]]
 
@@ -66,8 +67,9 @@ def children_of(
     models, not dependencies: they get no exclusions. A relocated POM yields its parent and
     the relocation target (which keeps ``exclusions``), and no dependencies.
 
-    Exclusions make the answer depend on the path by which a POM is reached; a caller that
-    visits each POM once keeps the exclusions of the first path.
+    Exclusions make the answer depend on the path by which a POM is reached: the answer
+    is the union over every path, so a caller that reaches a POM again by a path that
+    excludes less visits it again with `revisit_exclusions`.
 
     Raises `MetadataError` naming the URL and element for a followed dependency whose
     version is missing or whose values use an undefined property; with a ``problems``
@@ -112,3 +114,21 @@ def children_of(
             )
         )
     return found
+
+
+def revisit_exclusions(known: Mapping[str, Any], found: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``extra_data`` to explore a POM with once a second path reaches it, or None.
+
+    ``known`` is what the POM is (or will be) explored with, ``found`` what the new path
+    brings; both hold ``"exclusions"`` (absent: none). A child allowed by either path is
+    in, so the POM is explored with the intersection, returned only when it is strictly
+    smaller than ``known``'s (a join that only shrinks: any order of arrival ends at the
+    same set, and a POM is explored at most once per distinct set).
+    """
+    mine: Exclusions = frozenset(known.get("exclusions") or ())
+    if not mine:
+        return None
+    both = mine & frozenset(found.get("exclusions") or ())
+    if both == mine:
+        return None
+    return {**known, "exclusions": both}

@@ -37,7 +37,7 @@ from stagekit.models import (
 from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.completion import as_done
-from stagekit.remotes.maven.children import Child, children_of
+from stagekit.remotes.maven.children import Child, children_of, revisit_exclusions
 from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
 from stagekit.remotes.maven.effective import EffectivePom
 from stagekit.remotes.maven.metadata import pick_version
@@ -338,6 +338,16 @@ class MavenRemote(HTTPRemote):
         recipe = await self._recipe(kid.coords, guess_jar=kid.relation not in _MODEL_RELATIONS)
         return _Found(kid.coords, kid.relation, kid.exclusions, recipe)
 
+    def revisit(self, known: DeclarativeContent,
+                found: DeclarativeContent) -> dict[str, Any] | None:
+        """The exclusions of both paths intersected, when that lets more children in.
+
+        Exclusions apply per path, and the answer is the union over every path: a POM
+        reached again by a path that excludes less is explored again with only what both
+        paths exclude. The set only ever shrinks, so the result is the same in any order.
+        """
+        return revisit_exclusions(known.extra_data, found.extra_data)
+
     # -- declaring a unit ---------------------------------------------------------
 
     def _declare(self, found: _Found) -> DeclarativeContent:
@@ -348,8 +358,11 @@ class MavenRemote(HTTPRemote):
         """
         c = found.coords
         unit = MavenPom(c.group, c.artifact, c.version)
+        # Every declaration carries its path's exclusions: the engine hands a bare link
+        # to `revisit`, which widens the unit's children when this path excludes less.
+        extra = {"exclusions": found.exclusions}
         if found.recipe is None or found.coords in self._claimed:
-            return DeclarativeContent(unit, relation=found.relation)
+            return DeclarativeContent(unit, extra_data=extra, relation=found.relation)
         self._claimed.add(found.coords)
         recipe = found.recipe
         assert self.files is not None
@@ -363,7 +376,6 @@ class MavenRemote(HTTPRemote):
             artifacts.append(DeclarativeArtifact(
                 self.base_url + recipe.main_path, recipe.main_path,
                 digests=recipe.main_digests, deferred=True))
-        extra = {"exclusions": found.exclusions} if found.exclusions else None
         return DeclarativeContent(unit, artifacts, extra_data=extra, relation=found.relation)
 
     async def _recipe(self, coords: Coordinates, *, guess_jar: bool) -> _Recipe:
