@@ -72,6 +72,7 @@ class Run:
         max_concurrent_content: int = 200,
         maxsize: int = DEFAULT_MAXSIZE,
         download_config: DownloadConfig | None = None,
+        cluster: Any = None,
         keep: bool = False,
     ) -> None:
         if not isinstance(remote, Remote):
@@ -100,6 +101,8 @@ class Run:
         if temporary and not keep:
             # Without store= each run would leave a folder behind: it goes with the Run.
             weakref.finalize(self, _remove_store, self.store)
+        #: A Dask client: `discover` then runs on its workers (see `stagekit.cluster`).
+        self.cluster = cluster
         self.records = RunRecorder()
         self.events = EventBus()
         self.events.subscribe(self.records)
@@ -143,7 +146,7 @@ class Run:
         try:
             async with Downloader(self.download_config, temp_dir=temp_dir) as dl:
                 self.stages = default_stages(
-                    self.remote, self.store, self.policy, self.on_error,
+                    self._engine_remote(), self.store, self.policy, self.on_error,
                     max_depth=self.max_depth, run_id=self.run_id,
                     max_concurrent_content=self.max_concurrent_content, downloader=dl,
                 )
@@ -160,6 +163,13 @@ class Run:
             self.finished_at = time.time()
             shutil.rmtree(temp_dir, ignore_errors=True)
             await asyncio.shield(asyncio.to_thread(self._save_records))
+
+    def _engine_remote(self) -> Remote:
+        if self.cluster is None:
+            return self.remote
+        from stagekit.cluster import ClusterRemote
+
+        return ClusterRemote(self.remote, self.cluster, download_config=self.download_config)
 
     def _save_records(self) -> None:
         """Write the run's per-unit records, edges and outcome to the catalog."""
@@ -301,6 +311,7 @@ def start(
     max_concurrent_content: int = 200,
     maxsize: int = DEFAULT_MAXSIZE,
     download_config: DownloadConfig | None = None,
+    cluster: Any = None,
     keep: bool = False,
 ) -> Run:
     """Start exploring ``remote`` on the running loop and return its `Run` at once.
@@ -309,7 +320,8 @@ def start(
     """
     return Run(remote, store=store, policy=policy, max_depth=max_depth, on_error=on_error,
                concurrency=concurrency, max_concurrent_content=max_concurrent_content,
-               maxsize=maxsize, download_config=download_config, keep=keep).start()
+               maxsize=maxsize, download_config=download_config, keep=keep,
+               cluster=cluster).start()
 
 
 async def explore(
@@ -323,6 +335,7 @@ async def explore(
     max_concurrent_content: int = 200,
     maxsize: int = DEFAULT_MAXSIZE,
     download_config: DownloadConfig | None = None,
+    cluster: Any = None,
     keep: bool = False,
 ) -> Run:
     """Explore ``remote`` to the end and return the `Run` (the options are `Run`'s).
@@ -332,7 +345,7 @@ async def explore(
     """
     run = start(remote, store=store, policy=policy, max_depth=max_depth, on_error=on_error,
                 concurrency=concurrency, max_concurrent_content=max_concurrent_content,
-                maxsize=maxsize, download_config=download_config, keep=keep)
+                maxsize=maxsize, download_config=download_config, keep=keep, cluster=cluster)
     try:
         return await run
     except asyncio.CancelledError:
@@ -352,6 +365,7 @@ def explore_sync(
     max_concurrent_content: int = 200,
     maxsize: int = DEFAULT_MAXSIZE,
     download_config: DownloadConfig | None = None,
+    cluster: Any = None,
     keep: bool = False,
 ) -> Run:
     """Explore ``remote`` and block until done, also from a cell whose loop is running.
@@ -360,7 +374,7 @@ def explore_sync(
     """
     coro = explore(remote, store=store, policy=policy, max_depth=max_depth, on_error=on_error,
                    concurrency=concurrency, max_concurrent_content=max_concurrent_content,
-                   maxsize=maxsize, download_config=download_config, keep=keep)
+                   maxsize=maxsize, download_config=download_config, keep=keep, cluster=cluster)
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

@@ -13,3 +13,6 @@ def no_leftover_tasks():
         assert others == [], f"tasks left running: {others}"
 
     return check
+
+
+pytest_plugins = ["tests.backends"]

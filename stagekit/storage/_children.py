@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
+from stagekit.storage._dialect import Db
 from stagekit.storage._rows import from_json
 
 __all__ = ["known_children"]
@@ -18,7 +18,7 @@ JOIN runs r ON r.id = ra.run_id
 JOIN run_units u ON u.run_id = ra.run_id AND u.content_id = ra.content_id
 WHERE c.key = ? AND ra.sha256 = ? AND r.status = 'finished' AND r.remote = ?
   AND COALESCE(u.status, '') != 'failed'
-  AND COALESCE(json_extract(r.params, '$.max_depth'), 1 << 40) > COALESCE(u.depth, 0)
+  AND COALESCE({run_max_depth}, 1099511627776) > COALESCE(u.depth, 0)
 ORDER BY ra.run_id DESC LIMIT 1
 """
 _CHILDREN = """
@@ -29,7 +29,7 @@ WHERE e.run_id = ? AND e.parent_key = ? AND e.relation = ?
 
 
 def known_children(
-    conn: sqlite3.Connection, parent_key: str, sha256: str, remote: str, relation: str,
+    conn: Db, parent_key: str, sha256: str, remote: str, relation: str,
     child_kind: str,
 ) -> list[dict[str, Any]] | None:
     """The saved fields of every child an earlier run found below ``parent_key``.

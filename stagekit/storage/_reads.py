@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from stagekit.errors import StoreError
 from stagekit.models import unit_key
+from stagekit.storage._dialect import Db
 from stagekit.storage._rows import from_json, natural_key_json
 
 __all__ = [
@@ -64,7 +63,7 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def _run_row(row: sqlite3.Row | tuple[Any, ...]) -> dict[str, Any]:
+def _run_row(row: tuple[Any, ...]) -> dict[str, Any]:
     run_id, remote, params, status, started_at, finished_at, stats, units = row
     return {
         "id": run_id,
@@ -85,12 +84,12 @@ FROM runs r
 """
 
 
-def runs(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def runs(conn: Db) -> list[dict[str, Any]]:
     """All runs, oldest first."""
     return [_run_row(row) for row in conn.execute(_RUN_SELECT + " ORDER BY r.id")]
 
 
-def run(conn: sqlite3.Connection, run_id: int, where: Path) -> dict[str, Any]:
+def run(conn: Db, run_id: int, where: object) -> dict[str, Any]:
     """One run; `StoreError` if unknown."""
     row = conn.execute(_RUN_SELECT + " WHERE r.id = ?", (run_id,)).fetchone()
     if row is None:
@@ -98,7 +97,7 @@ def run(conn: sqlite3.Connection, run_id: int, where: Path) -> dict[str, Any]:
     return _run_row(row)
 
 
-def content_id_for(conn: sqlite3.Connection, row: Mapping[str, Any]) -> tuple[int, str]:
+def content_id_for(conn: Db, row: Mapping[str, Any]) -> tuple[int, str]:
     """``(content id, key)`` of the unit a link row names; `StoreError` if it was not saved."""
     [found] = link_content_ids(conn, [row])
     if isinstance(found, Exception):
@@ -115,9 +114,7 @@ def _link_ref(row: Mapping[str, Any]) -> tuple[str, tuple[str, str] | None]:
     return str(row.get("key") or row.get("unit_key") or ""), None
 
 
-def link_content_ids(
-    conn: sqlite3.Connection, rows: list[Mapping[str, Any]]
-) -> list[tuple[int, str] | Exception]:
+def link_content_ids(conn: Db, rows: list[Mapping[str, Any]]) -> list[tuple[int, str] | Exception]:
     """The units of all link ``rows``, looked up at once: ``(content id, key)`` per row.
 
     A row naming a unit that was not saved (or naming it badly) gets the error to raise
@@ -159,7 +156,7 @@ def link_content_ids(
     return found
 
 
-def content_ids_by_key(conn: sqlite3.Connection, keys: Iterable[str]) -> dict[str, int]:
+def content_ids_by_key(conn: Db, keys: Iterable[str]) -> dict[str, int]:
     """``{key: id}`` of the first-saved content with each key, for the keys that exist."""
     found: dict[str, int] = {}
     for chunk in _chunks(list(keys)):
@@ -170,13 +167,13 @@ def content_ids_by_key(conn: sqlite3.Connection, keys: Iterable[str]) -> dict[st
 
 # Matches (kind, natural_key) pairs given as one JSON array, through the unique index.
 _BY_IDENTITY = """
-SELECT c.kind, c.natural_key, c.id FROM json_each(?) j JOIN content c
-ON c.kind = json_extract(j.value, '$[0]') AND c.natural_key = json_extract(j.value, '$[1]')
+SELECT c.kind, c.natural_key, c.id FROM {pairs} JOIN content c
+ON c.kind = {pair_kind} AND c.natural_key = {pair_nk}
 """
 
 
 def content_ids_by_identity(
-    conn: sqlite3.Connection, identities: Iterable[tuple[str, str]]
+    conn: Db, identities: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], int]:
     """``{(kind, natural key JSON): id}`` for the given pairs that exist."""
     wanted = list(identities)
@@ -186,7 +183,7 @@ def content_ids_by_identity(
     return {(kind, nk): cid for kind, nk, cid in rows}
 
 
-def known_sha256s(conn: sqlite3.Connection, sha256s: Iterable[Any]) -> set[str]:
+def known_sha256s(conn: Db, sha256s: Iterable[Any]) -> set[str]:
     """The given digests (other values are ignored) that are in the artifacts table."""
     wanted = [sha for sha in sha256s if isinstance(sha, str)]
     known: set[str] = set()
@@ -196,7 +193,7 @@ def known_sha256s(conn: sqlite3.Connection, sha256s: Iterable[Any]) -> set[str]:
     return known
 
 
-def artifact_rows(conn: sqlite3.Connection, sha256s: Iterable[str]) -> dict[str, dict[str, Any]]:
+def artifact_rows(conn: Db, sha256s: Iterable[str]) -> dict[str, dict[str, Any]]:
     """``{sha256: {"size", "digests"}}`` for the digests the catalog knows."""
     wanted = sorted(set(sha256s))
     found: dict[str, dict[str, Any]] = {}
@@ -216,13 +213,12 @@ SELECT c.id, c.kind, c.natural_key, c.key, c.fields,
 FROM {source}
 LEFT JOIN content_artifacts ca ON ca.content_id = c.id
 LEFT JOIN artifacts a ON a.sha256 = ca.sha256
-WHERE c.complete AND {where}
+WHERE c.complete <> 0 AND {where}
 """
 _EXISTING_BY_KEY = _EXISTING.replace("{source}", "content c")
 _EXISTING_BY_IDENTITY = _EXISTING.format(
-    source="json_each(?) j JOIN content c ON c.kind = json_extract(j.value, '$[0]')"
-    " AND c.natural_key = json_extract(j.value, '$[1]')",
-    where="1",
+    source="{pairs} JOIN content c ON c.kind = {pair_kind} AND c.natural_key = {pair_nk}",
+    where="1 = 1",
 )
 
 
@@ -257,7 +253,7 @@ class _Found:
 
 
 def existing_contents(
-    conn: sqlite3.Connection,
+    conn: Db,
     refs: Iterable[Any],
     artifact_exists: Callable[[str, int | None], bool] | None,
 ) -> dict[Any, dict[str, Any]]:
@@ -306,7 +302,7 @@ _UNITS = """
 SELECT c.key, c.kind, c.natural_key, c.fields, u.depth, u.status, u.error, u.size,
        u.started_at, u.finished_at, u.extra
 FROM run_units u JOIN content c ON c.id = u.content_id
-WHERE u.run_id = ? ORDER BY u.rowid
+WHERE u.run_id = ? ORDER BY u.{seq}
 """
 _RUN_ARTIFACTS = """
 SELECT c.key, ra.relative_path, ra.url, ra.sha256, COALESCE(ra.size, a.size), a.digests,
@@ -316,23 +312,23 @@ JOIN content c ON c.id = ra.content_id
 LEFT JOIN content_artifacts ca
        ON ca.content_id = ra.content_id AND ca.relative_path = ra.relative_path
 LEFT JOIN artifacts a ON a.sha256 = ra.sha256
-WHERE ra.run_id = ? ORDER BY ra.rowid
+WHERE ra.run_id = ? ORDER BY ra.{seq}
 """
 # Links saved without a run id: what the catalog knows now about the run's units.
 _LINKED_ARTIFACTS = """
 SELECT c.key, ca.relative_path, ca.url, ca.sha256, a.size, a.digests,
        CASE WHEN ca.sha256 IS NOT NULL THEN 'existing'
-            WHEN ca.deferred THEN 'deferred' END,
+            WHEN ca.deferred <> 0 THEN 'deferred' END,
        NULL, 0, ca.deferred, '{}'
 FROM run_units u
 JOIN content c ON c.id = u.content_id
 JOIN content_artifacts ca ON ca.content_id = u.content_id
 LEFT JOIN artifacts a ON a.sha256 = ca.sha256
-WHERE u.run_id = ? ORDER BY u.rowid, ca.rowid
+WHERE u.run_id = ? ORDER BY u.{seq}, ca.{seq}
 """
 
 
-def load_run(conn: sqlite3.Connection, run_id: int, where: Path) -> RunRecords:
+def load_run(conn: Db, run_id: int, where: object) -> RunRecords:
     """The records of one run; `StoreError` if unknown."""
     records = RunRecords(run=run(conn, run_id, where))
     for key, kind, nk, fields, depth, status, error, size, started, finished, extra in conn.execute(
@@ -371,7 +367,7 @@ def load_run(conn: sqlite3.Connection, run_id: int, where: Path) -> RunRecords:
         )
         records.artifacts.append(artifact)
     for parent, child, relation in conn.execute(
-        "SELECT parent_key, child_key, relation FROM run_edges WHERE run_id = ? ORDER BY rowid",
+        "SELECT parent_key, child_key, relation FROM run_edges WHERE run_id = ? ORDER BY {seq}",
         (run_id,),
     ):
         records.edges.append({"parent": parent, "child": child, "relation": relation or None})

@@ -1,4 +1,4 @@
-"""The catalog's upsert statements, and running one over many rows in few SQLite calls.
+"""The catalog's upsert statements, and running one over many rows in few calls.
 
 Each statement is written with a ``{rows}`` placeholder for its VALUES list. A multi-row
 INSERT does the work of an ``executemany`` in one call, about a third cheaper in SQLite.
@@ -9,10 +9,11 @@ serve every batch size and stay in the connection's statement cache.
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Sequence
 from itertools import chain
 from typing import Any
+
+from stagekit.storage._dialect import Db
 
 __all__ = [
     "UPSERT_ARTIFACT",
@@ -33,7 +34,7 @@ VALUES {rows}
 ON CONFLICT (kind, natural_key) DO UPDATE SET
     key = excluded.key,
     fields = CASE WHEN excluded.fields = '{}' THEN content.fields ELSE excluded.fields END,
-    complete = MAX(content.complete, excluded.complete)
+    complete = {greatest}(content.complete, excluded.complete)
 RETURNING kind, natural_key, id
 """
 UPSERT_RUN_UNIT = """
@@ -71,9 +72,19 @@ ON CONFLICT (run_id, content_id, relative_path) DO UPDATE SET
     size = COALESCE(excluded.size, run_artifacts.size),
     status = COALESCE(excluded.status, run_artifacts.status),
     error = excluded.error,
-    tries = MAX(excluded.tries, run_artifacts.tries),
+    tries = {greatest}(excluded.tries, run_artifacts.tries),
     extra = json_patch(run_artifacts.extra, excluded.extra)
 """
+
+
+# How many leading columns of each statement's rows form its conflict key.
+_KEY_WIDTH = {
+    UPSERT_CONTENT: 2,
+    UPSERT_RUN_UNIT: 2,
+    UPSERT_ARTIFACT: 1,
+    UPSERT_LINK: 2,
+    UPSERT_RUN_ARTIFACT: 3,
+}
 
 
 @functools.cache
@@ -90,20 +101,54 @@ def _largest_chunk(variable_limit: int, width: int) -> int:
     return chunk
 
 
-def execute_rows(
-    conn: sqlite3.Connection, template: str, rows: Sequence[tuple[Any, ...]]
-) -> list[tuple[Any, ...]]:
+def _runs_without_repeats(
+    rows: Sequence[tuple[Any, ...]], key_width: int
+) -> list[Sequence[tuple[Any, ...]]]:
+    """``rows`` cut (in order) so no part names a conflict key twice.
+
+    PostgreSQL refuses an upsert that would update one row twice; running the repeat in
+    a later statement gives SQLite's row-after-row result.
+    """
+    parts: list[Sequence[tuple[Any, ...]]] = []
+    seen: set[tuple[Any, ...]] = set()
+    start = 0
+    for index, row in enumerate(rows):
+        key = row[:key_width]
+        if key in seen:
+            parts.append(rows[start:index])
+            seen.clear()
+            start = index
+        seen.add(key)
+    parts.append(rows[start:])
+    return parts
+
+
+def execute_rows(db: Db, template: str, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """Run ``template`` over ``rows`` (in order, all the same width); its RETURNING rows."""
     if not rows:
         return []
+    if not db.dialect.repeats_in_one_upsert:
+        parts = _runs_without_repeats(rows, _KEY_WIDTH[template])
+        if len(parts) > 1:
+            return [row for part in parts for row in execute_rows_once(db, template, part)]
+    return execute_rows_once(db, template, rows)
+
+
+def execute_rows_once(
+    db: Db, template: str, rows: Sequence[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """`execute_rows` for rows that name each conflict key once."""
     width = len(rows[0])
-    chunk = _largest_chunk(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), width)
+    chunk = _largest_chunk(db.variable_limit, width)
+    returns = "RETURNING" in template
     returned: list[tuple[Any, ...]] = []
     start, total = 0, len(rows)
     while start < total:
         while chunk > total - start:
             chunk //= 2
         params = list(chain.from_iterable(rows[start : start + chunk]))
-        returned.extend(conn.execute(_statement(template, width, chunk), params))
+        cursor = db.execute(_statement(template, width, chunk), params)
+        if returns:  # psycopg refuses to iterate over a statement without rows
+            returned.extend(cursor)
         start += chunk
     return returned

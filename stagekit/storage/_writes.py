@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from stagekit.errors import StoreError
 from stagekit.models import safe_relative_path, unit_key
 from stagekit.storage import _reads
+from stagekit.storage._dialect import Db
 from stagekit.storage._rows import (
     edge_triple,
     natural_key_json,
@@ -91,7 +91,7 @@ def _error_text(error: Any) -> str | None:
     return redact_text(str(error))
 
 
-def check_run(conn: sqlite3.Connection, run_id: Any) -> None:
+def check_run(conn: Db, run_id: Any) -> None:
     """`StoreError` unless run ``run_id`` was started."""
     if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
         raise StoreError(f"no run with id {run_id!r}: start_run() first")
@@ -123,7 +123,7 @@ def _content_values(row: Mapping[str, Any], run_id: int) -> tuple[tuple[Any, ...
 
 
 def save_contents(
-    conn: sqlite3.Connection,
+    conn: Db,
     run_id: int,
     rows: Iterable[Mapping[str, Any]],
     *,
@@ -160,19 +160,19 @@ def _artifact_values(row: Any) -> tuple[str, int, str]:
     return sha256, size, to_json(digests)
 
 
-def _save_artifacts(conn: sqlite3.Connection, rows: Iterable[Any]) -> list[tuple[str, int, str]]:
+def _save_artifacts(conn: Db, rows: Iterable[Any]) -> list[tuple[str, int, str]]:
     values = [_artifact_values(row) for row in rows]
     execute_rows(conn, UPSERT_ARTIFACT, values)
     return values
 
 
-def save_artifacts(conn: sqlite3.Connection, rows: Iterable[Any]) -> int:
+def save_artifacts(conn: Db, rows: Iterable[Any]) -> int:
     """Upsert artifacts, merging known digests (see `Catalog.save_artifacts`)."""
     return len(_save_artifacts(conn, rows))
 
 
 def save_links(
-    conn: sqlite3.Connection,
+    conn: Db,
     rows: Iterable[Mapping[str, Any]],
     run_id: int | None,
     *,
@@ -242,24 +242,22 @@ def save_links(
     return len(links)
 
 
-def save_edges(
-    conn: sqlite3.Connection, run_id: int, rows: Iterable[Any], *, run_checked: bool = False
-) -> int:
+def save_edges(conn: Db, run_id: int, rows: Iterable[Any], *, run_checked: bool = False) -> int:
     """Insert a run's edges (duplicates ignored); returns how many were given."""
     if not run_checked:
         check_run(conn, run_id)
     triples = [(run_id, *edge_triple(row)) for row in rows]
     if triples:
         conn.executemany(
-            "INSERT OR IGNORE INTO run_edges (run_id, parent_key, child_key, relation)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO run_edges (run_id, parent_key, child_key, relation)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             triples,
         )
     return len(triples)
 
 
 def save_batch(
-    conn: sqlite3.Connection,
+    conn: Db,
     run_id: int,
     contents: Iterable[Mapping[str, Any]],
     artifacts: Iterable[Any],

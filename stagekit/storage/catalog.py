@@ -1,9 +1,11 @@
-"""The SQLite catalog: runs, content, artifacts, content-artifact links, per-run records.
+"""The catalog: runs, content, artifacts, content-artifact links, per-run records.
 
-One connection per `Catalog`, usable from any thread one call at a time (a lock guards
-it). Every ``save_*`` call is one short write transaction; `Catalog.transaction` groups
-several into one. WAL mode lets other connections (a notebook) read committed rows while
-a run writes.
+`BaseCatalog` holds the API and its semantics; a backend supplies connections. `Catalog`
+is the embedded SQLite one: one connection, usable from any thread one call at a time
+(a lock guards it); WAL mode lets other connections (a notebook) read committed rows
+while a run writes. `stagekit.storage.postgres.PostgresCatalog` is the shared one.
+Every ``save_*`` call is one short write transaction; `BaseCatalog.transaction` groups
+several into one.
 """
 
 from __future__ import annotations
@@ -12,135 +14,92 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from stagekit.errors import StoreError
 from stagekit.storage import _children, _reads, _writes
+from stagekit.storage._dialect import SQLITE, Db
 from stagekit.storage._reads import RunRecords
-from stagekit.storage._rows import to_json, utc_now_iso
+from stagekit.storage._rows import from_json, to_json, utc_now_iso
 from stagekit.storage._writes import COMPLETE_STATUSES, check_sha256
 from stagekit.storage.schema import check_readonly_connection, prepare_connection
 from stagekit.urls import redact_url
 
-__all__ = ["COMPLETE_STATUSES", "Catalog", "RunRecords", "check_sha256"]
+__all__ = ["COMPLETE_STATUSES", "BaseCatalog", "Catalog", "RunRecords", "check_sha256"]
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 
-class Catalog:
-    """The catalog of one store (or any SQLite file).
+
+def _listed(rows: Iterable[T]) -> Sequence[T]:
+    """``rows`` as a sequence, so a retried transaction sees them again."""
+    return rows if isinstance(rows, (list, tuple)) else list(rows)
+
+
+class BaseCatalog:
+    """The catalog's API over any backend (see the subclasses).
 
     ``artifact_exists(sha256, size)``, if given, is asked before content or an artifact
-    is reported as existing, so a file deleted from disk is fetched again.
-    ``readonly=True`` opens an existing catalog for reading only (also on read-only
-    files and directories): writes raise `StoreError`, nothing is created.
+    is reported as existing, so a file deleted from the artifact store is fetched again.
     """
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        artifact_exists: Callable[[str, int | None], bool] | None = None,
-        readonly: bool = False,
-    ) -> None:
-        self.path = Path(path)
-        self._artifact_exists = artifact_exists
-        self._lock = threading.RLock()
-        if readonly:
-            self._conn = _connect_readonly(self.path)
-            return
-        try:
-            self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open catalog {self.path}: {exc}") from exc
-        try:
-            prepare_connection(self._conn, str(self.path))
-        except sqlite3.Error as exc:
-            self._conn.close()
-            raise StoreError(f"cannot prepare catalog {self.path}: {exc}") from exc
-        except BaseException:
-            self._conn.close()
-            raise
+    #: Where the catalog is, for messages (a path, or a URL without credentials).
+    where: str
+    _artifact_exists: Callable[[str, int | None], bool] | None
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
-        with self._lock:
-            self._conn.close()
+        """Release the connection(s) (idempotent)."""
+        raise NotImplementedError
 
-    def __enter__(self) -> Catalog:
+    def transaction(self) -> AbstractContextManager[Db]:
+        """One write transaction (nested calls join the outer one); rolled back on error."""
+        raise NotImplementedError
+
+    def _snapshot(self, what: str) -> AbstractContextManager[Db]:
+        """A read transaction, so several SELECTs see one consistent state."""
+        raise NotImplementedError
+
+    def _write(self, body: Callable[[Db], T]) -> T:
+        """``body(db)`` in one write transaction (a backend may retry it)."""
+        with self.transaction() as db:
+            return body(db)
+
+    def __enter__(self) -> BaseCatalog:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    @contextmanager
-    def _guard(self, what: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise StoreError(f"catalog {self.path}: {what} failed: {exc}") from exc
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (nested calls join the outer one); rolled back on error."""
-        with self._lock, self._guard("write transaction"):
-            if self._conn.in_transaction:
-                yield self._conn
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                # Also after a failed COMMIT: never leave a half-open transaction that
-                # the next call would silently join.
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-
-    @contextmanager
-    def _snapshot(self, what: str) -> Iterator[sqlite3.Connection]:
-        """A read transaction, so several SELECTs see one consistent state."""
-        with self._lock, self._guard(what):
-            if self._conn.in_transaction:
-                yield self._conn
-                return
-            self._conn.execute("BEGIN")
-            try:
-                yield self._conn
-            finally:
-                self._conn.execute("COMMIT")
 
     # Runs
 
     def start_run(self, remote: str, params: Mapping[str, Any] | None = None) -> int:
         """Record a new run (status ``running``) and return its id."""
         with self.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO runs (remote, params, status, started_at) VALUES (?, ?, ?, ?)",
+            row = conn.execute(
+                "INSERT INTO runs (remote, params, status, started_at) VALUES (?, ?, ?, ?)"
+                " RETURNING id",
                 (redact_url(str(remote)), to_json(params or {}), "running", utc_now_iso()),
-            )
-        run_id = int(cursor.lastrowid or 0)
-        log.debug("catalog %s: started run %d for %s", self.path, run_id, redact_url(remote))
+            ).fetchone()
+        run_id = int(row[0])
+        log.debug("catalog %s: started run %d for %s", self.where, run_id, redact_url(remote))
         return run_id
 
     def mark_interrupted(self, live: set[str]) -> int:
         """Mark ``interrupted`` the runs still ``running`` whose store session is not in
         ``live`` (their process died: killed, crashed); returns how many."""
         with self.transaction() as conn:
-            rows = conn.execute(
-                "SELECT id, json_extract(params, '$.session') FROM runs WHERE status = 'running'"
-            ).fetchall()
-            dead = [(run_id,) for run_id, session in rows if session and session not in live]
-            conn.executemany("UPDATE runs SET status = 'interrupted' WHERE id = ?", dead)
+            rows = conn.execute("SELECT id, params FROM runs WHERE status = 'running'").fetchall()
+            sessions = [(run_id, from_json(params).get("session")) for run_id, params in rows]
+            dead = [(run_id,) for run_id, session in sessions if session and session not in live]
+            if dead:
+                conn.executemany("UPDATE runs SET status = 'interrupted' WHERE id = ?", dead)
         if dead:
-            log.info("catalog %s: %d run(s) interrupted by a dead process", self.path, len(dead))
+            log.info("catalog %s: %d run(s) interrupted by a dead process", self.where, len(dead))
         return len(dead)
 
     def finish_run(self, run_id: int, status: str, stats: Mapping[str, Any] | None = None) -> None:
@@ -151,7 +110,7 @@ class Catalog:
                 (status, to_json(stats or {}), utc_now_iso(), run_id),
             )
             if cursor.rowcount != 1:
-                raise StoreError(f"catalog {self.path}: no run with id {run_id} to finish")
+                raise StoreError(f"catalog {self.where}: no run with id {run_id} to finish")
 
     def runs(self) -> list[dict[str, Any]]:
         """Every recorded run, oldest first, with its unit count."""
@@ -161,7 +120,7 @@ class Catalog:
     def get_run(self, run_id: int) -> dict[str, Any]:
         """One run's row; `StoreError` if there is none."""
         with self._snapshot(f"reading run {run_id}") as conn:
-            return _reads.run(conn, run_id, self.path)
+            return _reads.run(conn, run_id, self.where)
 
     # Batched writes
 
@@ -172,13 +131,13 @@ class Catalog:
         ``fields`` (dict), ``depth``, ``status``, ``error``, ``size``, ``started_at``,
         ``finished_at``; other keys are kept as extra columns of the unit. Returns the count.
         """
-        with self.transaction() as conn:
-            return _writes.save_contents(conn, run_id, rows)
+        rows = _listed(rows)
+        return self._write(lambda conn: _writes.save_contents(conn, run_id, rows))
 
     def save_artifacts(self, rows: Iterable[Any]) -> int:
         """Upsert artifacts (``sha256``, ``size``, ``digests``), from mappings or `Artifact`s."""
-        with self.transaction() as conn:
-            return _writes.save_artifacts(conn, rows)
+        rows = _listed(rows)
+        return self._write(lambda conn: _writes.save_artifacts(conn, rows))
 
     def save_links(self, rows: Iterable[Mapping[str, Any]], run_id: int | None = None) -> int:
         """Upsert content-artifact links; with ``run_id`` also what happened in that run.
@@ -188,13 +147,13 @@ class Catalog:
         optionally ``status``, ``size``, ``error``, ``tries``, ``deferred``, ``digests``.
         The unit must have been saved first. URLs are stored without credentials.
         """
-        with self.transaction() as conn:
-            return _writes.save_links(conn, rows, run_id)
+        rows = _listed(rows)
+        return self._write(lambda conn: _writes.save_links(conn, rows, run_id))
 
     def save_edges(self, run_id: int, rows: Iterable[Any]) -> int:
         """Record discovery edges of a run: mappings or ``(parent, child[, relation])``."""
-        with self.transaction() as conn:
-            return _writes.save_edges(conn, run_id, rows)
+        rows = _listed(rows)
+        return self._write(lambda conn: _writes.save_edges(conn, run_id, rows))
 
     def save_batch(
         self,
@@ -206,8 +165,8 @@ class Catalog:
         edges: Iterable[Any] = (),
     ) -> None:
         """Everything a pipeline batch produced, in one transaction, in a safe order."""
-        with self.transaction() as conn:
-            _writes.save_batch(conn, run_id, contents, artifacts, links, edges)
+        parts = _listed(contents), _listed(artifacts), _listed(links), _listed(edges)
+        self._write(lambda conn: _writes.save_batch(conn, run_id, *parts))
 
     # Reads
 
@@ -215,7 +174,7 @@ class Catalog:
         """Keys of the units of ``kind`` that an earlier run saved completely (cheap to ask
         once, so a remote need not look up every unit it meets)."""
         with self._snapshot(f"listing saved {kind} units") as conn:
-            rows = conn.execute("SELECT key FROM content WHERE kind = ? AND complete", (kind,))
+            rows = conn.execute("SELECT key FROM content WHERE kind = ? AND complete <> 0", (kind,))
             return {key for (key,) in rows}
 
     def existing_contents(self, keys: Iterable[Any]) -> dict[Any, dict[str, Any]]:
@@ -255,7 +214,95 @@ class Catalog:
     def load_run(self, run_id: int) -> RunRecords:
         """Everything recorded about one run: its row, units, artifacts and edges."""
         with self._snapshot(f"loading run {run_id}") as conn:
-            return _reads.load_run(conn, run_id, self.path)
+            return _reads.load_run(conn, run_id, self.where)
+
+
+class Catalog(BaseCatalog):
+    """The embedded SQLite catalog of one store (or any SQLite file).
+
+    ``artifact_exists(sha256, size)``, if given, is asked before content or an artifact
+    is reported as existing, so a file deleted from disk is fetched again.
+    ``readonly=True`` opens an existing catalog for reading only (also on read-only
+    files and directories): writes raise `StoreError`, nothing is created.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        artifact_exists: Callable[[str, int | None], bool] | None = None,
+        readonly: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.where = str(self.path)
+        self._artifact_exists = artifact_exists
+        self._lock = threading.RLock()
+        if readonly:
+            self._conn = _connect_readonly(self.path)
+            self._db = Db(
+                self._conn, SQLITE, self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            )
+            return
+        try:
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open catalog {self.path}: {exc}") from exc
+        try:
+            prepare_connection(self._conn, str(self.path))
+            self._db = Db(
+                self._conn, SQLITE, self._conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+            )
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StoreError(f"cannot prepare catalog {self.path}: {exc}") from exc
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _guard(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"catalog {self.path}: {what} failed: {exc}") from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[Db]:
+        """One write transaction (nested calls join the outer one); rolled back on error."""
+        with self._lock, self._guard("write transaction"):
+            if self._conn.in_transaction:
+                yield self._db
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+                self._conn.execute("COMMIT")
+            except BaseException:
+                # Also after a failed COMMIT: never leave a half-open transaction that
+                # the next call would silently join.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _snapshot(self, what: str) -> Iterator[Db]:
+        """A read transaction, so several SELECTs see one consistent state."""
+        with self._lock, self._guard(what):
+            if self._conn.in_transaction:
+                yield self._db
+                return
+            self._conn.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._conn.execute("COMMIT")
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:

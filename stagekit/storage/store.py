@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from stagekit.errors import StoreError
+from stagekit.errors import ConfigurationError, StoreError
 from stagekit.models import Artifact
 from stagekit.storage._files import (
     CHUNK,
@@ -28,6 +28,7 @@ from stagekit.storage._files import (
     regular_file,
     sync_filesystem,
 )
+from stagekit.storage._open import open_catalog
 from stagekit.storage._tempdir import (
     TempSession,
     check_real_directory,
@@ -35,7 +36,9 @@ from stagekit.storage._tempdir import (
     remove_leftovers,
     session_is_live,
 )
-from stagekit.storage.catalog import Catalog, RunRecords, check_sha256
+from stagekit.storage.catalog import BaseCatalog, Catalog, RunRecords, check_sha256
+from stagekit.storage.objects import is_object_url
+from stagekit.urls import redact_url
 
 __all__ = ["Store", "TempFile"]
 
@@ -101,18 +104,45 @@ class Store:
     a file that does not match its digest is treated as missing, so it is downloaded
     and replaced. Without it a file is trusted by its size. Either way a symbolic link
     or other non-regular file under ``artifacts/`` is never taken as stored.
+
+    ``catalog``: a ``postgresql://`` URL for a catalog shared by several coordinators
+    (``stagekit[postgres]``), or another SQLite file; default ``path/catalog.sqlite3``.
+    ``artifacts="s3://bucket/prefix"`` keeps the artifacts in an object store shared by
+    several machines (``stagekit[s3]``; see `stagekit.storage.object_store`).
     """
 
+    def __new__(cls, *args: Any, artifacts: str | None = None, **kwargs: Any) -> Store:
+        if artifacts is not None and cls is Store:
+            from stagekit.storage.object_store import ObjectBackedStore
+
+            if not is_object_url(artifacts):
+                raise ConfigurationError(
+                    f"artifacts {redact_url(str(artifacts))!r}: expected s3://bucket/prefix"
+                    " (local artifacts live under the store's path)"
+                )
+            cls = ObjectBackedStore
+        return super().__new__(cls)
+
     def __init__(
-        self, path: str | os.PathLike[str], *, readonly: bool = False, verify: bool = False
+        self,
+        path: str | os.PathLike[str],
+        *,
+        readonly: bool = False,
+        verify: bool = False,
+        catalog: str | os.PathLike[str] | None = None,
+        artifacts: None = None,  # an object store URL makes an ObjectBackedStore
     ) -> None:
         self.path = Path(path).absolute()
+        self.catalog_spec = catalog
         self.artifacts_dir = self.path / "artifacts"
         self.tmp_root = self.path / "tmp"
         self.readonly = readonly
         self.verify_existing = verify
         self._verified: set[str] = set()
         self._session: TempSession | None = None
+        self.catalog: BaseCatalog
+        if readonly and catalog is not None:
+            raise ConfigurationError("readonly=True opens the store's own SQLite catalog only")
         if readonly:
             catalog_path = self.path / "catalog.sqlite3"
             if not catalog_path.is_file():
@@ -130,7 +160,12 @@ class Store:
         except OSError as exc:
             raise StoreError(f"cannot open store {self.path}: {exc}") from exc
         try:
-            self.catalog = Catalog(self.path / "catalog.sqlite3", artifact_exists=self._present)
+            self.catalog = open_catalog(
+                catalog,
+                self.path / "catalog.sqlite3",
+                artifact_exists=self._present,
+                session=self.session,
+            )
             self.catalog.mark_interrupted(live_sessions(self.tmp_root))
         except BaseException:
             self._session.close()

@@ -7,15 +7,16 @@ from pathlib import Path
 import pytest
 
 from stagekit.errors import StoreError, UnsafePathError
-from stagekit.storage import SCHEMA_VERSION, Catalog, Store
+from stagekit.storage import SCHEMA_VERSION, Catalog
+from tests.backends import Backend, all_text, count_rows
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64
 
 
 @pytest.fixture
-def catalog(tmp_path: Path):
-    with Catalog(tmp_path / "catalog.sqlite3") as c:
+def catalog(backend: Backend, tmp_path: Path):
+    with backend.catalog(tmp_path) as c:
         yield c
 
 
@@ -146,8 +147,7 @@ def test_unit_status_is_recorded_per_run(catalog: Catalog) -> None:
 
     assert [(u["status"], u["depth"]) for u in catalog.load_run(first).units] == [("downloaded", 2)]
     assert [(u["status"], u["depth"]) for u in catalog.load_run(second).units] == [("existing", 1)]
-    with sqlite3.connect(catalog.path) as raw:
-        assert raw.execute("SELECT COUNT(*) FROM content").fetchone()[0] == 1
+    assert count_rows(catalog, "content") == 1
 
 
 def test_unit_saved_twice_in_a_run_keeps_first_start_and_last_status(catalog: Catalog) -> None:
@@ -288,10 +288,9 @@ def test_bad_input_raises_store_errors_naming_the_problem(catalog: Catalog) -> N
         catalog.save_artifacts([{"sha256": "../x", "size": 1}])
 
 
-def test_no_credentials_reach_the_catalog_file(tmp_path: Path) -> None:
+def test_no_credentials_reach_the_catalog_file(backend: Backend, tmp_path: Path) -> None:
     secret = "s3cr3t-pw"
-    path = tmp_path / "catalog.sqlite3"
-    with Catalog(path) as catalog:
+    with backend.catalog(tmp_path) as catalog:
         run = catalog.start_run(
             f"https://bob:{secret}@repo.test/",
             {"password": secret, "mirror": f"https://u:{secret}@m.test/x"},
@@ -319,40 +318,50 @@ def test_no_credentials_reach_the_catalog_file(tmp_path: Path) -> None:
         )
         catalog.finish_run(run, "failed", {"last_url": f"https://bob:{secret}@repo.test/a"})
         records = catalog.load_run(run)
+        stored = all_text(catalog)
+    assert "repo.test" in stored
+    assert secret not in stored
+    assert "bob" not in stored
     assert records.run["remote"] == "https://repo.test/"
     assert records.artifacts[0]["url"] == "https://repo.test/a?access_token=REDACTED&x=1"
     assert records.units[0]["error"] == "timeout fetching https://repo.test/a"
+    if backend.name != "sqlite":
+        return
     on_disk = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
     assert b"repo.test" in on_disk
     assert secret.encode() not in on_disk
     assert b"bob" not in on_disk
 
 
-def test_reopening_the_catalog_keeps_schema_and_rows(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.sqlite3"
-    with Catalog(path) as first:
+def test_reopening_the_catalog_keeps_schema_and_rows(backend: Backend, tmp_path: Path) -> None:
+    with backend.catalog(tmp_path) as first:
         run = first.start_run("file:///r", {})
     for _ in range(2):
-        with Catalog(path) as again:
+        with backend.catalog(tmp_path) as again:
             assert [r["id"] for r in again.runs()] == [run]
-    with sqlite3.connect(path) as raw:
+            assert count_rows(again, "runs") == 1
+    if backend.name != "sqlite":
+        return
+    with sqlite3.connect(tmp_path / "catalog.sqlite3") as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_a_catalog_from_a_newer_stagekit_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.sqlite3"
-    Catalog(path).close()
-    raw = sqlite3.connect(path)
-    raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    raw.close()
+def test_a_catalog_from_a_newer_stagekit_is_refused(backend: Backend, tmp_path: Path) -> None:
+    with backend.catalog(tmp_path) as catalog, catalog.transaction() as db:
+        if backend.name == "sqlite":
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+        else:
+            db.execute(
+                "UPDATE stagekit_meta SET value = ? WHERE name = 'schema_version'",
+                (str(SCHEMA_VERSION + 1),),
+            )
     with pytest.raises(StoreError, match="newer"):
-        Catalog(path)
+        backend.catalog(tmp_path)
 
 
-def test_reader_sees_committed_rows_while_a_write_is_open(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.sqlite3"
-    with Catalog(path) as writer, Catalog(path) as reader:
+def test_reader_sees_committed_rows_while_a_write_is_open(backend: Backend, tmp_path: Path) -> None:
+    with backend.catalog(tmp_path) as writer, backend.catalog(tmp_path) as reader:
         done = writer.start_run("file:///r", {})
         writer.save_contents(done, [_unit("f", "a", status="downloaded")])
         with writer.transaction():
@@ -365,10 +374,10 @@ def test_reader_sees_committed_rows_while_a_write_is_open(tmp_path: Path) -> Non
         assert [u["key"] for u in reader.load_run(pending).units] == ["f:b"]
 
 
-def test_reader_thread_follows_a_writer_thread(tmp_path: Path) -> None:
+def test_reader_thread_follows_a_writer_thread(backend: Backend, tmp_path: Path) -> None:
     path = tmp_path / "store"
     batches, per_batch = 40, 25
-    with Store(path) as store:
+    with backend.store(path) as store:
         run = store.catalog.start_run("file:///r", {})
         first_batch = threading.Event()
         errors: list[BaseException] = []
@@ -387,7 +396,7 @@ def test_reader_thread_follows_a_writer_thread(tmp_path: Path) -> None:
         seen: list[int] = []
         writer = threading.Thread(target=write)
         writer.start()
-        with Store(path) as notebook:
+        with backend.store(path) as notebook:
             assert first_batch.wait(60)
             while writer.is_alive():
                 records = notebook.load_run(run)

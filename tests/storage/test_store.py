@@ -11,6 +11,7 @@ import pytest
 
 from stagekit.errors import StoreError
 from stagekit.storage import Store
+from tests.backends import Backend
 
 
 def _sha(data: bytes) -> str:
@@ -22,8 +23,8 @@ def _files_under(path: Path) -> list[Path]:
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with Store(tmp_path / "store") as s:
+def store(backend: Backend, tmp_path: Path):
+    with backend.store(tmp_path / "store") as s:
         yield s
 
 
@@ -251,14 +252,16 @@ def test_store_runs_and_load_run_delegate_to_the_catalog(store: Store) -> None:
     assert [u["key"] for u in records.units] == ["f:x"]
 
 
-def test_open_marks_runs_of_dead_sessions_interrupted_and_spares_live_ones(tmp_path):
-    first = Store(tmp_path / "s")
-    live = Store(tmp_path / "s")  # another open store on the same path
+def test_open_marks_runs_of_dead_sessions_interrupted_and_spares_live_ones(
+    backend: Backend, tmp_path: Path
+) -> None:
+    first = backend.store(tmp_path / "s")
+    live = backend.store(tmp_path / "s")  # another open store on the same path
     dead_run = first.catalog.start_run("remote", {"session": first.session})
     live_run = live.catalog.start_run("remote", {"session": live.session})
     bare_run = first.catalog.start_run("remote", {})  # no session recorded: left alone
     first.close()  # its session is now dead, its run never finished
-    reopened = Store(tmp_path / "s")
+    reopened = backend.store(tmp_path / "s")
     statuses = {r["id"]: r["status"] for r in reopened.runs()}
     assert statuses == {dead_run: "interrupted", live_run: "running", bare_run: "running"}
     live.close()

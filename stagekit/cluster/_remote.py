@@ -1,0 +1,174 @@
+"""The coordinator side: a `Remote` whose `discover` runs on Dask workers, in batches.
+
+`ClusterRemote` wraps the user's remote. The discovery engine (dedup, depth, the
+stopping rule, the graph) and the pipeline stages run as always in the coordinator's
+loop; only `discover` -- parsing a saved unit, fetching the metadata it needs, declaring
+its children -- is sent to the workers. Calls that arrive together (the engine explores
+many saved units at once) go out as one task per batch; a task whose worker dies is
+retried elsewhere by Dask (``retries``), and since a batch writes nothing, a retry only
+repeats reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pickle
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pandas as pd
+
+from stagekit.cluster._worker import StoreSpec, discover_batch, lite_dc, shutdown_run
+from stagekit.context import RunContext
+from stagekit.download import DownloadConfig
+from stagekit.errors import ConfigurationError
+from stagekit.models import Content, DeclarativeContent
+from stagekit.remote import Remote
+
+__all__ = ["ClusterRemote", "store_spec"]
+
+
+def store_spec(store: Any) -> StoreSpec:
+    """What a worker needs to open ``store`` itself."""
+    objects = getattr(store, "objects", None)
+    return StoreSpec(
+        str(store.path),
+        catalog=getattr(store, "catalog_spec", None),
+        artifacts=None if objects is None else objects.url,
+        artifact_options=None if objects is None else getattr(store, "artifact_options", None),
+    )
+
+
+class ClusterRemote(Remote):
+    """``remote`` with its `discover` run on the workers of Dask ``client``."""
+
+    def __init__(self, remote: Remote, client: Any, *, batch_size: int = 256,
+                 batch_delay: float = 0.02, retries: int = 3,
+                 download_config: DownloadConfig | None = None) -> None:
+        try:
+            self._blob = pickle.dumps(remote)
+        except Exception as exc:
+            raise ConfigurationError(
+                f"remote {type(remote).__name__} must pickle to run on a cluster: {exc}"
+            ) from exc
+        self.inner = remote
+        self.client = client
+        self.batch_size = batch_size
+        self.batch_delay = batch_delay
+        self.retries = retries
+        self.download_config = download_config or DownloadConfig()
+        self.max_depth = remote.max_depth
+        self.on_error = remote.on_error
+        self._token = ""
+        self._pending: list[tuple[Content, DeclarativeContent, asyncio.Future[Any]]] = []
+        self._flush_scheduled = False
+        self._ctx: RunContext | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __reduce__(self) -> Any:
+        raise TypeError("ClusterRemote stays in the coordinator")
+
+    # -- delegation ---------------------------------------------------------------
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def has_children(self, dc: DeclarativeContent) -> bool:
+        return self.inner.has_children(dc)
+
+    def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return self.inner.annotate(frame)
+
+    def revisit(self, known: DeclarativeContent, found: DeclarativeContent) -> Any:
+        return self.inner.revisit(known, found)
+
+    async def open(self, ctx: RunContext) -> None:
+        self._ctx = ctx
+        self._token = uuid.uuid4().hex
+        self._options = {"on_error": ctx.on_error, "max_depth": ctx.max_depth,
+                         "policy": ctx.policy}
+        self._spec = store_spec(ctx.store)
+        await self.inner.open(ctx)
+
+    async def close(self) -> None:
+        try:
+            await self.inner.close()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            with contextlib.suppress(Exception):
+                if getattr(self.client, "asynchronous", False):
+                    await self.client.run(shutdown_run, self._token)
+                else:  # a blocking client (a script): keep the loop free meanwhile
+                    await asyncio.to_thread(self.client.run, shutdown_run, self._token)
+
+    async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
+        async for dc in self.inner.roots(ctx):
+            yield dc
+
+    # -- discover on the workers ----------------------------------------------------
+
+    async def discover(self, ctx: RunContext, unit: Content, dc: DeclarativeContent
+                       ) -> AsyncIterator[DeclarativeContent]:
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((unit, lite_dc(dc), done))
+        if len(self._pending) >= self.batch_size:
+            self._flush()
+        elif not self._flush_scheduled:
+            # Let the units saved in the next few milliseconds join the batch: a task
+            # costs the scheduler about a millisecond, a unit far less.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(self.batch_delay, self._flush)
+        result = await done
+        if isinstance(result, BaseException):
+            raise result
+        for child in result:
+            yield child
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False  # a timer set before a full batch went out may find none
+        batch, self._pending = self._pending, []
+        while batch:
+            part, batch = batch[: self.batch_size], batch[self.batch_size :]
+            task = asyncio.get_running_loop().create_task(self._run_batch(part))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_batch(
+        self, part: list[tuple[Content, DeclarativeContent, asyncio.Future[Any]]]
+    ) -> None:
+        items = [(unit, dc) for unit, dc, _ in part]
+        try:
+            future = self.client.submit(
+                discover_batch, self._token, self._blob, self._spec, self._options,
+                self.download_config, items, retries=self.retries, pure=False)
+            if getattr(self.client, "asynchronous", False):
+                results, failures = await future
+            else:
+                results, failures = await asyncio.to_thread(future.result)
+        except BaseException as exc:
+            for _, _, done in part:
+                if not done.done():
+                    done.set_exception(exc if isinstance(exc, Exception) else
+                                       RuntimeError(f"cluster task cancelled: {exc!r}"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._replay(failures, {dc.key: dc for _, dc, _ in part})
+        by_key = dict(results)
+        for _, dc, done in part:
+            if not done.done():
+                done.set_result(by_key.get(dc.key, []))
+
+    def _replay(self, failures: list[tuple[Any, ...]], sent: dict[str, DeclarativeContent]
+                ) -> None:
+        """Report on the coordinator what the remote reported on a worker."""
+        ctx = self._ctx
+        assert ctx is not None
+        for error, unit, named, parent_key, relation, artifacts in failures:
+            parent = sent.get(parent_key) if parent_key is not None else None
+            key, kind = (named or (None, None))
+            ctx.fail(error, unit=unit, key=key, kind=kind, parent=parent,
+                     relation=relation, artifacts=artifacts)

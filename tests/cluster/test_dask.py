@@ -1,0 +1,107 @@
+"""Discovery on a Dask LocalCluster of 2 worker processes gives what one process gives."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+import stagekit
+from stagekit.download import DownloadConfig
+from stagekit.errors import ConfigurationError
+from stagekit.remotes.maven import MavenRemote
+from stagekit.testing import serve
+from stagekit.testing.checks import assert_run_matches
+from stagekit.testing.maven import make_maven_repo
+from tests.backends import _require
+
+try:
+    import distributed
+except ImportError:  # pragma: no cover - skips, except under CI=true (see tests.backends)
+    distributed = None  # type: ignore[assignment]
+
+TIMEOUT = 180
+FAST = DownloadConfig(backoff_base=0.01, backoff_max=0.05, read_timeout=5.0)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(TIMEOUT + 60)]
+
+
+@pytest.fixture(autouse=True)
+def _needs_distributed() -> None:
+    _require("distributed (pip install 'stagekit[dask]')", distributed is not None)
+
+
+@pytest.fixture
+async def client():
+    async with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, asynchronous=True,
+        dashboard_address=None, host="127.0.0.1",
+    ) as cluster, distributed.Client(cluster, asynchronous=True) as client:
+        yield client
+
+
+def _stored(run) -> set[tuple[str, str, str, str]]:
+    return {(r.unit_key, r.relative_path, r.sha256, r.status)
+            for r in run.artifacts_dataframe().itertuples(index=False)}
+
+
+async def test_a_maven_run_on_two_workers_matches_one_process(client, tmp_path: Path) -> None:
+    repo = make_maven_repo(n_poms=150, depth=5, seed=7, bom=True, parent_chain=3)
+    async with serve(repo) as server, asyncio.timeout(TIMEOUT):
+        remote = MavenRemote(server.url_for(repo.entry_path()), repo.roots)
+        alone = await stagekit.explore(remote, store=tmp_path / "one", download_config=FAST)
+        spread = await stagekit.explore(remote, store=tmp_path / "two", download_config=FAST,
+                                        cluster=client)
+    assert_run_matches(spread, repo.expected)
+    assert spread.depths() == alone.depths()
+    assert spread.records.edge_set() == alone.records.edge_set()
+    assert _stored(spread) == _stored(alone)
+    files = {p.name for p in (tmp_path / "two" / "artifacts").rglob("*") if p.is_file()}
+    assert files == {p.name for p in (tmp_path / "one" / "artifacts").rglob("*") if p.is_file()}
+
+
+async def test_a_worker_killed_mid_run_loses_nothing(client, tmp_path: Path) -> None:
+    repo = make_maven_repo(n_poms=300, depth=6, seed=11)
+    pids = list((await client.run(os.getpid)).values())
+    async with serve(repo) as server, asyncio.timeout(TIMEOUT):
+        remote = MavenRemote(server.url_for(repo.entry_path()), repo.roots)
+        run = stagekit.start(remote, store=tmp_path / "s", download_config=FAST, cluster=client)
+        killed = asyncio.Event()
+
+        def kill_once(event: object) -> None:
+            # After some units came back from the workers, one worker dies.
+            if not killed.is_set() and len(run.records.units) >= 40:
+                killed.set()
+                os.kill(pids[0], signal.SIGKILL)
+
+        run.events.subscribe(kill_once)
+        await run
+    assert killed.is_set()
+    assert_run_matches(run, repo.expected)
+
+
+def test_a_remote_that_does_not_pickle_is_refused_with_its_name(tmp_path: Path) -> None:
+    from stagekit.cluster import ClusterRemote
+
+    remote = MavenRemote("http://127.0.0.1:1/", ["g:a:1"])
+    remote.unpicklable = lambda: None  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError, match="MavenRemote must pickle"):
+        ClusterRemote(remote, client=None)
+
+
+def test_explore_sync_with_a_blocking_client_finds_the_whole_tree(tmp_path: Path) -> None:
+    from stagekit.testing.noop import NoopTree
+
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        host="127.0.0.1",
+    ) as cluster, distributed.Client(cluster) as client:
+        run = stagekit.explore_sync(NoopTree(300, fanout=4), store=tmp_path / "s",
+                                    cluster=client)
+    assert run.status == "finished"
+    depths = run.depths()
+    assert len(depths) == 300 and max(depths.values()) == 4
+    parents = {(f"noop.node:{(i - 1) // 4}", f"noop.node:{i}") for i in range(1, 300)}
+    assert {(a, b) for a, b, _relation in run.records.edge_set()} == parents
