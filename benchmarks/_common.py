@@ -31,6 +31,7 @@ __all__ = [
     "Measure",
     "Timing",
     "machine_info",
+    "paired",
     "parse_args",
     "print_table",
     "report",
@@ -84,19 +85,49 @@ def check_target(subject: float, target: str) -> bool:
 
 @dataclass(slots=True)
 class Timing:
-    """Seconds of every repeat, and the summary used as the result."""
+    """Wall seconds of every repeat, CPU seconds of each when measured, and summaries.
+
+    Results are medians: on a shared machine the best run flatters whichever side
+    happened to run in a quiet moment, and CPU time is what load disturbs least.
+    """
 
     samples: list[float]
+    cpu: list[float] = field(default_factory=list)
 
     @property
     def best(self) -> float:
-        """The fastest repeat (least disturbed by other load)."""
+        """The fastest repeat (for reference only)."""
         return min(self.samples)
 
     @property
     def median(self) -> float:
-        """The median repeat."""
+        """The median wall time of the repeats."""
         return statistics.median(self.samples)
+
+    @property
+    def cpu_median(self) -> float | None:
+        """The median CPU time (user + system of this process), when measured."""
+        return statistics.median(self.cpu) if self.cpu else None
+
+
+def paired(ours: Callable[[], float], base: Callable[[], float], pairs: int
+           ) -> tuple[Timing, Timing, list[float]]:
+    """Run ``ours`` and ``base`` ``pairs`` times each, alternating which goes first.
+
+    Each callable returns the wall seconds it measured itself; the process CPU time
+    around each call is recorded next to it. Returns both timings and the per-pair
+    wall ratios (ours / base), whose median is steadier than a ratio of bests.
+    """
+    sides: tuple[Timing, Timing] = (Timing([]), Timing([]))
+    for i in range(pairs):
+        order = [(0, ours), (1, base)]
+        for index, once in order if i % 2 == 0 else reversed(order):
+            gc.collect()
+            cpu = time.process_time()
+            sides[index].samples.append(once())
+            sides[index].cpu.append(time.process_time() - cpu)
+    ratios = [a / b for a, b in zip(sides[0].samples, sides[1].samples, strict=True)]
+    return sides[0], sides[1], ratios
 
 
 def time_repeats(run_once: Callable[[], float], repeats: int) -> Timing:
@@ -117,7 +148,7 @@ def parse_args(description: str, argv: Sequence[str] | None = None,
     """The common flags: ``--quick`` (small sizes, a smoke run), ``--repeats``, ``--out``."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument("--repeats", type=int, default=None, help="runs per side (best of N)")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per side (median of N)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="directory for the JSON")
     if extra is not None:
         extra(parser)

@@ -2,10 +2,12 @@
 
 Both sides move the same pre-built `DeclarativeContent` objects from a source through six
 pass-through steps to a sink, over queues of the same maxsize, ending on a sentinel. The
-ratio is stagekit's time over the bare chain's (target <= 1.3). ``--profile`` also writes
-a cProfile of one stagekit run to ``results/pipeline.prof`` and prints its top entries.
+ratio is stagekit's median over the bare chain's, for wall and for CPU time, at each queue
+size of ``--maxsizes`` (default 1 and 100; target <= 1.3). ``--repeats`` is the number of
+pairs (sides alternate). ``--profile`` also writes a cProfile of one stagekit run to
+``results/pipeline.prof`` and prints its top entries.
 
-    python benchmarks/bench_pipeline.py [--quick] [--items N] [--repeats N] [--profile]
+    python benchmarks/bench_pipeline.py [--quick] [--items N] [--repeats N] [--maxsizes 1,100]
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import cProfile
 import io
 import pstats
+import statistics
 import sys
 import time
 from dataclasses import dataclass
@@ -22,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Measure, Timing, parse_args, report, time_repeats
+from _common import Measure, Timing, paired, parse_args, report
 
 from stagekit.models import Content, DeclarativeContent
 from stagekit.pipeline import DEFAULT_MAXSIZE, Stage, create_pipeline
@@ -127,16 +130,11 @@ async def bare_once(items: list[DeclarativeContent], maxsize: int) -> float:
 # -- measuring --------------------------------------------------------------------------
 
 
-def compare(items: list[DeclarativeContent], maxsize: int, repeats: int
-            ) -> tuple[Timing, Timing]:
-    """Time both sides, alternating which goes first so drift hits both alike."""
-    ours: list[float] = []
-    bare: list[float] = []
-    for i in range(repeats):
-        order = [(ours, stagekit_once), (bare, bare_once)]
-        for samples, once in order if i % 2 == 0 else reversed(order):
-            samples.extend(time_repeats(lambda o=once: asyncio.run(o(items, maxsize)), 1).samples)
-    return Timing(ours), Timing(bare)
+def compare(items: list[DeclarativeContent], maxsize: int, pairs: int
+            ) -> tuple[Timing, Timing, list[float]]:
+    """Time both sides ``pairs`` times, alternating which goes first so drift hits both."""
+    return paired(lambda: asyncio.run(stagekit_once(items, maxsize)),
+                  lambda: asyncio.run(bare_once(items, maxsize)), pairs)
 
 
 def profile_stagekit(items: list[DeclarativeContent], maxsize: int, out_dir: Path,
@@ -154,39 +152,50 @@ def profile_stagekit(items: list[DeclarativeContent], maxsize: int, out_dir: Pat
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the comparison, print the table, write ``results/pipeline.json``."""
+    """Run the comparison per maxsize, print the table, write ``results/pipeline.json``."""
 
     def extra(parser: Any) -> None:
         parser.add_argument("--items", type=int, default=None)
-        parser.add_argument("--maxsize", type=int, default=DEFAULT_MAXSIZE)
+        parser.add_argument("--maxsizes", default=f"1,{DEFAULT_MAXSIZE}",
+                            help="comma-separated queue sizes, each compared separately")
         parser.add_argument("--profile", action="store_true")
 
     args = parse_args(__doc__.splitlines()[0], argv, extra)
     n = args.items or (5_000 if args.quick else 200_000)
-    repeats = args.repeats or (1 if args.quick else 5)
+    pairs = args.repeats or (1 if args.quick else 10)
+    maxsizes = [int(m) for m in args.maxsizes.split(",")]
     items = make_items(n)
-    asyncio.run(stagekit_once(items[: min(n, 1000)], args.maxsize))  # warm imports and caches
-    ours, bare = compare(items, args.maxsize, repeats)
-    per_item = lambda t: t.best / n * 1e6  # noqa: E731
-    measures = [
-        Measure(f"pipeline: {n:,} items x {N_STAGES} no-op stages", ours.best, "s",
-                baseline=bare.best, target=TARGET,
-                notes=f"best of {repeats}; bare = asyncio.Queue chain",
-                extra={"us_per_item_per_stage": per_item(ours) / N_STAGES,
-                       "bare_us_per_item_per_stage": per_item(bare) / N_STAGES}),
-    ]
-    details = {
-        "items": n, "stages": N_STAGES, "maxsize": args.maxsize, "repeats": repeats,
-        "stagekit_seconds": ours.samples, "bare_seconds": bare.samples,
-        "median_ratio": ours.median / bare.median,
-    }
-    if args.profile:
-        details["profile_top"] = profile_stagekit(items, args.maxsize, Path(args.out))
-        print(details["profile_top"])
+    measures: list[Measure] = []
+    details: dict[str, Any] = {"items": n, "stages": N_STAGES, "pairs": pairs}
+    for maxsize in maxsizes:
+        asyncio.run(stagekit_once(items[: min(n, 1000)], maxsize))  # warm imports and caches
+        ours, bare, ratios = compare(items, maxsize, pairs)
+        ours_cpu, bare_cpu = ours.cpu_median or 0.0, bare.cpu_median or 0.0
+        measures.append(Measure(
+            f"pipeline: {n:,} items x {N_STAGES} no-op stages, maxsize {maxsize}, wall",
+            ours.median, "s", baseline=bare.median, target=TARGET,
+            notes=f"median of {pairs} pairs; bare = asyncio.Queue chain",
+            extra={"median_pair_ratio": statistics.median(ratios),
+                   "us_per_item_per_stage": ours.median / n / N_STAGES * 1e6,
+                   "bare_us_per_item_per_stage": bare.median / n / N_STAGES * 1e6}))
+        measures.append(Measure(
+            f"pipeline: {n:,} items x {N_STAGES} no-op stages, maxsize {maxsize}, CPU",
+            ours_cpu, "s", baseline=bare_cpu or None, target=TARGET,
+            notes=f"median of {pairs} pairs; process CPU time"))
+        details[f"maxsize_{maxsize}"] = {
+            "stagekit_seconds": ours.samples, "bare_seconds": bare.samples,
+            "stagekit_cpu": ours.cpu, "bare_cpu": bare.cpu, "pair_ratios": ratios,
+            "median_pair_ratio": statistics.median(ratios),
+        }
+        if args.profile:
+            details[f"maxsize_{maxsize}"]["profile_top"] = profile_stagekit(
+                items, maxsize, Path(args.out))
+            print(details[f"maxsize_{maxsize}"]["profile_top"])
     report("pipeline", args, measures, details)
-    print(f"median ratio {details['median_ratio']:.2f}; "
-          f"{per_item(ours) / N_STAGES:.2f} us per item per stage "
-          f"(bare {per_item(bare) / N_STAGES:.2f})")
+    for maxsize in maxsizes:
+        d = details[f"maxsize_{maxsize}"]
+        print(f"maxsize {maxsize}: median pair ratio {d['median_pair_ratio']:.2f}; "
+              f"wall ratios {', '.join(f'{r:.2f}' for r in d['pair_ratios'])}")
     return 0
 
 

@@ -4,10 +4,12 @@ A tiny `Remote` yields N units, each with one deferred artifact (never fetched u
 ``policy="metadata-only"``), in two shapes: ``flat`` (N roots, no futures) and ``tree``
 (roots with futures whose children come from `discover`, 100 units per root). Each shape
 runs through `stagekit.explore` in a fresh subprocess; the baseline is that process's
-peak RSS right after ``import stagekit``, before exploring. Target: peak RSS <= 300 MB
-at N = 100,000.
+peak RSS right after ``import stagekit``, before exploring. Each size of ``--units``
+(default 10k, 100k and 300k) reports CPU time per unit next to wall time, so a cost
+that grows with the run's size shows as a rising per-unit figure. Targets: CPU <= 60 us
+per unit at every size, peak RSS <= 200 MB at N = 100,000.
 
-    python benchmarks/bench_scale.py [--quick] [--units N] [--shapes flat,tree]
+    python benchmarks/bench_scale.py [--quick] [--units N[,N...]] [--shapes flat,tree]
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Measure, parse_args, report, run_measuring_rss
 
-TARGET_MB = 300
+TARGET_MB = 200
+TARGET_CPU_US = 60
+RSS_TARGET_UNITS = 100_000
 FANOUT = 99  # children per root in the tree shape: 100 units per root
 MB = 1_000_000
 # An address nothing listens on: a deferred artifact that got fetched would fail loudly.
@@ -75,7 +79,9 @@ def worker(shape: str, units: int, store_dir: str) -> dict[str, Any]:
                 yield unit(f"{content.name}-c{j}")  # type: ignore[attr-defined]
 
     start = time.perf_counter()
+    cpu_start = time.process_time()
     run = stagekit.explore_sync(Synthetic(), store=store_dir, policy="metadata-only")
+    cpu = time.process_time() - cpu_start
     elapsed = time.perf_counter() - start
     explore_rss = _self_peak_rss()
     stats = run.stats
@@ -86,6 +92,7 @@ def worker(shape: str, units: int, store_dir: str) -> dict[str, Any]:
     return {
         "shape": shape, "units": stats["units"], "statuses": stats["statuses"],
         "status": stats["status"], "errors": stats["errors"], "seconds": elapsed,
+        "cpu_seconds": cpu,
         "imported_rss": imported_rss, "explore_rss": explore_rss,
         "dataframe_rows": len(frame), "dataframe_seconds": frame_seconds,
         "after_dataframe_rss": _self_peak_rss(),
@@ -107,36 +114,48 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     def extra(parser: Any) -> None:
-        parser.add_argument("--units", type=int, default=None)
+        parser.add_argument("--units", default=None, help="comma-separated sizes")
         parser.add_argument("--shapes", default="flat,tree")
         parser.add_argument("--timeout", type=float, default=1800.0)
 
     args = parse_args(__doc__.splitlines()[0], argv, extra)
-    units = args.units or (1_000 if args.quick else 100_000)
+    sizes = [int(u) for u in (args.units or ("1000" if args.quick else
+                                             "10000,100000,300000")).split(",")]
+    shapes = args.shapes.split(",")
     measures: list[Measure] = []
-    details: dict[str, Any] = {"units": units}
-    for shape in args.shapes.split(","):
-        with tempfile.TemporaryDirectory(prefix="stagekit-bench-scale-") as store_dir:
-            result, peak = _spawn(shape, str(units), store_dir, timeout=args.timeout)
-        result["peak_rss"] = peak
-        details[shape] = result
-        if result["units"] != units or result["statuses"].get("deferred") != units:
-            raise AssertionError(f"{shape}: expected {units} deferred units, got {result}")
-        measures.append(Measure(
-            f"scale: {units:,} units {shape} metadata-only, peak RSS", result["explore_rss"] / MB,
-            "MB", baseline=result["imported_rss"] / MB, target=f"<= {TARGET_MB}",
-            target_on="value", notes="baseline = same process right after import stagekit",
-            extra={"seconds": result["seconds"]}))
-        measures.append(Measure(
-            f"scale: {units:,} units {shape} metadata-only, wall time", result["seconds"], "s",
-            extra={"units_per_s": units / result["seconds"]}))
+    details: dict[str, Any] = {"units": sizes}
+    for units in sizes:
+        for shape in shapes:
+            with tempfile.TemporaryDirectory(prefix="stagekit-bench-scale-") as store_dir:
+                result, peak = _spawn(shape, str(units), store_dir, timeout=args.timeout)
+            result["peak_rss"] = peak
+            details[f"{shape}_{units}"] = result
+            if result["units"] != units or result["statuses"].get("deferred") != units:
+                raise AssertionError(f"{shape}: expected {units} deferred units, got {result}")
+            rss_target = f"<= {TARGET_MB}" if units == RSS_TARGET_UNITS else None
+            measures.append(Measure(
+                f"scale: {units:,} units {shape} metadata-only, peak RSS",
+                result["explore_rss"] / MB, "MB", baseline=result["imported_rss"] / MB,
+                target=rss_target, target_on="value",
+                notes="baseline = same process right after import stagekit"))
+            measures.append(Measure(
+                f"scale: {units:,} units {shape} metadata-only, CPU per unit",
+                result["cpu_seconds"] / units * 1e6, "us", target=f"<= {TARGET_CPU_US}",
+                target_on="value", notes="process CPU time of explore_sync / units",
+                extra={"wall_seconds": result["seconds"]}))
+            measures.append(Measure(
+                f"scale: {units:,} units {shape} metadata-only, wall per unit",
+                result["seconds"] / units * 1e6, "us",
+                extra={"units_per_s": units / result["seconds"]}))
     report("scale", args, measures, details)
-    for shape in args.shapes.split(","):
-        r = details[shape]
-        print(f"{shape}: {r['seconds']:.1f} s ({units / r['seconds']:,.0f} units/s), "
-              f"RSS after explore {r['explore_rss'] / MB:.0f} MB, "
-              f"after to_dataframe {r['after_dataframe_rss'] / MB:.0f} MB "
-              f"({r['dataframe_seconds']:.2f} s), process peak {r['peak_rss'] / MB:.0f} MB")
+    for units in sizes:
+        for shape in shapes:
+            r = details[f"{shape}_{units}"]
+            print(f"{shape} {units:,}: {r['seconds']:.1f} s wall, {r['cpu_seconds']:.1f} s CPU "
+                  f"({r['cpu_seconds'] / units * 1e6:.0f} us/unit), RSS after explore "
+                  f"{r['explore_rss'] / MB:.0f} MB, after to_dataframe "
+                  f"{r['after_dataframe_rss'] / MB:.0f} MB ({r['dataframe_seconds']:.2f} s), "
+                  f"process peak {r['peak_rss'] / MB:.0f} MB")
     return 0
 
 

@@ -35,6 +35,7 @@ from stagekit.models import (
     DeclarativeContent,
     content_identity,
     content_key,
+    unit_key,
 )
 from stagekit.options import OnError, Policy, check_max_depth, check_on_error, check_policy
 from stagekit.pipeline import Stage
@@ -46,14 +47,20 @@ __all__ = ["DiscoveryEngine"]
 
 log = logging.getLogger(__name__)
 
+_Identity = tuple[str, tuple[Any, ...]]
+
 
 @dataclass(slots=True, eq=False)
 class _Node:
-    """What the engine remembers of one unit."""
+    """What the engine remembers of one unit that may have children.
+
+    A unit without a future (a leaf) gets no node: the engine keeps only its depth,
+    under its identity, and a parent lists it by that identity.
+    """
 
     key: str
     depth: int
-    children: list[_Node] = field(default_factory=list)
+    children: list[_Node | _Identity] = field(default_factory=list)
     explored: bool = False
     # Kept only while the unit may still need exploring (saved but cut off by max_depth).
     saved: tuple[Content, DeclarativeContent] | None = None
@@ -98,7 +105,8 @@ class DiscoveryEngine(Stage):
             downloader = SharedDownloader(tmp_root=tmp_root)
         self._shared = downloader
         self._revisits = type(remote).revisit is not Remote.revisit
-        self._nodes: dict[tuple[str, tuple[Any, ...]], _Node] = {}
+        # A leaf's entry is its depth alone (most units of a wide remote are leaves).
+        self._nodes: dict[_Identity, _Node | int] = {}
         self._edges: set[tuple[str, str, str | None]] = set()
         self._active = 0  # roots and explorations running
         self._futures = 0  # futures attached and not done
@@ -163,35 +171,61 @@ class DiscoveryEngine(Stage):
 
     async def _submit(self, dc: DeclarativeContent, parent: _Node | None, depth: int) -> None:
         identity = dc.identity
-        node = self._nodes.get(identity)
+        nodes = self._nodes
+        known = nodes.get(identity)
         relation = dc.relation
-        if node is not None:
-            if parent is not None:
-                self._link(parent, node, relation)
-                self._lower_depth(node, depth)
-            if node.declared is not None:
-                self._revisit(node, node.declared, dc)
+        if known is not None:
+            self._found_again(identity, known, parent, relation, depth)
+            if type(known) is _Node and known.declared is not None:
+                self._revisit(known, known.declared, dc)
             return
         key = dc.key
-        node = _Node(key, depth)
-        if self._revisits:
-            node.declared = dc
-        self._nodes[identity] = node
         dc.depth = depth
+        # A revisiting remote may widen any unit later, so each keeps a full node then.
+        futured = self.remote.has_children(dc)
+        node: _Node | None = None
+        if futured or self._revisits:
+            node = _Node(key, depth)
+            if self._revisits:
+                node.declared = dc
+            nodes[identity] = node
+        else:
+            nodes[identity] = depth
         if parent is not None:
-            parent.children.append(node)
+            parent.children.append(node if node is not None else identity)
             self._edges.add((parent.key, key, relation))
         events = self.events
         if events.active:
-            content = dc.content
             events.emit(UnitDiscovered(
-                key, content.kind, depth, parent.key if parent is not None else None,
-                relation, len(dc.d_artifacts), tuple(content.natural_key())))
-        if self.remote.has_children(dc):
+                key, dc.content.kind, depth, parent.key if parent is not None else None,
+                relation, len(dc.d_artifacts), identity[1]))
+        if node is not None and futured:
+            futured_node = node
             future = dc.get_or_create_future()
             self._futures += 1
-            future.add_done_callback(lambda f: self._resolved(f, node, dc))
+            future.add_done_callback(lambda f: self._resolved(f, futured_node, dc))
         await self.put(dc)
+
+    def _found_again(self, identity: _Identity, known: _Node | int, parent: _Node | None,
+                     relation: str | None, depth: int) -> None:
+        """Link a unit reached again to ``parent`` and give it the shorter depth."""
+        if parent is None:
+            return
+        if isinstance(known, _Node):
+            self._link(parent, known, relation)
+            self._lower_depth(known, depth)
+            return
+        key = unit_key(*identity)
+        edge = (parent.key, key, relation)
+        if edge not in self._edges:
+            self._edges.add(edge)
+            parent.children.append(identity)
+            if self.events.active:
+                self.events.emit(EdgeAdded(parent.key, key, relation))
+        if depth < known:
+            self._nodes[identity] = depth
+            if self.events.active:
+                self.events.emit(UnitDepthChanged(key, depth))
 
     def _link(self, parent: _Node, node: _Node, relation: str | None) -> None:
         edge = (parent.key, node.key, relation)
@@ -220,9 +254,16 @@ class DiscoveryEngine(Stage):
                     current.unit = unit
                 self._explore(current, unit, dc)
             for child in current.children:
-                if current.depth + 1 < child.depth:
-                    child.depth = current.depth + 1
-                    queue.append(child)
+                if isinstance(child, _Node):
+                    if current.depth + 1 < child.depth:
+                        child.depth = current.depth + 1
+                        queue.append(child)
+                    continue
+                leaf_depth = self._nodes[child]
+                if isinstance(leaf_depth, int) and current.depth + 1 < leaf_depth:
+                    self._nodes[child] = current.depth + 1
+                    if emit is not None:
+                        emit(UnitDepthChanged(unit_key(*child), current.depth + 1))
 
     def _revisit(self, node: _Node, known: DeclarativeContent, found: DeclarativeContent) -> None:
         """Explore ``node`` again when the remote says ``found`` widens what it leads to."""
@@ -296,15 +337,15 @@ class DiscoveryEngine(Stage):
             assert named is not None
             key, kind = named
             identity, natural = (kind, (key,)), ()
-        parent = self._nodes.get(parent_dc.identity) if parent_dc is not None else None
+        entry = self._nodes.get(parent_dc.identity) if parent_dc is not None else None
+        # Only a unit with a future has children: a leaf's entry is never a parent.
+        parent = entry if type(entry) is _Node else None
         depth = 0
         if parent_dc is not None:
             depth = (parent.depth if parent is not None else parent_dc.depth) + 1
-        node = self._nodes.get(identity)
-        if node is not None:
-            if parent is not None:
-                self._link(parent, node, relation)
-                self._lower_depth(node, depth)
+        known = self._nodes.get(identity)
+        if known is not None:
+            self._found_again(identity, known, parent, relation, depth)
             return
         node = _Node(key, depth, explored=True)
         self._nodes[identity] = node

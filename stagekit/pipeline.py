@@ -17,6 +17,8 @@ import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, NoReturn
 
+from stagekit._channel import Channel
+from stagekit._gc import relaxed_gc
 from stagekit.errors import PipelineError, UnitNotResolvedError
 from stagekit.events import EventBus
 from stagekit.models import DeclarativeContent
@@ -53,8 +55,8 @@ class Stage:
     #: The stage's name in errors and progress: its class name unless a subclass (or an
     #: instance) sets it.
     name: str = "Stage"
-    _in_q: asyncio.Queue[Any] | None = None
-    _out_q: asyncio.Queue[Any] | None = None
+    _in_q: Channel | None = None
+    _out_q: Channel | None = None
     _pipeline: _Pipeline | None = None
     _idle = False
     _waiting = 0
@@ -81,8 +83,8 @@ class Stage:
     def _connect(
         self,
         pipeline: _Pipeline,
-        in_q: asyncio.Queue[Any] | None,
-        out_q: asyncio.Queue[Any] | None,
+        in_q: Channel | None,
+        out_q: Channel | None,
     ) -> None:
         """Join this stage to ``pipeline`` between two queues (called by the pipeline only)."""
         self._pipeline = pipeline
@@ -126,8 +128,10 @@ class Stage:
         except asyncio.QueueEmpty:
             pass
         self._idle = True
-        if self._pipeline is not None:
-            self._pipeline.check_stall()
+        pipeline = self._pipeline
+        # With no future pending there is nothing a stall check could fail.
+        if pipeline is not None and pipeline.registry.pending:
+            pipeline.check_stall()
         try:
             return await queue.get()
         finally:
@@ -141,10 +145,21 @@ class Stage:
         assert queue is not None, f"stage {self.name} has no input queue"
         name = self.name
         count = self.items_in
+        pipeline = self._pipeline
+        pending = pipeline.registry.pending if pipeline is not None else ()
         while True:
-            # The hot path of every pipeline: `_accept` inlined, no coroutine when an item
-            # is waiting.
-            item = queue.get_nowait() if not queue.empty() else await self._get()
+            # The hot path of every pipeline: `_accept` and `_get` inlined, so neither a
+            # waiting item nor a blocking get costs a coroutine frame of ours.
+            if queue.qsize():
+                item = queue.get_nowait()
+            else:
+                self._idle = True
+                if pending:
+                    pipeline.check_stall()  # type: ignore[union-attr]
+                try:
+                    item = await queue.get()
+                finally:
+                    self._idle = False
             if item is _END:
                 self._input_done = True
                 return
@@ -300,16 +315,16 @@ class _Pipeline:
         self.stages = list(stages)
         self.events = events
         self.registry = FutureRegistry(self.check_stall)
-        self.queues: list[asyncio.Queue[Any]] = []
+        self.queues: list[Channel] = []
         self.maxsize = maxsize
 
     def wire(self) -> None:
-        previous: asyncio.Queue[Any] | None = None
+        previous: Channel | None = None
         last = len(self.stages) - 1
         for index, stage in enumerate(self.stages):
-            out_q: asyncio.Queue[Any] | None = None
+            out_q: Channel | None = None
             if index < last:
-                out_q = asyncio.Queue(self.maxsize)
+                out_q = Channel(self.maxsize)
                 self.queues.append(out_q)
             stage._connect(self, previous, out_q)
             previous = out_q
@@ -405,4 +420,5 @@ async def create_pipeline(
         raise ValueError(f"maxsize must be >= 1, got {maxsize}")
     pipeline = _Pipeline(list(_with_end(stages)), maxsize, events or EventBus())
     pipeline.wire()
-    await pipeline.run()
+    with relaxed_gc():
+        await pipeline.run()

@@ -54,6 +54,7 @@ def test_run_all_combines_results_with_machine_description(tmp_path):
     combined = json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))
     machine = combined["machine"]
     assert {"cpu_model", "cores_logical", "ram_bytes", "python", "aiohttp"} <= set(machine)
-    assert [row["script"] for row in combined["measures"]] == ["pipeline"]
+    # The pipeline script writes a wall and a CPU row per queue size (1 and 100).
+    assert [row["script"] for row in combined["measures"]] == ["pipeline"] * 4
     assert combined["scripts"]["pipeline"]["returncode"] == 0
     check_payload(tmp_path / "pipeline.json")

@@ -24,6 +24,7 @@ from debian import deb822
 
 from stagekit.errors import LimitExceededError, MetadataError
 from stagekit.limits import DEFAULT_LIMITS, Limits
+from stagekit.remotes.deb_stanzas import iter_stanzas
 
 __all__ = ["VARIANTS", "PackagesReader", "Release", "parse_release", "release_payload"]
 
@@ -116,7 +117,8 @@ class PackagesReader:
 
     ``name`` is the index's name in the archive (``.xz``/``.gz`` say how to decompress
     it: the store keeps files by digest, without their suffix).
-    ``fields`` limits what python-debian keeps of each stanza (faster); ``select`` is
+    ``fields`` limits what is kept of each stanza (`iter_stanzas`: a plain dict per
+    stanza, the field names spelled as in ``fields``); ``select`` is
     called with each stanza and returns whether to keep it. `read` is blocking: call
     it in a worker thread, never two at once. Use as a context manager.
     """
@@ -137,8 +139,7 @@ class PackagesReader:
         self.stanzas_read = 0
         self.bytes_read = 0
         self._file = _open_decompressed(Path(path), name)
-        self._paragraphs: Iterator[Any] = deb822.Packages.iter_paragraphs(
-            self._lines(), fields=fields, use_apt_pkg=False)
+        self._paragraphs: Iterator[Any] = iter_stanzas(self._lines(), fields)
 
     def _exceeded(self, what: str, setting: str) -> LimitExceededError:
         value = getattr(self.limits, setting)

@@ -15,6 +15,7 @@ from stagekit.options import OnError, Policy, check_on_error, check_policy
 from stagekit.pipeline import Stage
 from stagekit.stages._finish import to_thread_to_the_end
 from stagekit.storage import Store
+from stagekit.storage.catalog import check_sha256
 from stagekit.urls import redact_url
 
 __all__ = ["ArtifactDownloader", "ArtifactSaver", "QueryExistingArtifacts"]
@@ -24,13 +25,16 @@ class QueryExistingArtifacts(Stage):
 
     An artifact is found by its declared sha256, or, when it declares none, through the
     catalog's record of the same unit and relative path, provided every digest it does
-    declare matches and the remote did not mark it ``extra_data["mutable"]``.
+    declare matches and the remote did not mark it ``extra_data["mutable"]``. Under
+    policy ``"metadata-only"``, a deferred artifact is looked for on disk only when the
+    catalog records its digest (a metadata-only run stats no file per deferred unit).
     """
 
     def __init__(self, store: Store, minsize: int = 500, *,
-                 stored_by_run: set[str] | None = None) -> None:
+                 stored_by_run: set[str] | None = None, policy: Policy = "immediate") -> None:
         self.store = store
         self.minsize = minsize
+        self.policy = check_policy(policy)
         # Digests this run stored (shared with its ArtifactSaver): found again, they are
         # "shared within this run", not "existing" from an earlier one.
         self.stored_by_run = stored_by_run if stored_by_run is not None else set()
@@ -50,7 +54,24 @@ class QueryExistingArtifacts(Stage):
             for da in dc.d_artifacts
             if da.artifact is None and "sha256" in da.digests
         }
-        missing = store.missing(wanted) if wanted else set()
+        missing: set[str] = set()
+        if wanted and self.policy == "metadata-only":
+            deferred = {
+                da.digests["sha256"]
+                for dc in batch
+                for da in dc.d_artifacts
+                if da.deferred and da.artifact is None and "sha256" in da.digests
+            }
+            if deferred:
+                for digest in deferred:
+                    check_sha256(digest)
+                # This run's own files may not be catalogued yet: those are still stat'ed.
+                uncatalogued = (deferred - store.catalog.artifact_rows(deferred).keys()
+                                - self.stored_by_run)
+                missing |= uncatalogued
+                wanted -= uncatalogued
+        if wanted:
+            missing |= store.missing(wanted)
         by_link = [
             dc for dc in batch
             if any(da.artifact is None and "sha256" not in da.digests

@@ -42,9 +42,23 @@ class QueryExistingContents(Stage):
                 await self.put(dc)
 
 
+# Field names per dataclass, looked up once per class rather than once per unit.
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    names = _FIELD_NAMES.get(cls, ())
+    if names == ():
+        names = (tuple(f.name for f in dataclasses.fields(cls))
+                 if dataclasses.is_dataclass(cls) else None)
+        _FIELD_NAMES[cls] = names
+    return names
+
+
 def _fields(content: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(content):
-        return {f.name: getattr(content, f.name) for f in dataclasses.fields(content)}
+    names = _field_names(type(content))
+    if names is not None:
+        return {name: getattr(content, name) for name in names}
     return dict(getattr(content, "__dict__", {}))
 
 
@@ -87,7 +101,7 @@ def catalog_rows(batch: list[DeclarativeContent]) -> dict[str, list[Any]]:
 class ContentSaver(Stage):
     """Write units, their artifacts and content-artifact links to the catalog, per batch."""
 
-    def __init__(self, store: Store, run_id: int | None = None, minsize: int = 200) -> None:
+    def __init__(self, store: Store, run_id: int | None = None, minsize: int = 1000) -> None:
         self.store = store
         self.run_id = run_id
         self.minsize = minsize

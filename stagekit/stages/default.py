@@ -43,7 +43,7 @@ def default_stages(
     stored_by_run: set[str] = set()  # tells "shared within this run" from "existing"
     return [
         engine,
-        QueryExistingArtifacts(store, stored_by_run=stored_by_run),
+        QueryExistingArtifacts(store, stored_by_run=stored_by_run, policy=engine.policy),
         ArtifactDownloader(
             store,
             max_concurrent_content=max_concurrent_content,

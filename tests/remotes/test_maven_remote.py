@@ -74,10 +74,12 @@ def assert_found_as_expected(run, repo, policy):
     for key, art in wanted.items():
         row = rows[key]
         assert row.url.endswith("/" + art.url_path), key
-        assert bool(row.verified), key
         if art.deferred and policy == "metadata-only":
+            # Not fetched, so its sidecar is not asked for either: recorded unverified.
             assert row.status == "deferred", key
+            assert not bool(row.verified), key
         else:
+            assert bool(row.verified), key
             assert (row.status, row.sha256, row.size) == ("downloaded", art.sha256, art.size), key
 
 
@@ -91,6 +93,9 @@ async def test_scenario_is_discovered_exactly_metadata_only(name, tmp_path):
     poms = [p for p in requested if p.endswith(".pom")]
     assert poms and all(requested[p] == 1 for p in poms), "a POM was fetched twice"
     assert not [p for p in requested if p.endswith((".jar", ".war"))]
+    assert not [p for p in requested if ".jar." in p or ".war." in p], "a jar sidecar was asked"
+    others = [p for p in requested if not p.endswith((".pom", ".pom.sha1"))]
+    assert all("maven-metadata" in p for p in others), others  # a POM, its .sha1, versions
     frame = run.to_dataframe().set_index("key")
     assert set(frame.index) == set(repo.expected.units)
     assert not frame["conflict"].any()
@@ -321,6 +326,25 @@ async def test_second_run_reads_stored_poms_and_requests_nothing(tmp_path, polic
     assert now.sort_index().equals(was.replace("downloaded", "existing").sort_index())
     assert "downloaded" in set(was) and "downloaded" not in set(now)
     assert second.errors == []
+
+
+async def test_immediate_run_after_metadata_only_verifies_the_jars(tmp_path):
+    repo = SCENARIOS["everything"]()
+    store = Store(tmp_path / "store")
+    async with serve(repo) as server:
+        await explore(server, repo, store, policy="metadata-only")
+        server.counters.reset()
+        run = await explore(server, repo, store, policy="immediate")
+        requested = dict(server.counters.by_path)
+    assert run.errors == []
+    rows = artifact_rows(run)
+    jars = {k: a for k, u in repo.expected.units.items() for a in u.artifacts
+            if a.relative_path.endswith(".jar")}
+    assert jars
+    for key, art in jars.items():
+        row = rows[(key, art.relative_path)]
+        assert (row.status, row.sha256, bool(row.verified)) == ("downloaded", art.sha256, True)
+        assert any(p.endswith(art.url_path + ".sha1") for p in requested), key
 
 
 class RecordingMaven(MavenRemote):

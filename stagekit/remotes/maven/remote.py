@@ -406,6 +406,8 @@ class MavenRemote(HTTPRemote):
             return None, None
         mains = [(path, a) for path, a in row["artifacts"].items() if path != rel]
         main_path, main = mains[0] if mains else (None, {})
+        if main_path and not main.get("digests") and self._run.policy != "metadata-only":
+            return None, None  # recorded by a metadata-only run: ask its sidecar now
         recipe = _Recipe({**(pom.get("digests") or {}), "sha256": pom["sha256"]}, main_path,
                          dict(main.get("digests") or {}))
         return recipe, data
@@ -417,7 +419,10 @@ class MavenRemote(HTTPRemote):
         if recipe is not None and data is not None:
             self.files.seed(coords, data)
             return recipe
-        guess = artifact_path(coords, "jar") if guess_jar else None
+        # Metadata-only records the main artifact without fetching it: its sidecar would
+        # be a request per POM for a digest nothing checks in this run.
+        lean = self._run.policy == "metadata-only"
+        guess = artifact_path(coords, "jar") if guess_jar and not lean else None
         jar_sums = (self._spawn_local(self.sidecars.digests(self.base_url + guess))
                     if guess else None)
         try:
@@ -435,7 +440,7 @@ class MavenRemote(HTTPRemote):
                 return _Recipe(digests, None, {})
             packaging = await self._packaging(coords)
             main = artifact_path(coords, packaging) if packaging else None
-            if main is None:
+            if main is None or lean:
                 main_digests: dict[str, str] = {}
             elif main == guess and jar_sums is not None:
                 main_digests = await jar_sums
