@@ -149,16 +149,8 @@ class ObjectBackedStore(Store):
         sync_dir: bool = True,
     ) -> Artifact:
         dest = self._cache_path(sha256)
-        if self.tmp_dir.resolve() not in temp.resolve().parents:
-            raise StoreError(f"{temp} is not in the store's temporary directory {self.tmp_dir}")
+        self._check_temp(temp, sha256, size, verify, dest)
         try:
-            actual = temp.stat().st_size
-            if actual != size:
-                raise StoreError(
-                    f"{temp} has {actual} bytes, not {size}; not stored as sha256:{sha256}"
-                )
-            if verify and (got := self.hash_file(temp)[0]) != sha256:
-                raise StoreError(f"{temp} hashes to sha256:{got}, not sha256:{sha256}")
             if not self.objects.exists(sha256, size):
                 self.objects.put_file(sha256, temp)
             # The cache needs no fsync: a lost cache file is read back from the store.
@@ -170,6 +162,5 @@ class ObjectBackedStore(Store):
         except StoreError:
             temp.unlink(missing_ok=True)
             raise
-        all_digests = dict(digests or {})
-        all_digests["sha256"] = sha256
-        return Artifact(sha256=sha256, size=size, digests=all_digests, path=dest)
+        return Artifact(sha256=sha256, size=size, digests={**(digests or {}), "sha256": sha256},
+                        path=dest)

@@ -329,20 +329,8 @@ class Store:
         sync_dir: bool = True,
     ) -> Artifact:
         dest = self.artifact_path(sha256)
-        if self.tmp_dir.resolve() not in temp.resolve().parents:
-            raise StoreError(f"{temp} is not in the store's temporary directory {self.tmp_dir}")
+        self._check_temp(temp, sha256, size, verify, dest)
         try:
-            actual = temp.stat().st_size
-            if actual != size:
-                temp.unlink(missing_ok=True)
-                raise StoreError(
-                    f"{temp} has {actual} bytes, not {size}; not stored as sha256:{sha256}"
-                )
-            if verify:
-                got = self.hash_file(temp)[0]
-                if got != sha256:
-                    temp.unlink(missing_ok=True)
-                    raise StoreError(f"{temp} hashes to sha256:{got}, not sha256:{sha256}")
             if self._present(sha256, size):
                 temp.unlink(missing_ok=True)
             else:
@@ -359,9 +347,27 @@ class Store:
             raise StoreError(f"cannot store sha256:{sha256} at {dest}: {exc}") from exc
         if self.verify_existing:
             self._verified.add(sha256)
-        all_digests = dict(digests or {})
-        all_digests["sha256"] = sha256
-        return Artifact(sha256=sha256, size=size, digests=all_digests, path=dest)
+        return Artifact(sha256=sha256, size=size, digests={**(digests or {}), "sha256": sha256},
+                        path=dest)
+
+    def _check_temp(self, temp: Path, sha256: str, size: int, verify: bool, dest: Path) -> None:
+        """`StoreError` (and ``temp`` removed) unless ``temp`` is one of this store's
+        temporary files, of ``size`` bytes and, with ``verify``, of that sha256."""
+        if self.tmp_dir.resolve() not in temp.resolve().parents:
+            raise StoreError(f"{temp} is not in the store's temporary directory {self.tmp_dir}")
+        try:
+            actual = temp.stat().st_size
+            if actual != size:
+                raise StoreError(
+                    f"{temp} has {actual} bytes, not {size}; not stored as sha256:{sha256}")
+            if verify and (got := self.hash_file(temp)[0]) != sha256:
+                raise StoreError(f"{temp} hashes to sha256:{got}, not sha256:{sha256}")
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            raise StoreError(f"cannot store sha256:{sha256} at {dest}: {exc}") from exc
+        except StoreError:
+            temp.unlink(missing_ok=True)
+            raise
 
     def add_bytes(self, data: bytes, digests: dict[str, str] | None = None) -> Artifact:
         """Store ``data`` (small files, tests): hash, write to a temp file, commit."""
