@@ -10,6 +10,7 @@ under a digest path. Methods that touch file contents (`Store.commit_temp`,
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 import tempfile
@@ -113,14 +114,15 @@ class Store:
 
     def __new__(cls, *args: Any, artifacts: str | None = None, **kwargs: Any) -> Store:
         if artifacts is not None and cls is Store:
-            from stagekit.storage.object_store import ObjectBackedStore
-
+            # The backend is a subclass in a module of its own, loaded only when asked for
+            # (it needs the `s3` extra), as stagekit.remotes loads its remotes.
+            backend = importlib.import_module("stagekit.storage.object_store")
             if not is_object_url(artifacts):
                 raise ConfigurationError(
                     f"artifacts {redact_url(str(artifacts))!r}: expected s3://bucket/prefix"
                     " (local artifacts live under the store's path)"
                 )
-            cls = ObjectBackedStore
+            cls = backend.ObjectBackedStore
         return super().__new__(cls)
 
     def __init__(

@@ -9,6 +9,7 @@ import pytest
 
 import stagekit
 from stagekit.remotes.file import FileRemote
+from stagekit.stages.content import ContentSaver
 from stagekit.storage import Store
 from stagekit.storage.catalog import Catalog
 from stagekit.testing import serve
@@ -44,6 +45,10 @@ async def test_cancelled_run_reports_what_reached_store_and_catalog(tmp_path, mo
         cancel_from_thread(monkeypatch, Store, "commit_many", 2, holder)
     else:
         cancel_from_thread(monkeypatch, Catalog, "save_batch", 1, holder)
+        # Batches smaller than the run, so the cancel lands in the middle of it.
+        real_init = ContentSaver.__init__
+        monkeypatch.setattr(ContentSaver, "__init__", lambda self, store, run_id=None, **_:
+                            real_init(self, store, run_id, minsize=N_FILES // 4))
     store = Store(tmp_path / "store")
     async with serve(repo) as server:
         run = stagekit.Run(FileRemote(server.url_for(repo.manifest_path)), store=store,
