@@ -37,9 +37,9 @@ from stagekit.models import (
     content_key,
     unit_key,
 )
-from stagekit.options import OnError, Policy, check_max_depth, check_on_error, check_policy
+from stagekit.options import OnError, Policy, check_policy
 from stagekit.pipeline import Stage
-from stagekit.remote import Remote
+from stagekit.remote import Remote, run_choices
 from stagekit.storage import Store
 from stagekit.urls import redact_url
 
@@ -96,10 +96,7 @@ class DiscoveryEngine(Stage):
         self.name = type(remote).__name__  # progress shows the remote, not the engine
         self.store = store
         self.policy = check_policy(policy)
-        self.on_error: OnError = check_on_error(
-            on_error if on_error is not None else remote.on_error or "continue")
-        self.max_depth = check_max_depth(max_depth if max_depth is not None
-                                         else remote.max_depth)
+        self.on_error, self.max_depth = run_choices(remote, on_error, max_depth)
         if downloader is None:
             tmp_root = store.tmp_dir if store is not None else Path(tempfile.gettempdir())
             downloader = SharedDownloader(tmp_root=tmp_root)

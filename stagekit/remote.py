@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from stagekit.context import RunContext
     from stagekit.models import Content, DeclarativeContent
 
-__all__ = ["HTTPRemote", "Remote", "check_remote_url"]
+__all__ = ["HTTPRemote", "Remote", "check_remote_url", "run_choices"]
 
 
 class Remote:
@@ -89,6 +89,16 @@ class Remote:
     def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add remote-specific columns to a run's unit table (default: none)."""
         return frame
+
+
+def run_choices(
+    remote: Remote, on_error: OnError | None, max_depth: int | None
+) -> tuple[OnError, int | None]:
+    """A run's ``on_error`` and ``max_depth``: the caller's, else the remote's own, else
+    ``"continue"`` and no limit; `ConfigurationError` if either is not valid."""
+    chosen = on_error if on_error is not None else remote.on_error or "continue"
+    depth = max_depth if max_depth is not None else remote.max_depth
+    return check_on_error(chosen), check_max_depth(depth)
 
 
 def check_remote_url(url: str, what: str = "url") -> str:

@@ -27,13 +27,11 @@ from stagekit.options import (
     OnError,
     Policy,
     check_concurrency,
-    check_max_depth,
-    check_on_error,
     check_policy,
 )
 from stagekit.pipeline import DEFAULT_MAXSIZE, Stage, create_pipeline
 from stagekit.records import RunRecorder
-from stagekit.remote import Remote
+from stagekit.remote import Remote, run_choices
 from stagekit.stages import default_stages
 from stagekit.storage import Store
 from stagekit.urls import redact_text
@@ -80,10 +78,7 @@ class Run:
                 f"expected a stagekit.Remote to explore, got {type(remote).__name__}")
         self.remote = remote
         self.policy = check_policy(policy)
-        self.on_error: OnError = check_on_error(
-            on_error if on_error is not None else remote.on_error or "continue")
-        self.max_depth = check_max_depth(max_depth if max_depth is not None
-                                         else remote.max_depth)
+        self.on_error, self.max_depth = run_choices(remote, on_error, max_depth)
         self.max_concurrent_content = check_concurrency(
             "max_concurrent_content", max_concurrent_content)
         self.maxsize = check_concurrency("maxsize", maxsize)
