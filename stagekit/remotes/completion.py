@@ -11,9 +11,16 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["as_done"]
+__all__ = ["as_done", "retrieve_exception"]
 
 L = TypeVar("L")
+
+
+def retrieve_exception(task: asyncio.Task[Any]) -> None:
+    """A done-callback for a task whose error reaches its awaiters another way: it only
+    keeps asyncio from logging "exception was never retrieved"."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def as_done(

@@ -15,11 +15,11 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from stagekit.download import DownloadResult
 from stagekit.download.hashing import remove_quietly
 from stagekit.errors import DownloadError
+from stagekit.remotes.completion import retrieve_exception
 from stagekit.remotes.maven.coords import Coordinates, pom_path
 from stagekit.remotes.maven.sidecars import Sidecars, verify_bytes
 
@@ -43,10 +43,6 @@ class PomFile:
     digests: dict[str, str]
     download: DownloadResult | None = None
 
-
-def _consume(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 class PomFiles:
@@ -79,7 +75,7 @@ class PomFiles:
         task = self._tasks.get(coords)
         if task is None:
             task = asyncio.get_running_loop().create_task(self._load(coords))
-            task.add_done_callback(_consume)
+            task.add_done_callback(retrieve_exception)
             self._tasks[coords] = task
         return await asyncio.shield(task)
 

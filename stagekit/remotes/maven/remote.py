@@ -36,7 +36,7 @@ from stagekit.models import (
 )
 from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
-from stagekit.remotes.completion import as_done
+from stagekit.remotes.completion import as_done, retrieve_exception
 from stagekit.remotes.maven.children import Child, children_of, revisit_exclusions
 from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
 from stagekit.remotes.maven.effective import EffectivePom
@@ -95,10 +95,6 @@ class _Found:
     exclusions: Exclusions
     recipe: _Recipe | None  # None: already declared by another path
 
-
-def _consume(task: asyncio.Task[Any]) -> None:
-    if not task.cancelled():
-        task.exception()
 
 
 def _parse_root(text: str) -> tuple[str, str, str | None]:
@@ -466,7 +462,7 @@ class MavenRemote(HTTPRemote):
 
     def _spawn_local(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
-        task.add_done_callback(_consume)
+        task.add_done_callback(retrieve_exception)
         return task
 
     async def _as_done(self, tasks: dict[asyncio.Task[Any], Any]) -> AsyncIterator[

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from stagekit.errors import LimitExceededError, MetadataError
 from stagekit.limits import DEFAULT_LIMITS, Limits
+from stagekit.remotes.completion import retrieve_exception
 from stagekit.remotes.maven.children import Child
 from stagekit.remotes.maven.coords import Coordinates, metadata_path, pom_path
 from stagekit.remotes.maven.effective import EffectivePom, build_effective
@@ -25,11 +26,6 @@ T = TypeVar("T")
 PomFetcher = Callable[[Coordinates], Awaitable[bytes]]
 MetadataFetcher = Callable[[str, str], Awaitable[bytes]]
 
-
-def _consume(task: asyncio.Task[Any]) -> None:
-    # Errors are re-raised to every awaiter; this only silences "never retrieved".
-    if not task.cancelled():
-        task.exception()
 
 
 #: Work on inputs past this many bytes (or 64 per entry) runs in a worker thread.
@@ -92,7 +88,7 @@ class PomResolver:
         task = table.get(key)
         if task is None:
             task = asyncio.get_running_loop().create_task(make(), name=f"maven:{key}")
-            task.add_done_callback(_consume)
+            task.add_done_callback(retrieve_exception)
             table[key] = task
         return task
 
