@@ -7,6 +7,7 @@ discovery was still running, and the fixture server's shell entry prints what to
 
 from __future__ import annotations
 
+import asyncio
 import re
 import signal
 import socket
@@ -92,7 +93,9 @@ def listing(folder: Path) -> set[str]:
 
 
 def one_line(text: str) -> str:
-    lines = text.strip().splitlines()
+    """The one message line of ``text``; a slow run may also have logged progress lines
+    (``exploring: ...`` every few seconds on a redirected stream), which are not messages."""
+    lines = [line for line in text.strip().splitlines() if not line.startswith("exploring: ")]
     assert len(lines) == 1, f"expected one line, got {len(lines)}:\n{text}"
     assert "Traceback" not in text
     return lines[0]
@@ -385,3 +388,21 @@ def test_the_demo_of_each_kind_exits_0_and_writes_its_folder(kind, tmp_path, cap
     assert main(["demo", "--kind", kind, "--out", str(out), "--metadata-only"]) == 0
     assert {"results.csv", "graph.graphml", "store"} <= set(listing(out))
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_an_unreachable_remote_that_logged_progress_ends_with_its_error_not_a_done_line(
+        tmp_path, monkeypatch, capsys):
+    from stagekit.cli.progress import Progress
+
+    async def log_once_then_wait(self: Progress) -> None:
+        self.show()  # as a slow entry point does after LOG_EVERY seconds
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(Progress, "follow", log_once_then_wait)
+    monkeypatch.chdir(tmp_path)
+    url = f"http://127.0.0.1:{free_port()}/"
+    assert main(["explore", "maven", url, "org.example:app:1.0"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("exploring: ")
+    assert lines[-1].startswith("stagekit explore: cannot explore: ")
+    assert not any(line.startswith("done: ") for line in lines)

@@ -7,12 +7,15 @@ import asyncio
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stagekit.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from stagekit.cli.output import Output, check_output
 from stagekit.cli.parser import UsageError
 from stagekit.errors import StagekitError
+
+if TYPE_CHECKING:
+    from stagekit.cli.progress import Progress
 
 __all__ = ["execute", "explore_command"]
 
@@ -22,10 +25,7 @@ def _error(command: str, message: object) -> int:
     return EXIT_USAGE
 
 
-async def _run_with_progress(run: Any, quiet: bool) -> None:
-    from stagekit.cli.progress import Progress
-
-    progress = None if quiet else Progress(run, sys.stderr)
+async def _run_with_progress(run: Any, progress: Progress | None) -> None:
     run.start()
     follower = asyncio.create_task(progress.follow()) if progress else None
     try:
@@ -37,8 +37,6 @@ async def _run_with_progress(run: Any, quiet: bool) -> None:
         if follower is not None:
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
-        if progress is not None:
-            progress.close()
 
 
 def _discard(store: Any) -> None:
@@ -56,6 +54,7 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
     remote could not be reached (a typo leaves nothing behind).
     """
     from stagekit.cli.outcome import judge
+    from stagekit.cli.progress import Progress
     from stagekit.cli.report import print_summary, summary, write_results
     from stagekit.run import Run
 
@@ -66,10 +65,19 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
         on_error=getattr(args, "on_error", "continue"),
         concurrency=getattr(args, "concurrency", None),
     )
+    progress = None if quiet else Progress(run, sys.stderr)
+
+    def stop_progress(final: bool) -> None:
+        """End the progress display; no last line when the run reached nothing (the
+        one-line error says it all)."""
+        if progress is not None:
+            progress.close(final=final)
+
     stopped: Exception | None = None
     try:
-        asyncio.run(_run_with_progress(run, quiet))
+        asyncio.run(_run_with_progress(run, progress))
     except KeyboardInterrupt:
+        stop_progress(final=True)
         stats = run.stats
         done = stats["units"] - stats["statuses"].get("discovered", 0)
         print(f"stagekit {command}: interrupted: discovery was still running; "
@@ -78,11 +86,14 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
         return EXIT_INTERRUPTED
     except (StagekitError, OSError) as exc:  # OSError: the store's disk (full, read-only)
         if not run.records.units:  # the entry point failed: nothing was reached
+            stop_progress(final=False)
             if new_store:
                 _discard(run.store)
             return _error(command, f"cannot explore: {exc}")
         stopped = exc  # mid-run: report what was found, and why it stopped
     outcome = judge(run, args) if stopped is None else None
+    unreachable = outcome is not None and outcome.unreachable
+    stop_progress(final=not unreachable)
     if outcome is not None and outcome.unreachable:
         if new_store:
             _discard(run.store)
