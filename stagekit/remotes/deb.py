@@ -23,7 +23,8 @@ there is normal: the plain path is tried next, quietly).
 Re-syncs (`stagekit.remotes.deb_resync`): an index whose sha256 in the Release is one the
 store holds is not downloaded (the stored file is that index), and an index that a
 finished run of the same remote already read, with that digest, is not parsed again: its
-packages are declared from the catalog.
+packages are recorded from the catalog in bulk (`RunContext.record_known`), with the
+units, edges, depths and statuses a full re-run would give them.
 
 A Packages index is parsed from the stored file, decompressed as a stream, in chunks in
 a worker thread (python-debian's pure-Python parser), so a 60,000-stanza index is never
@@ -59,7 +60,12 @@ from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.base import each_completed, prefetched
 from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
-from stagekit.remotes.deb_resync import fetch_first, held_in_store, known_packages
+from stagekit.remotes.deb_resync import (
+    fetch_first,
+    held_in_store,
+    known_packages,
+    record_known_packages,
+)
 from stagekit.remotes.deb_signature import SIGNED_TEXT, check_keyring, check_release
 from stagekit.remotes.guards import check_count
 from stagekit.urls import redact_url, safe_segments
@@ -302,6 +308,8 @@ class DebRemote(HTTPRemote):
         where = redact_url(da.url)
         stored = dc.artifacts[da.relative_path]
         if self.select is None:
+            if await record_known_packages(ctx, dc, stored.sha256, self.describe()):
+                return  # an earlier run read this very index: recorded from the catalog
             known = await known_packages(ctx, unit.key, stored.sha256, self.describe())
             if known is not None:  # an earlier run read this very index: no parsing
                 for saved in known:
