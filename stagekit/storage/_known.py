@@ -2,8 +2,8 @@
 
 A re-sync that finds a parent unchanged (the same artifact digest) can take its children
 from the run that explored it last, instead of reading the parent again and sending every
-child through the stages. `known_units` reads them (one query for the units, one for
-their artifacts); `copy_known_units` writes the new run's ``run_units`` and
+child through the stages. `known_units` reads them (one query, the units with their
+artifacts); `copy_known_units` writes the new run's ``run_units`` and
 ``run_artifacts`` rows with two ``INSERT ... SELECT`` statements from the earlier run's
 rows, then corrects the few whose outcome differs this time (a file the store gained or
 lost since). Edges are not copied here: the run writes every edge it found when it ends.
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from json import loads
 from typing import Any
 
 from stagekit.storage._dialect import Db
-from stagekit.storage._rows import from_json, to_json
+from stagekit.storage._rows import to_json
 from stagekit.storage._writes import COMPLETE_STATUSES
 
 __all__ = ["KnownArtifact", "KnownChildren", "KnownUnit", "copy_known_units", "known_units"]
@@ -41,23 +42,19 @@ JOIN content c ON c.key = e.child_key AND c.kind = ?
 JOIN run_units u ON u.run_id = e.run_id AND u.content_id = c.id
 WHERE e.run_id = ? AND e.parent_key = ? AND e.relation = ?
 """
+# Each child with its artifacts (NULLs for a child without any), in one pass. Whether a
+# file is deferred is looked up only for one that was stored: a deferred one is.
 _UNITS = """
-SELECT e.child_key, c.id, c.natural_key, u.status, u.size FROM run_edges e
+SELECT e.child_key, c.id, c.natural_key, u.status, u.size, ra.relative_path, ra.url,
+       COALESCE(ra.sha256, CASE WHEN ra.extra != '{}' THEN {declared_sha256} END), ra.size,
+       ra.status,
+       CASE WHEN ra.status = 'deferred' THEN 1 ELSE (
+           SELECT ca.deferred FROM content_artifacts ca
+           WHERE ca.content_id = c.id AND ca.relative_path = ra.relative_path) END
+FROM run_edges e
 LEFT JOIN content c ON c.key = e.child_key AND c.kind = ?
 LEFT JOIN run_units u ON u.run_id = e.run_id AND u.content_id = c.id
-WHERE e.run_id = ? AND e.parent_key = ? AND e.relation = ?
-"""
-_ARTIFACT_ROWS = """
-JOIN run_artifacts ra ON ra.run_id = e.run_id AND ra.content_id = c.id
-LEFT JOIN content_artifacts ca ON ca.content_id = c.id AND ca.relative_path = ra.relative_path
-"""
-_ARTIFACTS = """
-SELECT ra.content_id, ra.relative_path, ra.url, ra.sha256, ra.size, ra.status, ra.extra,
-       COALESCE(ca.deferred, 0)
-FROM run_edges e
-JOIN content c ON c.key = e.child_key AND c.kind = ?
-JOIN run_units u ON u.run_id = e.run_id AND u.content_id = c.id
-""" + _ARTIFACT_ROWS + """
+LEFT JOIN run_artifacts ra ON ra.run_id = e.run_id AND ra.content_id = c.id
 WHERE e.run_id = ? AND e.parent_key = ? AND e.relation = ?
 """
 # A unit or artifact that was stored (downloaded, shared, existing) in the earlier run is
@@ -76,7 +73,7 @@ SELECT ?, ra.content_id, ra.relative_path, ra.url, ra.sha256, ra.size,
 FROM run_edges e
 JOIN content c ON c.key = e.child_key AND c.kind = ?
 JOIN run_units u ON u.run_id = e.run_id AND u.content_id = c.id
-""" + _ARTIFACT_ROWS + """
+JOIN run_artifacts ra ON ra.run_id = e.run_id AND ra.content_id = c.id
 WHERE e.run_id = ? AND e.parent_key = ? AND e.relation = ?
 ON CONFLICT DO NOTHING
 """
@@ -137,17 +134,19 @@ def known_units(
     run_id = row[0]
     where = (child_kind, run_id, parent_key, relation)
     units: dict[int, KnownUnit] = {}
-    for key, content_id, natural_key, status, size in conn.execute(_UNITS, where):
-        if content_id is None or status not in COMPLETE_STATUSES:
-            return None
-        units[content_id] = KnownUnit(content_id, key, tuple(from_json(natural_key)), status,
-                                      size)
-    for content_id, path, url, sha, size, status, extra, deferred in conn.execute(
-            _ARTIFACTS, where):
-        if sha is None and extra and extra != "{}":
-            sha = (from_json(extra) or {}).get("declared_sha256")
-        units[content_id].artifacts.append(KnownArtifact(
-            path, url or "", sha, size, status != "deferred", bool(deferred)))
+    complete = COMPLETE_STATUSES
+    for (key, content_id, natural_key, status, size, path, url, sha, a_size, a_status,
+         deferred) in conn.execute(_UNITS, where):
+        unit = units.get(content_id)
+        if unit is None:
+            if content_id is None or status not in complete:
+                return None
+            unit = units[content_id] = KnownUnit(content_id, key, tuple(loads(natural_key)),
+                                                 status, size)
+        if path is None:
+            continue
+        unit.artifacts.append(KnownArtifact(path, url or "", sha, a_size,
+                                            a_status != "deferred", bool(deferred)))
     return KnownChildren(run_id, parent_key, relation, child_kind, list(units.values()))
 
 
