@@ -38,7 +38,7 @@ KnownLeaves = Callable[[DeclarativeContent, Sequence[tuple[Identity, str]], str]
                        "tuple[int, list[bool]] | None"]
 # Units whose outcome is worked out per batch (and events emitted per batch), so that a
 # large index never holds the loop for long.
-_CHUNK = 2000
+_CHUNK = 500
 
 
 def _outcomes(

@@ -41,6 +41,7 @@ import itertools
 import logging
 import os
 import re
+import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urljoin
@@ -354,6 +355,8 @@ class DebRemote(HTTPRemote):
         stanza = dict(paragraph.items())
         name, version, arch = (stanza.get(f, "").strip() for f in
                                ("Package", "Version", "Architecture"))
+        # One string per architecture, not one per stanza: the run keeps every unit's key.
+        arch = sys.intern(arch)
         content = DebPackage(name or f"<stanza {number}>", version or "?", arch or "?")
 
         def bad(field_name: str, why: str) -> _BadStanza:

@@ -161,3 +161,19 @@ async def test_a_changed_index_is_parsed_and_the_others_recorded_in_bulk(
     assert new.key in run.depths() and old.key not in run.depths()
     assert run.to_dataframe().set_index("key").loc[new.key, "status"] == "deferred"
     store.close()
+
+
+async def test_a_pipeline_without_a_catalog_run_declares_the_packages(
+        tmp_path: Path, paths: Paths) -> None:
+    repo = make_deb_repo(packages=4, components=["main"], architectures=["amd64"], seed=34)
+    store = Store(tmp_path / "store")
+    async with serve(repo) as server:
+        await explore(server.url, store, "metadata-only")
+        paths.clear()
+        stages = stagekit.default_stages(DebRemote(server.url, "stable"), store,
+                                         "metadata-only")  # no run_id: nothing to copy into
+        async with asyncio.timeout(TIMEOUT):
+            await stagekit.create_pipeline(stages)
+    assert paths.bulk == [] and paths.parsed == []
+    assert paths.declared == ["deb.packages:main:amd64"]
+    store.close()
