@@ -76,6 +76,9 @@ __all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
 log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+# A Filename of plain segments (none starting with "."; no "%", so nothing to decode) is a
+# safe relative path, and only its "+" needs quoting in a URL; others get the full checks.
+_PLAIN_FILENAME = re.compile(r"[\w+~-][\w+.~-]*(?:/[\w+~-][\w+.~-]*)*", re.ASCII)
 PackageFilter = Iterable[str] | Callable[[Mapping[str, str]], bool]
 
 
@@ -375,18 +378,22 @@ class DebRemote(HTTPRemote):
             raise bad("SHA256", f"has a malformed SHA256 {sha256!r}")
         if not size_text.isdigit() or len(size_text) > 18:
             raise bad("Size", f"has a malformed Size {size_text[:40]!r}")
-        try:
-            safe_segments(safe_relative_path(filename, what="Filename"), what="Filename")
-        except ValueError as exc:
-            raise bad("Filename", str(exc)) from None
+        if _PLAIN_FILENAME.fullmatch(filename) is None:
+            try:
+                safe_segments(safe_relative_path(filename, what="Filename"), what="Filename")
+            except ValueError as exc:
+                raise bad("Filename", str(exc)) from None
         return self._declare_package(
             DebPackage(name, version, arch, filename, int(size_text), sha256))
 
     def _declare_package(self, package: DebPackage) -> DeclarativeContent:
         """The unit of a checked package, its ``.deb`` deferred."""
         # base_url ends with "/" and filename is a safe relative path: no urljoin needed.
+        filename = package.filename
+        plain = _PLAIN_FILENAME.fullmatch(filename) is not None
+        path = (filename.replace("+", "%2B") if plain else quote(filename))
         artifact = DeclarativeArtifact(
-            self.base_url + quote(package.filename), package.filename,
+            self.base_url + path, filename,
             digests={"sha256": package.sha256}, size=package.size, deferred=True)
         return DeclarativeContent(package, [artifact], relation="package")
 
