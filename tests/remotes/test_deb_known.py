@@ -4,6 +4,7 @@ the same run results (records, DataFrames, catalog rows) as a re-sync that parse
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -176,4 +177,37 @@ async def test_a_pipeline_without_a_catalog_run_declares_the_packages(
             await stagekit.create_pipeline(stages)
     assert paths.bulk == [] and paths.parsed == []
     assert paths.declared == ["deb.packages:main:amd64"]
+    store.close()
+
+
+async def test_a_resync_cancelled_while_recording_reports_what_reached_the_catalog(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_deb_repo(packages=40, components=["main"], architectures=["amd64"], seed=35)
+    store = Store(tmp_path / "store")
+    entered, release = asyncio.Event(), threading.Event()
+    loop = asyncio.get_running_loop()
+    real = type(store.catalog).copy_known_units
+
+    def held(self: Any, *args: Any) -> None:
+        loop.call_soon_threadsafe(entered.set)
+        release.wait(TIMEOUT)
+        real(self, *args)
+
+    async with serve(repo) as server:
+        await explore(server.url, store, "metadata-only")
+        monkeypatch.setattr(type(store.catalog), "copy_known_units", held)
+        async with asyncio.timeout(TIMEOUT):
+            run = stagekit.start(DebRemote(server.url, "stable"), store=store,
+                                 download_config=FAST, policy="metadata-only")
+            await entered.wait()
+            assert run.cancel()
+            release.set()  # the copy goes on in its thread, and commits
+            with pytest.raises(asyncio.CancelledError):
+                await run
+    assert run.status == "cancelled"
+    saved = {u["key"]: u["status"] for u in store.catalog.load_run(run.run_id).units}
+    reported = run.to_dataframe().set_index("key")["status"].astype(str).to_dict()
+    packages = {k: s for k, s in reported.items() if k.startswith("deb.package:")}
+    assert len(packages) == 40 and set(packages.values()) == {"deferred"}
+    assert {k: saved[k] for k in packages} == packages
     store.close()
