@@ -16,7 +16,7 @@ from typing import Any
 
 from stagekit.graphs import GraphFilter, subgraph
 from stagekit.notebook.draw import MAX_NODES, _graph, draw_tree
-from stagekit.notebook.graph_diff import diff_frame, diff_overlay
+from stagekit.notebook.graph_diff import with_diff
 from stagekit.notebook.graph_view import AGGREGATE_ABOVE, bundle_path
 from stagekit.notebook.snapshot import graph_snapshot
 
@@ -66,10 +66,7 @@ def graph_html(source: Any, *, title: str | None = None, color_by: str | None = 
     total = graph.number_of_nodes()
     if GraphFilter(**filters):
         graph = subgraph(graph, **filters)
-    changes = None
-    if diff is not None:
-        old_graph = _graph(diff) if hasattr(diff, "graph") else None
-        graph, changes = diff_overlay(graph, diff_frame(diff, source), old_graph)
+    graph, changes = with_diff(graph, diff, source)
     if color_by is None:
         color_by = "diff" if diff is not None else "kind"
     state = {"data": graph_snapshot(graph, total=total, changes=changes), "color_by": color_by,

@@ -17,7 +17,7 @@ from stagekit.notebook.diff_view import CHANGE_COLOURS
 
 if TYPE_CHECKING:
     import pandas as pd
-__all__ = ["CHANGE_COLOURS", "diff_frame", "diff_overlay"]
+__all__ = ["CHANGE_COLOURS", "diff_frame", "diff_overlay", "with_diff"]
 
 
 def _is_frame(value: Any) -> bool:
@@ -71,3 +71,12 @@ def diff_overlay(graph: nx.DiGraph, frame: pd.DataFrame, old_graph: nx.DiGraph |
                 if a in graph and b in graph:
                     graph.add_edge(a, b, relation=relation or "", ghost=True)
     return graph, changes
+
+
+def with_diff(graph: nx.DiGraph, diff: Any, source: Any
+              ) -> tuple[nx.DiGraph, dict[str, str] | None]:
+    """``graph`` (of ``source``) with the ``diff`` of `graph_widget` laid on it, if any."""
+    if diff is None:
+        return graph, None
+    old_graph = diff.graph if isinstance(getattr(diff, "graph", None), nx.Graph) else None
+    return diff_overlay(graph, diff_frame(diff, source), old_graph)

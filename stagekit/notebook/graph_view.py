@@ -23,7 +23,7 @@ from typing import Any
 from stagekit.extras import require_extra
 from stagekit.graphs import GraphFilter, subgraph
 from stagekit.notebook.draw import _graph
-from stagekit.notebook.graph_diff import diff_frame, diff_overlay
+from stagekit.notebook.graph_diff import diff_frame, with_diff
 from stagekit.notebook.live_snapshot import LiveSnapshot
 from stagekit.notebook.payload import encode
 from stagekit.notebook.snapshot import graph_snapshot
@@ -99,16 +99,12 @@ def _widget_class() -> type:
             total = graph.number_of_nodes()
             if GraphFilter(**self.filters):
                 graph = subgraph(graph, **self.filters)
-            changes = None
-            if self.diff is not None:
-                old_graph = _graph(self.diff) if hasattr(self.diff, "graph") else None
-                graph, changes = diff_overlay(graph, diff_frame(self.diff, self.source),
-                                              old_graph)
+            graph, changes = with_diff(graph, self.diff, self.source)
             # Barycentre sweeps cost O(units) each: one pass while growing, more at the end
             # for graphs small enough to afford them.
             sweeps = 0 if running else 2 if graph.number_of_nodes() <= 20_000 else 0
             self._publish(graph_snapshot(graph, total=total, running=running, sweeps=sweeps,
-                                      changes=changes), started)
+                                         changes=changes), started)
 
         def _publish(self, data: dict[str, Any], started: float) -> None:
             self.payload = encode(data)
