@@ -71,6 +71,8 @@ class PyPIRepo(Repo):
         #: ``(project, version)`` that a later requirement superseded, and conflicts.
         self.superseded: set[str] = set()
         self.conflicts: set[str] = set()
+        #: Extra redirects a test adds: request path -> target path (both without "/").
+        self.redirects: dict[str, str] = {}
 
     def entry_path(self) -> str:
         """The index root."""
@@ -92,6 +94,11 @@ class PyPIRepo(Repo):
                 raise web.HTTPMovedPermanently(f"/simple/{target}/")
 
             app.router.add_get(f"/simple/{alias}/", redirect)
+        for path, goal in self.redirects.items():
+            async def moved(request: web.Request, goal: str = goal) -> web.Response:
+                raise web.HTTPFound(f"/{goal}")
+
+            app.router.add_get(f"/{path}", moved)
 
 
 def _sha256(data: bytes) -> str:

@@ -138,7 +138,12 @@ class PyPIRemote(HTTPRemote):
                       max_size: int | None) -> tuple[bytes, Mapping[str, str]]:
             return await ctx.downloader.get_bytes(url, headers=headers, max_size=max_size)
 
-        self._state = RunState(IndexClient(self.index_url, get),
+        async def get_page(url: str, headers: Mapping[str, str] | None,
+                           max_size: int | None) -> tuple[bytes, str, Mapping[str, str]]:
+            page = await ctx.downloader.get_page(url, headers=headers, max_size=max_size)
+            return page.body, page.url, page.headers
+
+        self._state = RunState(IndexClient(self.index_url, get, get_page),
                              Selector(python_version=env["python_full_version"],
                                       prereleases=self.prereleases,
                                       include_sdists=self.include_sdists), env)
