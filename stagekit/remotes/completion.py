@@ -54,23 +54,23 @@ async def as_done(
                     exhausted = True
                     break
                 label, awaitable = item
-                task = asyncio.ensure_future(awaitable)
-                labels[task] = label
-                task.add_done_callback(finished.put_nowait)
+                started = asyncio.ensure_future(awaitable)
+                labels[started] = label
+                started.add_done_callback(finished.put_nowait)
             if not labels:
                 return
-            task = await finished.get()
-            label = labels.pop(task)
-            if task.cancelled():
+            done = await finished.get()
+            label = labels.pop(done)
+            if done.cancelled():
                 raise asyncio.CancelledError
-            error = task.exception()
+            error = done.exception()
             if error is not None and isinstance(error, reraise):
                 raise error
-            yield label, None if error is not None else task.result(), error
+            yield label, None if error is not None else done.result(), error
     finally:
-        for task in labels:
-            task.remove_done_callback(finished.put_nowait)
-        pending = [task for task in labels if not task.done()]
+        for future in labels:
+            future.remove_done_callback(finished.put_nowait)
+        pending = [future for future in labels if not future.done()]
         if isinstance(work, Mapping):  # never started: cancel tasks, close coroutines
             for _label, awaitable in source:
                 if isinstance(awaitable, asyncio.Future):
@@ -81,7 +81,7 @@ async def as_done(
             close = getattr(source, "close", None)
             if close is not None:
                 close()  # a generator: it makes no more coroutines
-        for task in pending:
-            task.cancel()
+        for future in pending:
+            future.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
