@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent
     from stagekit.storage import Store
 
-__all__ = ["FailureSink", "RunContext"]
+__all__ = ["FailureSink", "LateSink", "RunContext"]
 
 #: Records a unit that failed before it was put: (error, unit or key and kind, parent,
 #: relation, artifacts). Supplied by the discovery engine.
@@ -29,6 +29,10 @@ FailureSink = Callable[
      "str | None", "Sequence[DeclarativeArtifact]"],
     None,
 ]
+
+#: Puts a unit found outside `roots`/`discover` (parent or None for a root). Supplied by
+#: the discovery engine.
+LateSink = Callable[["DeclarativeContent", "DeclarativeContent | None"], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class RunContext:
     max_depth: int | None
     policy: Policy
     _record_failure: FailureSink = field(repr=False)
+    _put_late: LateSink | None = field(default=None, repr=False)
 
     async def get_bytes(self, url: str, headers: Mapping[str, str] | None = None) -> bytes:
         """The body of a small metadata file at ``url``, retried like any download."""
@@ -75,3 +80,14 @@ class RunContext:
             raise TypeError("fail() needs unit=, or key= and kind=")
         named = None if unit is not None else (key or "", kind or "")
         self._record_failure(error, unit, named, parent, relation, artifacts)
+
+    def declare(self, dc: DeclarativeContent, *, parent: DeclarativeContent | None = None) -> None:
+        """Put ``dc`` as a child of ``parent`` (a unit already put), or as a root.
+
+        For a remote whose answer for an explored unit changes later (a PyPI requirement
+        re-pointed at another version once a later requirement narrowed its project): the
+        unit is linked, explored and counted as if ``parent``'s `discover` had yielded it.
+        """
+        if self._put_late is None:
+            raise RuntimeError("this run's engine cannot take units outside discover()")
+        self._put_late(dc, parent)

@@ -121,7 +121,8 @@ class DiscoveryEngine(Stage):
         self._finished = asyncio.Event()
         async with self._shared.use() as downloader:
             ctx = RunContext(downloader, self.store, self.events, self.on_error,
-                             self.max_depth, self.policy, self._record_failure)
+                             self.max_depth, self.policy, self._record_failure,
+                             self._put_late)
             self._ctx = ctx
             await self.remote.open(ctx)
             try:
@@ -314,6 +315,17 @@ class DiscoveryEngine(Stage):
             dc.error = error
             if self.events.active:
                 self.events.emit(UnitFinished(node.key, "failed", failure_text(error)))
+
+    def _put_late(self, dc: DeclarativeContent, parent_dc: DeclarativeContent | None) -> None:
+        """Put ``dc`` under ``parent_dc`` (RunContext.declare) as its discover would."""
+        parent: _Node | None = None
+        if parent_dc is not None:
+            entry = self._nodes.get(parent_dc.identity)
+            if type(entry) is not _Node:
+                raise ValueError(f"declare(): parent {parent_dc.key} was not put in this run")
+            parent = entry
+            dc.parent = parent_dc
+        self._spawn(self._submit(dc, parent, parent.depth + 1 if parent is not None else 0))
 
     # -- failures reported by the remote (through RunContext.fail) -----------------
 
