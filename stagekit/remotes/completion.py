@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 __all__ = ["as_done", "retrieve_exception"]
 
 L = TypeVar("L")
+A = TypeVar("A", bound=Awaitable[Any])
 
 
 def retrieve_exception(task: asyncio.Task[Any]) -> None:
@@ -25,7 +26,7 @@ def retrieve_exception(task: asyncio.Task[Any]) -> None:
 
 
 async def as_done(
-    work: Mapping[Awaitable[Any], L] | Iterable[tuple[L, Awaitable[Any]]],
+    work: Mapping[A, L] | Iterable[tuple[L, A]],
     reraise: tuple[type[BaseException], ...] = (),
     *,
     limit: int | None = None,
@@ -40,7 +41,7 @@ async def as_done(
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be >= 1, got {limit}")
-    source: Iterator[tuple[L, Awaitable[Any]]] = (
+    source: Iterator[tuple[L, A]] = (
         ((label, aw) for aw, label in work.items()) if isinstance(work, Mapping) else iter(work)
     )
     finished: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
