@@ -68,6 +68,11 @@ class IndexClient:
         """The page URL of ``name``."""
         return _project_url(self.index_url, name)
 
+    def fetching(self, name: str) -> bool:
+        """Whether the page of ``name`` (normalized) is being fetched right now."""
+        task = self._pages.get(name)
+        return task is not None and not task.done()
+
     async def page(self, name: str) -> ProjectPage:
         """The project page of ``name`` (fetched once; `MetadataError`/`DownloadError`)."""
         key = canonicalize_name(name)

@@ -103,6 +103,9 @@ class Fixpoint:
         self._emitted: set[tuple[str, int, str]] = set()
         self._dirty: deque[str] = deque()
         self._pending: dict[Release, None] = {}
+        # Releases whose requirements wait for a page, by the project of that page.
+        self._waiting: dict[str, set[Release]] = {}
+        self._conflicted: set[str] = set()
         self._withdrew = False
         self._root_needs: dict[int, str] = {}
         self._unmet: list[Need] = []
@@ -120,6 +123,8 @@ class Fixpoint:
     def page(self, page: ProjectPage) -> None:
         """The page of a project (needed before a requirement naming it counts)."""
         self.projects.setdefault(page.name, _Project()).page = page
+        for ident in self._waiting.pop(page.name, ()):
+            self._pending[ident] = None
 
     def has_page(self, project: str) -> bool:
         """Whether the page of ``project`` was given."""
@@ -139,26 +144,27 @@ class Fixpoint:
 
     def wanted_pages(self) -> set[str]:
         """Projects named by requirements waiting to count whose pages are not known."""
-        out: set[str] = set()
-        for ident in self._pending:
-            for _i, req in self._desired(self.releases[ident]):
-                name = canonicalize_name(req.name)
-                if not self.has_page(name):
-                    out.add(name)
-        return out
+        return {name for name, waiting in self._waiting.items() if waiting}
 
     def waiting_on(self, project: str) -> list[tuple[str, int, Requirement]]:
         """``(requirer key, index, requirement)`` waiting for the page of ``project``."""
         name = canonicalize_name(project)
-        return [(self.releases[ident].key, i, req) for ident in self._pending
+        return [(self.releases[ident].key, i, req) for ident in self._waiting.get(name, ())
                 for i, req in self._desired(self.releases[ident])
                 if canonicalize_name(req.name) == name]
+
+    def page_failed(self, project: str) -> None:
+        """The page of ``project`` cannot be had: what waited for it goes on without it
+        (`drop` each of its `waiting_on` requirements first)."""
+        for ident in self._waiting.pop(canonicalize_name(project), ()):
+            self._pending[ident] = None
 
     def drop(self, requirer: str, index: int) -> None:
         """Forget a requirement that leads nowhere (its page failed): it was reported."""
         ident = self._by_key.get(requirer)
         if ident is not None:
             self.releases[ident].contributed[index] = ""
+            self._pending[ident] = None
 
     # -- propagation ---------------------------------------------------------------
 
@@ -173,15 +179,12 @@ class Fixpoint:
         limit = 50 * (len(self.projects) + len(self._pending)) + 1000
         while self._steps < limit:
             while (self._pending or self._dirty) and self._steps < limit:
-                for ident in list(self._pending):
-                    if self._contribute(self.releases[ident]):
-                        del self._pending[ident]
+                pending, self._pending = self._pending, {}
+                for ident in pending:
+                    self._contribute(ident, self.releases[ident])
                 while self._dirty and self._steps < limit:
                     self._steps += 1
                     self._rechoose(self._dirty.popleft(), edges)
-                if self._pending and not self._dirty and not any(
-                        self._ready(self.releases[i]) for i in self._pending):
-                    break
             if not self._withdrew or self._dirty:
                 break
             self._withdrew = False
@@ -216,9 +219,6 @@ class Fixpoint:
         need = self.projects[edge.project].needs.get((edge.requirer, edge.index))
         return need is not None and need.target == edge.version
 
-    def _ready(self, rel: _Release) -> bool:
-        return all(self.has_page(req.name) for _i, req in self._desired(rel))
-
     def _desired(self, rel: _Release) -> list[tuple[int, Requirement]]:
         if not rel.live or rel.requires is None:
             return []
@@ -226,11 +226,15 @@ class Fixpoint:
                 if req is not None and rel.contributed.get(i) != ""
                 and followed(req, self.env, rel.extras)]
 
-    def _contribute(self, rel: _Release) -> bool:
-        """Make ``rel``'s live requirements match its state; False while pages are missing."""
+    def _contribute(self, ident: Release, rel: _Release) -> None:
+        """Make ``rel``'s live requirements match its state, or wait for missing pages."""
         desired = dict(self._desired(rel))
-        if any(not self.has_page(req.name) for req in desired.values()):
-            return False
+        missing = {canonicalize_name(req.name) for req in desired.values()
+                   if not self.has_page(req.name)}
+        if missing:
+            for name in missing:
+                self._waiting.setdefault(name, set()).add(ident)
+            return
         for index, project in list(rel.contributed.items()):
             if project and index not in desired:
                 del rel.contributed[index]
@@ -241,7 +245,6 @@ class Fixpoint:
         for index, req in desired.items():
             if index not in rel.contributed:
                 self._add_need(rel.key, index, req)
-        return True
 
     def _add_need(self, requirer: str, index: int, req: Requirement) -> None:
         name = canonicalize_name(req.name)
@@ -310,10 +313,13 @@ class Fixpoint:
                 self._pending[(name, version)] = None
 
     def _conflict(self, name: str, needs: list[Need], conflict: bool) -> None:
-        for ident in [i for i in self.conflicts if i[0] == name]:
-            del self.conflicts[ident]
+        if name in self._conflicted:
+            for ident in [i for i in self.conflicts if i[0] == name]:
+                del self.conflicts[ident]
+            self._conflicted.discard(name)
         if not conflict:
             return
+        self._conflicted.add(name)
         text = "; ".join(f"{n.requirer}: {n.req}" for n in needs)
         message = f"no version of {name} satisfies all of: {text}"
         for version in {n.target for n in needs if n.target is not None}:

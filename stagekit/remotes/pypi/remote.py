@@ -178,8 +178,8 @@ class PyPIRemote(HTTPRemote):
                 continue
             if followed(req, state.env, ()):
                 reqs.append((i, req))
-        for (i, req), (_req, page, error) in zip(
-                reqs, await self._pages([r for _i, r in reqs]), strict=True):
+        for (i, req), (page, error) in zip(
+                reqs, await self._pages([r.name for _i, r in reqs]), strict=True):
             if error is not None:
                 ctx.fail(_unmet(req, ROOT, error), unit=_unresolved(req))
                 continue
@@ -236,20 +236,21 @@ class PyPIRemote(HTTPRemote):
         assert state is not None
         fp = state.fixpoint
         while True:
-            wanted = sorted(fp.wanted_pages())
+            # A page another exploration is fetching is not awaited here: that one gives
+            # it to the fixpoint and settles what waited for it (with `ctx.declare`).
+            wanted = self._orphans()
             if wanted:
-                waiting = {name: fp.waiting_on(name) for name in wanted}
-                for (_r, page, error), name in zip(
-                        await self._pages([Requirement(n) for n in wanted]), wanted,
-                        strict=True):
+                for (page, error), name in zip(await self._pages(wanted), wanted,
+                                               strict=True):
                     if page is not None:
                         fp.page(page)
                         continue
                     assert error is not None
-                    for requirer, index, req in waiting[name]:
+                    for requirer, index, req in fp.waiting_on(name):
                         fp.drop(requirer, index)
                         ctx.fail(_unmet(req, requirer, error), unit=_unresolved(req),
                                  parent=state.dcs.get(requirer), relation=str(req))
+                    fp.page_failed(name)
             edges, unmet = fp.settle()
             for need in unmet:
                 page = fp.projects[need.project].page
@@ -275,24 +276,31 @@ class PyPIRemote(HTTPRemote):
                     yield child
                 else:
                     ctx.declare(child, parent=parent)
-            if not fp.wanted_pages():
+            if not self._orphans():
                 return
 
-    async def _pages(self, reqs: list[Requirement]) -> list[
-        tuple[Requirement, ProjectPage | None, StagekitError | None]
+    def _orphans(self) -> list[str]:
+        """Pages the fixpoint waits for that no exploration is fetching."""
+        state = self._state
+        assert state is not None
+        return sorted(name for name in state.fixpoint.wanted_pages()
+                      if not state.client.fetching(name))
+
+    async def _pages(self, names: list[str]) -> list[
+        tuple[ProjectPage | None, StagekitError | None]
     ]:
         state = self._state
         assert state is not None
-        results = await asyncio.gather(*(state.client.page(r.name) for r in reqs),
+        results = await asyncio.gather(*(state.client.page(n) for n in names),
                                        return_exceptions=True)
-        out: list[tuple[Requirement, ProjectPage | None, StagekitError | None]] = []
-        for req, result in zip(reqs, results, strict=True):
+        out: list[tuple[ProjectPage | None, StagekitError | None]] = []
+        for result in results:
             if isinstance(result, StagekitError):
-                out.append((req, None, result))
+                out.append((None, result))
             elif isinstance(result, BaseException):
                 raise result
             else:
-                out.append((req, result, None))
+                out.append((result, None))
         return out
 
     def _declare(self, page: ProjectPage, version: Version, req: Requirement, requirer: str,
