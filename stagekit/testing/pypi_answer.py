@@ -7,8 +7,14 @@ every requirement met so far (pre-releases only when asked, named by a specifier
 when nothing else matches; yanked releases only for an exact ``==`` pin; releases whose
 Requires-Python excludes the environment are skipped). A requirement the chosen version
 does not satisfy either supersedes it (another version satisfies all of them: both stay
-in the graph) or conflicts (none does: the version it alone would pick is added). A release
+in the graph, and every earlier requirement naming the project gains an edge to the new
+version) or conflicts (none does: the version it alone would pick is added). A release
 reached with a new extra gains the children that extra enables. Depth is the shortest path.
+
+This breadth-first walk is the whole graph an explorer finds when requirements arrive in
+that order (scenarios are written so that they do, except `add_order`). The chosen
+releases alone, the same in any order, are computed apart as a fixpoint
+(`stagekit.testing.pypi_fixpoint`) into ``repo.chosen``.
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ class Fixpoint:
         self.releases: dict[Release, _Release] = {}
         self._by_key: dict[str, Release] = {}
         self._emitted: set[tuple[str, int, str]] = set()
-        self._dirty: deque[str] = deque()
+        self._dirty: dict[str, None] = {}  # projects to choose again, in order
         self._pending: dict[Release, None] = {}
         # Releases whose requirements wait for a page, by the project of that page.
         self._waiting: dict[str, set[Release]] = {}
@@ -184,7 +184,9 @@ class Fixpoint:
                     self._contribute(ident, self.releases[ident])
                 while self._dirty and self._steps < limit:
                     self._steps += 1
-                    self._rechoose(self._dirty.popleft(), edges)
+                    name = next(iter(self._dirty))
+                    del self._dirty[name]
+                    self._rechoose(name, edges)
             if not self._withdrew or self._dirty:
                 break
             self._withdrew = False
@@ -240,7 +242,7 @@ class Fixpoint:
                 del rel.contributed[index]
                 self.projects[project].needs.pop((rel.key, index), None)
                 self.projects[project].widened = True
-                self._dirty.append(project)
+                self._dirty[project] = None
                 self._withdrew = True
         for index, req in desired.items():
             if index not in rel.contributed:
@@ -255,7 +257,7 @@ class Fixpoint:
             self._root_needs[index] = name
         else:
             self.releases[self._by_key[requirer]].contributed[index] = name
-        self._dirty.append(name)
+        self._dirty[name] = None
 
     def _rechoose(self, name: str, edges: list[Edge]) -> None:
         project = self.projects[name]

@@ -361,5 +361,6 @@ class PyPIRemote(HTTPRemote):
 
     def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add ``name``, ``version``, ``requirement`` (what chose it), ``requires_python``,
-        ``dependencies_known``, ``superseded_by`` and ``conflict`` (see `annotate_frame`)."""
+        ``dependencies_known``, ``chosen``, ``chosen_depth``, ``superseded_by`` and
+        ``conflict`` (see `annotate_frame`)."""
         return annotate_frame(frame, self._state)
