@@ -83,6 +83,9 @@ class _Release:
     extras: frozenset[str] = frozenset()
     live: bool = False
     contributed: dict[int, str] = field(default_factory=dict)  # index -> project
+    # The requirements its markers let through for ``extras``, kept: markers are costly.
+    followed_for: frozenset[str] | None = None
+    followed: list[tuple[int, Requirement]] = field(default_factory=list)
 
 
 class Fixpoint:
@@ -106,6 +109,8 @@ class Fixpoint:
         # Releases whose requirements wait for a page, by the project of that page.
         self._waiting: dict[str, set[Release]] = {}
         self._conflicted: set[str] = set()
+        self._paged: set[str] = set()
+        self._new_waits: set[str] = set()
         self._withdrew = False
         self._root_needs: dict[int, str] = {}
         self._unmet: list[Need] = []
@@ -123,8 +128,13 @@ class Fixpoint:
     def page(self, page: ProjectPage) -> None:
         """The page of a project (needed before a requirement naming it counts)."""
         self.projects.setdefault(page.name, _Project()).page = page
+        self._paged.add(page.name)
         for ident in self._waiting.pop(page.name, ()):
             self._pending[ident] = None
+
+    def known_pages(self) -> set[str]:
+        """Projects whose page was given (a live view)."""
+        return self._paged
 
     def has_page(self, project: str) -> bool:
         """Whether the page of ``project`` was given."""
@@ -144,7 +154,18 @@ class Fixpoint:
 
     def wanted_pages(self) -> set[str]:
         """Projects named by requirements waiting to count whose pages are not known."""
+        if not self._waiting:
+            return set()
         return {name for name, waiting in self._waiting.items() if waiting}
+
+    def has_new_waits(self) -> bool:
+        """Whether `new_waits` has something to say."""
+        return bool(self._new_waits)
+
+    def new_waits(self) -> set[str]:
+        """Pages still missing that requirements started waiting for since the last call."""
+        names, self._new_waits = self._new_waits, set()
+        return {n for n in names if self._waiting.get(n)}
 
     def waiting_on(self, project: str) -> list[tuple[str, int, Requirement]]:
         """``(requirer key, index, requirement)`` waiting for the page of ``project``."""
@@ -224,9 +245,16 @@ class Fixpoint:
     def _desired(self, rel: _Release) -> list[tuple[int, Requirement]]:
         if not rel.live or rel.requires is None:
             return []
-        return [(i, req) for i, req in enumerate(rel.requires)
-                if req is not None and rel.contributed.get(i) != ""
-                and followed(req, self.env, rel.extras)]
+        if rel.followed_for != rel.extras:
+            rel.followed = [(i, req) for i, req in enumerate(rel.requires)
+                            if req is not None and followed(req, self.env, rel.extras)]
+            rel.followed_for = rel.extras
+        return [(i, req) for i, req in rel.followed if rel.contributed.get(i) != ""]
+
+    def followed_now(self, project: str, version: str) -> list[Requirement]:
+        """The requirements of a release that count now (for its current extras)."""
+        rel = self.releases.get((project, version))
+        return [req for _i, req in self._desired(rel)] if rel is not None else []
 
     def _contribute(self, ident: Release, rel: _Release) -> None:
         """Make ``rel``'s live requirements match its state, or wait for missing pages."""
@@ -236,6 +264,7 @@ class Fixpoint:
         if missing:
             for name in missing:
                 self._waiting.setdefault(name, set()).add(ident)
+            self._new_waits |= missing
             return
         for index, project in list(rel.contributed.items()):
             if project and index not in desired:

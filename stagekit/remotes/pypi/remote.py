@@ -222,7 +222,13 @@ class PyPIRemote(HTTPRemote):
                 except MetadataError as exc:
                     requires.append(None)
                     problems.append(exc)
-        state.fixpoint.metadata(unit.name, unit.version, requires)
+        fp = state.fixpoint
+        fp.metadata(unit.name, unit.version, requires)
+        # Its own pages first (shared with whoever asks them too), so that it settles at once.
+        names: list[str] = sorted({canonicalize_name(r.name) for r in
+                                   fp.followed_now(unit.name, unit.version)} - fp.known_pages())
+        if names:
+            await self._fetch_pages(ctx, names)
         async for child in self._settle(ctx, unit.key):
             yield child
         if problems:
@@ -240,17 +246,7 @@ class PyPIRemote(HTTPRemote):
             # it to the fixpoint and settles what waited for it (with `ctx.declare`).
             wanted = self._orphans()
             if wanted:
-                for (page, error), name in zip(await self._pages(wanted), wanted,
-                                               strict=True):
-                    if page is not None:
-                        fp.page(page)
-                        continue
-                    assert error is not None
-                    for requirer, index, req in fp.waiting_on(name):
-                        fp.drop(requirer, index)
-                        ctx.fail(_unmet(req, requirer, error), unit=_unresolved(req),
-                                 parent=state.dcs.get(requirer), relation=str(req))
-                    fp.page_failed(name)
+                await self._fetch_pages(ctx, wanted)
             edges, unmet = fp.settle()
             for need in unmet:
                 page = fp.projects[need.project].page
@@ -276,15 +272,33 @@ class PyPIRemote(HTTPRemote):
                     yield child
                 else:
                     ctx.declare(child, parent=parent)
-            if not self._orphans():
+            if not fp.has_new_waits():
                 return
 
     def _orphans(self) -> list[str]:
-        """Pages the fixpoint waits for that no exploration is fetching."""
+        """Pages requirements started waiting for that no exploration is fetching (whoever
+        fetches a page gives it, or its failure, to the fixpoint)."""
         state = self._state
         assert state is not None
-        return sorted(name for name in state.fixpoint.wanted_pages()
+        return sorted(name for name in state.fixpoint.new_waits()
                       if not state.client.fetching(name))
+
+    async def _fetch_pages(self, ctx: RunContext, names: list[str]) -> None:
+        """Fetch project pages and give them to the fixpoint; a page that cannot be had
+        fails every requirement waiting for it."""
+        state = self._state
+        assert state is not None
+        fp = state.fixpoint
+        for (page, error), name in zip(await self._pages(names), names, strict=True):
+            if page is not None:
+                fp.page(page)
+                continue
+            assert error is not None
+            for requirer, index, req in fp.waiting_on(name):
+                fp.drop(requirer, index)
+                ctx.fail(_unmet(req, requirer, error), unit=_unresolved(req),
+                         parent=state.dcs.get(requirer), relation=str(req))
+            fp.page_failed(name)
 
     async def _pages(self, names: list[str]) -> list[
         tuple[ProjectPage | None, StagekitError | None]
