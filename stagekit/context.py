@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from stagekit.storage import Store
     from stagekit.storage._known import KnownChildren
 
-__all__ = ["FailureSink", "KnownSink", "RunContext"]
+__all__ = ["FailureSink", "KnownSink", "LateSink", "RunContext"]
 
 #: Records a unit that failed before it was put: (error, unit or key and kind, parent,
 #: relation, artifacts). Supplied by the discovery engine.
@@ -33,6 +33,9 @@ FailureSink = Callable[
 
 #: Records children an earlier run saved below a parent (`stagekit.known.record_known`).
 KnownSink = Callable[["DeclarativeContent", "KnownChildren"], Awaitable[bool]]
+#: Puts a unit found outside `roots`/`discover` (parent or None for a root). Supplied by
+#: the discovery engine.
+LateSink = Callable[["DeclarativeContent", "DeclarativeContent | None"], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ class RunContext:
     policy: Policy
     _record_failure: FailureSink = field(repr=False)
     _record_known: KnownSink | None = field(default=None, repr=False)
+    _put_late: LateSink | None = field(default=None, repr=False)
 
     async def get_bytes(self, url: str, headers: Mapping[str, str] | None = None) -> bytes:
         """The body of a small metadata file at ``url``, retried like any download."""
@@ -92,3 +96,14 @@ class RunContext:
         if self._record_known is None:
             return False
         return await self._record_known(parent, known)
+
+    def declare(self, dc: DeclarativeContent, *, parent: DeclarativeContent | None = None) -> None:
+        """Put ``dc`` as a child of ``parent`` (a unit already put), or as a root.
+
+        For a remote whose answer for an explored unit changes later (a PyPI requirement
+        re-pointed at another version once a later requirement narrowed its project): the
+        unit is linked, explored and counted as if ``parent``'s `discover` had yielded it.
+        """
+        if self._put_late is None:
+            raise RuntimeError("this run's engine cannot take units outside discover()")
+        self._put_late(dc, parent)

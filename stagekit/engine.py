@@ -126,9 +126,11 @@ class DiscoveryEngine(Stage):
         async with self._shared.use() as downloader:
             ctx = RunContext(downloader, self.store, self.events, self.on_error,
                              self.max_depth, self.policy, self._record_failure,
-                             partial(record_known, store=self.store, run_id=self.run_id,
-                                     policy=self.policy, events=self.events,
-                                     register=self._known_leaves))
+                             _record_known=partial(
+                                 record_known, store=self.store, run_id=self.run_id,
+                                 policy=self.policy, events=self.events,
+                                 register=self._known_leaves),
+                             _put_late=self._put_late)
             self._ctx = ctx
             await self.remote.open(ctx)
             try:
@@ -341,6 +343,17 @@ class DiscoveryEngine(Stage):
                 self._edges.add((parent.key, key, relation))
             new.append(known is None)
         return depth, new
+
+    def _put_late(self, dc: DeclarativeContent, parent_dc: DeclarativeContent | None) -> None:
+        """Put ``dc`` under ``parent_dc`` (RunContext.declare) as its discover would."""
+        parent: _Node | None = None
+        if parent_dc is not None:
+            entry = self._nodes.get(parent_dc.identity)
+            if type(entry) is not _Node:
+                raise ValueError(f"declare(): parent {parent_dc.key} was not put in this run")
+            parent = entry
+            dc.parent = parent_dc
+        self._spawn(self._submit(dc, parent, parent.depth + 1 if parent is not None else 0))
 
     # -- failures reported by the remote (through RunContext.fail) -----------------
 

@@ -8,12 +8,14 @@ import os
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from stagekit.download.auth import Auth
 from stagekit.download.config import INTERESTING_HEADERS, DownloadConfig, DownloadResult
@@ -25,6 +27,7 @@ from stagekit.download.fetch import (
     open_response,
     read_limited,
     read_small_file,
+    split_credentials,
     stream_body,
     too_large,
 )
@@ -38,7 +41,7 @@ from stagekit.errors import (
 )
 from stagekit.urls import redact_url
 
-__all__ = ["Downloader"]
+__all__ = ["Downloader", "Page"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,29 @@ def _check(
     for algorithm, value in expected.items():
         if digests[algorithm] != value:
             raise _Mismatch(algorithm, value, digests[algorithm])
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A small file fetched into memory: its ``body``, the ``url`` it came from after
+    redirects (the requested one, credentials included, when there was none) and the
+    response ``headers``."""
+
+    body: bytes
+    url: str
+    headers: CIMultiDictProxy[str]
+
+    @property
+    def content_type(self) -> str:
+        """The Content-Type header ("" when none)."""
+        return self.headers.get("Content-Type", "")
+
+
+def _final_url(requested: str, final: URL) -> str:
+    """``requested`` itself when no redirect happened (it keeps its credentials), else
+    where the redirects ended (without credentials, as they were sent)."""
+    bare, _basic = split_credentials(requested)
+    return requested if final == bare else str(final)
 
 
 class Downloader:
@@ -207,25 +233,40 @@ class Downloader:
         Raises `BodyTooLargeError` (not retried) when the body exceeds ``max_size`` bytes
         (default ``config.limits.metadata_bytes``), checked while streaming, and
         `DownloadError` when the answer takes longer than ``config.metadata_timeout``.
+        `get_page` is the same and also says where redirects led.
+        """
+        page = await self.get_page(url, headers, max_size)
+        return page.body, page.headers
+
+    async def get_page(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        max_size: int | None = None,
+    ) -> Page:
+        """As `get_bytes`, with the URL the body came from after redirects (`Page`).
+
+        Relative links in a page resolve against that final URL (PEP 503).
         """
         limit = self.config.limits.metadata_bytes if max_size is None else max_size
         setting = "Limits.metadata_bytes" if max_size is None else "max_size"
         rurl = redact_url(url)
 
-        async def read(request_headers: Mapping[str, str]) -> tuple[bytes, CIMultiDictProxy[str]]:
+        async def read(request_headers: Mapping[str, str]) -> Page:
             if is_file_url(url):
                 data = await read_small_file(url, limit, self._executor, setting)
-                return data, CIMultiDictProxy(CIMultiDict())
-            response, _ = await open_response(self.session, url, request_headers)
+                return Page(data, url, CIMultiDictProxy(CIMultiDict()))
+            response, final = await open_response(self.session, url, request_headers)
             try:
                 data = await read_limited(response, limit, self.config.chunk_size, setting)
             except BaseException:
                 response.close()
                 raise
             response.release()
-            return data, CIMultiDictProxy(CIMultiDict(response.headers))
+            return Page(data, _final_url(url, final),
+                        CIMultiDictProxy(CIMultiDict(response.headers)))
 
-        async def once(request_headers: Mapping[str, str]) -> tuple[bytes, CIMultiDictProxy[str]]:
+        async def once(request_headers: Mapping[str, str]) -> Page:
             return await _within(self.config.metadata_timeout, "DownloadConfig.metadata_timeout",
                                  read(request_headers))
 

@@ -59,7 +59,8 @@ from stagekit.limits import limits_of
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
 from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
-from stagekit.remotes.base import each_completed, prefetched
+from stagekit.remotes.base import prefetched
+from stagekit.remotes.completion import as_done
 from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
 from stagekit.remotes.deb_resync import (
     fetch_first,
@@ -250,12 +251,13 @@ class DebRemote(HTTPRemote):
         check_count(len(components) * len(architectures), limits_of(ctx.downloader),
                     what="the number of component/architecture pairs", where=where)
         pairs = list(itertools.product(dict.fromkeys(components), dict.fromkeys(architectures)))
-        indexes = each_completed(
-            (self._index_unit(ctx, dc, release, where, c, a) for c, a in pairs),
-            self.concurrency,
+        indexes = as_done(
+            (((c, a), self._index_unit(ctx, dc, release, where, c, a)) for c, a in pairs),
+            (BaseException,),
+            limit=self.concurrency,
         )
         async with contextlib.aclosing(indexes):
-            async for child in indexes:
+            async for _pair, child, _error in indexes:
                 if child is not None:
                     yield child
 

@@ -41,7 +41,8 @@ from stagekit.limits import limits_of
 from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent, safe_relative_path
 from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
-from stagekit.remotes.base import each_completed, prefetched
+from stagekit.remotes.base import prefetched
+from stagekit.remotes.completion import as_done
 from stagekit.remotes.guards import check_count, check_size, foreign_urls, next_page
 from stagekit.remotes.oci_manifest import (
     ACCEPT,
@@ -184,9 +185,10 @@ class OCIRemote(HTTPRemote):
     async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
         """One unit per tag, its manifest fetched and checked against the registry's digest."""
         tags = self.tags if self.tags is not None else await self.list_tags(ctx)
-        units = each_completed((self._tag_unit(ctx, tag) for tag in tags), self.concurrency)
+        units = as_done(((tag, self._tag_unit(ctx, tag)) for tag in tags), (BaseException,),
+                        limit=self.concurrency)
         async with contextlib.aclosing(units):
-            async for dc in units:
+            async for _tag, dc, _error in units:
                 if dc is not None:
                     yield dc
 

@@ -31,7 +31,8 @@ def make_pypi_repo(*, n_releases: int = 0, depth: int = 6, fanout: int = 4, vers
                    payload: int = 0, markers: bool = False, extras: bool = False,
                    cycle: bool = False, yanked: bool = False, prereleases: bool = False,
                    requires_python: bool = False, supersede: bool = False,
-                   conflict: bool = False, sdists: bool = False, formats: Formats = "both",
+                   conflict: bool = False, sdists: bool = False, order: bool = False,
+                   formats: Formats = "both",
                    metadata_files: bool = True, environment: Mapping[str, str] | None = None,
                    seed: int = 0) -> PyPIRepo:
     """An index of the chosen scenarios (see `stagekit.testing.pypi_scenarios`) and, when
@@ -45,7 +46,8 @@ def make_pypi_repo(*, n_releases: int = 0, depth: int = 6, fanout: int = 4, vers
                         (cycle, sc.add_cycle), (yanked, sc.add_yanked),
                         (prereleases, sc.add_prereleases),
                         (requires_python, sc.add_requires_python), (supersede, sc.add_supersede),
-                        (conflict, sc.add_conflict), (sdists, sc.add_sdists)):
+                        (conflict, sc.add_conflict), (sdists, sc.add_sdists),
+                        (order, sc.add_order)):
         if wanted:
             add(b)
     return b.build()

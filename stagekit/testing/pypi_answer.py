@@ -7,8 +7,14 @@ every requirement met so far (pre-releases only when asked, named by a specifier
 when nothing else matches; yanked releases only for an exact ``==`` pin; releases whose
 Requires-Python excludes the environment are skipped). A requirement the chosen version
 does not satisfy either supersedes it (another version satisfies all of them: both stay
-in the graph) or conflicts (none does: the version it alone would pick is added). A release
+in the graph, and every earlier requirement naming the project gains an edge to the new
+version) or conflicts (none does: the version it alone would pick is added). A release
 reached with a new extra gains the children that extra enables. Depth is the shortest path.
+
+This breadth-first walk is the whole graph an explorer finds when requirements arrive in
+that order (scenarios are written so that they do, except `add_order`). The chosen
+releases alone, the same in any order, are computed apart as a fixpoint
+(`stagekit.testing.pypi_fixpoint`) into ``repo.chosen``.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
+from stagekit.testing.pypi_fixpoint import fixpoint
 from stagekit.testing.pypi_repo import expected_artifacts, normalize
 from stagekit.testing.repo import Expected, ExpectedUnit
 
@@ -80,6 +87,7 @@ def answer(repo: PyPIRepo, *, environment: Mapping[str, str] | None, prereleases
     expected = Expected()
     chosen: dict[str, Version] = {}
     reached: dict[str, list[SpecifierSet]] = {}
+    requirers: dict[str, list[tuple[str | None, Requirement, int]]] = {}
     extras_of: dict[str, set[str]] = {}
     queue: deque[tuple[str | None, Requirement, int]] = deque(
         (None, req, 0) for r in repo.roots if (req := _valid(r)) is not None)
@@ -99,7 +107,10 @@ def answer(repo: PyPIRepo, *, environment: Mapping[str, str] | None, prereleases
         if parent is None and req.marker is not None and not _follow(req, env, set()):
             continue
         project = normalize(req.name)
+        earlier = list(requirers.get(project, []))
+        requirers.setdefault(project, []).append((parent, req, depth - 1))
         reached.setdefault(project, []).append(req.specifier)
+        retarget: list[tuple[str | None, Requirement, int]] = []
         current = chosen.get(project)
         if current is not None and req.specifier.contains(current, prereleases=True):
             version: Version | None = current
@@ -111,6 +122,7 @@ def answer(repo: PyPIRepo, *, environment: Mapping[str, str] | None, prereleases
             if version is not None:
                 if current is not None:
                     repo.superseded.add(f"pypi.release:{project}:{current}")
+                    retarget = earlier  # their requirements now lead to the new version
                 chosen[project] = version
             else:
                 version = pick(project, req.specifier)
@@ -125,6 +137,10 @@ def answer(repo: PyPIRepo, *, environment: Mapping[str, str] | None, prereleases
         key = rel.key
         if parent is not None:
             expected.edges.add((parent, key, str(req)))
+        for earlier_parent, earlier_req, earlier_depth in retarget:
+            depth = min(depth, earlier_depth + 1)
+            if earlier_parent is not None:
+                expected.edges.add((earlier_parent, key, str(earlier_req)))
         extras = {e.lower() for e in req.extras}
         known = key in expected.units
         if not known:
@@ -145,3 +161,4 @@ def answer(repo: PyPIRepo, *, environment: Mapping[str, str] | None, prereleases
             queue.extend((key, child, expected.units[key].depth + 1)
                          for child in children(rel, extras_of[key], before))
     repo.expected = expected
+    repo.chosen = fixpoint(repo, env, pick, _follow)

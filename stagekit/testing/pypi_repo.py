@@ -16,6 +16,8 @@ from stagekit.testing.repo import ExpectedArtifact, Repo, StaticFile
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from stagekit.testing.pypi_fixpoint import Chosen
+
 __all__ = ["HTML_TYPE", "JSON_TYPE", "Formats", "GenRelease", "PyPIRepo",
            "expected_artifacts", "normalize"]
 
@@ -71,6 +73,10 @@ class PyPIRepo(Repo):
         #: ``(project, version)`` that a later requirement superseded, and conflicts.
         self.superseded: set[str] = set()
         self.conflicts: set[str] = set()
+        #: The chosen releases alone (the same in any order of arrival): a `Chosen`.
+        self.chosen: Chosen | None = None
+        #: Extra redirects a test adds: request path -> target path (both without "/").
+        self.redirects: dict[str, str] = {}
 
     def entry_path(self) -> str:
         """The index root."""
@@ -92,6 +98,11 @@ class PyPIRepo(Repo):
                 raise web.HTTPMovedPermanently(f"/simple/{target}/")
 
             app.router.add_get(f"/simple/{alias}/", redirect)
+        for path, goal in self.redirects.items():
+            async def moved(request: web.Request, goal: str = goal) -> web.Response:
+                raise web.HTTPFound(f"/{goal}")
+
+            app.router.add_get(f"/{path}", moved)
 
 
 def _sha256(data: bytes) -> str:

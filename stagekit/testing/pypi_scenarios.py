@@ -1,8 +1,10 @@
 """Scenarios of generated Python package indexes; each adds disjoint projects and a root.
 
-Every scenario's answer is independent of the order in which an explorer meets
-requirements (a requirement that supersedes a choice comes from a descendant of the
-requirer that made it, so it is always met later).
+Every scenario's chosen releases (``repo.chosen``) are independent of the order in which
+an explorer meets requirements. So is the whole graph (``repo.expected``, which also
+holds superseded releases) except in `add_order`, written for an explorer to meet its
+requirements in either order (with latency on one subtree): ``expected`` is then the
+graph of the breadth-first order, where the narrowing requirement comes first.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ __all__ = [
     "add_cycle",
     "add_extras",
     "add_markers",
+    "add_order",
     "add_prereleases",
     "add_requires_python",
     "add_sdists",
@@ -105,6 +108,29 @@ def add_conflict(b: PyPIRepoBuilder) -> None:
     b.release("con-c", "1.0")
     b.release("con-c", "2.0")
     b.root("con-a")
+
+
+def add_order(b: PyPIRepoBuilder) -> None:
+    """Two subtrees of ``or-app`` constrain ``or-shared`` differently.
+
+    ``or-left`` -> ``or-mid`` -> ``or-shared>=1`` and ``or-right`` -> ``or-shared<2``:
+    the answer is ``or-shared`` 1.0. Met first, ``or-shared>=1`` picks 2.0, whose
+    requirements (``or-extra`` -> ``or-deep``, and ``or-pinned<2``, which narrows the
+    root's ``or-pinned`` to 1.0) stop counting once ``or-shared<2`` arrives: ``or-pinned``
+    goes back to 2.0, and ``or-extra``/``or-deep`` are not chosen.
+    """
+    b.release("or-app", "1.0", ["or-left", "or-right", "or-pinned"])
+    b.release("or-left", "1.0", ["or-mid"])
+    b.release("or-mid", "1.0", ["or-shared>=1"])
+    b.release("or-right", "1.0", ["or-shared<2"])
+    b.release("or-shared", "1.0", ["or-common"])
+    b.release("or-shared", "2.0", ["or-extra", "or-pinned<2"])
+    b.release("or-common", "1.0")
+    b.release("or-extra", "1.0", ["or-deep"])
+    b.release("or-deep", "1.0")
+    b.release("or-pinned", "1.0")
+    b.release("or-pinned", "2.0")
+    b.root("or-app")
 
 
 def add_sdists(b: PyPIRepoBuilder) -> None:

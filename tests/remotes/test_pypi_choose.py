@@ -8,7 +8,6 @@ from packaging.version import Version
 
 from stagekit.errors import MetadataError
 from stagekit.remotes.pypi.choose import (
-    Selector,
     choose_version,
     environment,
     followed,
@@ -65,19 +64,3 @@ def test_markers_follow_environment_and_extras():
 def test_bad_requirements_are_refused_naming_the_text(text):
     with pytest.raises(MetadataError, match="root"):
         parse_requirement(text, "root")
-
-
-def test_selector_links_supersedes_and_reports_conflicts():
-    sel = Selector(python_version=PY)
-    p = page(("1.0", {}), ("2.0", {}))
-    assert sel.add(p, parse_requirement("demo>=1"), "a").version == Version("2.0")
-    assert sel.add(p, parse_requirement("demo"), "b").version == Version("2.0")
-    narrowed = sel.add(p, parse_requirement("demo<2"), "c")
-    assert (narrowed.version, narrowed.superseded) == (Version("1.0"), Version("2.0"))
-    assert sel.superseded == {("demo", "2.0"): "1.0"}
-    clash = sel.add(p, parse_requirement("demo==2.0"), "d")
-    assert clash.version == Version("2.0") and "d: demo==2.0" in (clash.conflict or "")
-    assert set(sel.conflicts) == {("demo", "1.0"), ("demo", "2.0")}
-    assert sel.chosen("DEMO") == Version("1.0")
-    assert sel.chosen_by[("demo", "2.0")] == "a: demo>=1"
-    assert sel.add(p, parse_requirement("demo>5"), "e").version is None

@@ -69,6 +69,7 @@ SCENARIO_EDGES = {
     (R + "sup-a:1.0", R + "sup-b:1.0", "sup-b"),
     (R + "sup-a:1.0", R + "sup-c:2.0", "sup-c>=1"),
     (R + "sup-b:1.0", R + "sup-c:1.0", "sup-c<2"),
+    (R + "sup-a:1.0", R + "sup-c:1.0", "sup-c>=1"),  # re-pointed once sup-b narrowed sup-c
     (R + "con-a:1.0", R + "con-b:1.0", "con-b"),
     (R + "con-a:1.0", R + "con-c:1.0", "con-c==1.0"),
     (R + "con-b:1.0", R + "con-c:2.0", "con-c==2.0"),
@@ -79,8 +80,8 @@ SCENARIO_EDGES = {
 }
 ROOTS = ("mk-app", "ex-root", "cy-a", "yk-root", "pre-root", "rp-root", "sup-a", "con-a",
          "sd-root")
-DEPTH_2 = ("mk-leaf:0.1", "ex-d:1.0", "ex-e:1.0", "ex-g:1.0", "cy-c:1.0", "sup-c:1.0",
-           "con-c:2.0", "sd-leaf:1.0")
+DEPTH_2 = ("mk-leaf:0.1", "ex-d:1.0", "ex-e:1.0", "ex-g:1.0", "cy-c:1.0", "con-c:2.0",
+           "sd-leaf:1.0")
 
 
 def test_generator_answer_is_the_hand_written_one():
@@ -91,6 +92,9 @@ def test_generator_answer_is_the_hand_written_one():
     assert {k for k, d in depths.items() if d == 2} == {R + k for k in DEPTH_2}
     assert max(depths.values()) == 2
     assert repo.unknown == {R + "sd-old:1.0", R + "sd-dyn:1.0"}
+    # The chosen releases alone: all but the superseded sup-c 2.0 and its edge.
+    assert repo.chosen.edges == SCENARIO_EDGES - {(R + "sup-a:1.0", R + "sup-c:2.0", "sup-c>=1")}
+    assert repo.chosen.depths == {k: d for k, d in depths.items() if k != R + "sup-c:2.0"}
 
 
 @pytest.mark.parametrize("policy", ["metadata-only", "immediate"])
@@ -134,6 +138,8 @@ async def test_table_names_versions_requirements_and_conflicts(tmp_path):
     assert set(conflicts.index) == {R + "con-c:1.0", R + "con-c:2.0"}
     assert "con-c==1.0" in conflicts.iloc[0] and "con-c==2.0" in conflicts.iloc[0]
     assert frame["superseded_by"].dropna().to_dict() == {R + "sup-c:2.0": "1.0"}
+    assert set(frame.index[~frame["chosen"]]) == {R + "sup-c:2.0"}
+    assert frame["chosen_depth"].dropna().to_dict() == repo.chosen.depths
     known = frame["dependencies_known"]
     assert set(known[~known].index) == {R + "sd-old:1.0", R + "sd-dyn:1.0"}
     assert frame.loc[R + "ex-b:1.0", "parents"] == 2
@@ -146,7 +152,9 @@ async def test_max_depth_limits_exploration(tmp_path):
                             max_depth=1)
     depths = depths_of(run)
     assert max(depths.values()) == 1
-    assert set(depths) == {k for k, d in repo.expected.depths().items() if d <= 1}
+    # sup-b (depth 1) is not explored, so its sup-c<2 never narrows sup-c: 2.0 stays.
+    within = {k for k, d in repo.expected.depths().items() if d <= 1}
+    assert set(depths) == within - {R + "sup-c:1.0"} | {R + "sup-c:2.0"}
 
 
 async def test_extras_reaching_an_explored_release_add_its_children(tmp_path):

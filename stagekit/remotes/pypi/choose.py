@@ -2,29 +2,23 @@
 
 `parse_requirement` and `followed` decide whether a ``Requires-Dist`` line is followed in
 an environment with a set of extras; `choose_version` picks the newest version of a
-project page that satisfies a specifier set; `Selector` keeps, per project, every
-requirement that reached it and the version chosen, and says what a new requirement
-does: link the chosen version, supersede it with a newer choice that satisfies all
-requirements, or conflict (no version satisfies them all: reported, not resolved).
+project page that satisfies a specifier set. Which requirements count together is
+`stagekit.remotes.pypi.fixpoint`'s job.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from packaging.markers import Marker, default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from stagekit.errors import MetadataError
 from stagekit.remotes.pypi.simple import DistFile, ProjectPage
 
 __all__ = [
-    "Pick",
-    "Selector",
     "choose_version",
     "environment",
     "followed",
@@ -106,83 +100,3 @@ def choose_version(page: ProjectPage, spec: SpecifierSet, *, python_version: str
         if matching:
             return max(matching)
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class Pick:
-    """What a requirement reaching a project leads to.
-
-    ``version`` None: no version of the project satisfies the requirement at all.
-    ``superseded``: the version chosen before, which the requirements together exclude.
-    ``conflict``: a text naming the requirements that cannot all be satisfied.
-    """
-
-    version: Version | None
-    superseded: Version | None = None
-    conflict: str | None = None
-
-
-@dataclass(slots=True)
-class _Project:
-    requirements: list[tuple[str, Requirement]] = field(default_factory=list)
-    chosen: Version | None = None
-
-
-class Selector:
-    """Per project, the requirements that reached it and the version chosen (see module)."""
-
-    def __init__(self, *, python_version: str, prereleases: bool = False,
-                 include_sdists: bool = True) -> None:
-        self.python_version = python_version
-        self.prereleases = prereleases
-        self.include_sdists = include_sdists
-        self._projects: dict[NormalizedName, _Project] = {}
-        #: ``(project, version)`` -> the requirement (with its requirer) that first chose it.
-        self.chosen_by: dict[tuple[str, str], str] = {}
-        #: ``(project, version)`` -> conflict texts.
-        self.conflicts: dict[tuple[str, str], list[str]] = {}
-        self.superseded: dict[tuple[str, str], str] = {}
-
-    def chosen(self, name: str) -> Version | None:
-        """The version currently chosen for ``name``."""
-        project = self._projects.get(canonicalize_name(name))
-        return project.chosen if project is not None else None
-
-    def _choose(self, page: ProjectPage, spec: SpecifierSet) -> Version | None:
-        return choose_version(page, spec, python_version=self.python_version,
-                              prereleases=self.prereleases, include_sdists=self.include_sdists)
-
-    def _chose(self, name: str, version: Version, requirer: str, req: Requirement) -> None:
-        key = (name, str(version))
-        if key not in self.chosen_by:
-            self.chosen_by[key] = f"{requirer}: {req}"
-
-    def add(self, page: ProjectPage, req: Requirement, requirer: str) -> Pick:
-        """Record that ``requirer`` (a unit key or "root") asks for ``req`` of ``page``."""
-        name = canonicalize_name(req.name)
-        project = self._projects.setdefault(name, _Project())
-        project.requirements.append((requirer, req))
-        current = project.chosen
-        if current is not None and req.specifier.contains(current, prereleases=True):
-            return Pick(current)
-        together = SpecifierSet()
-        for _who, r in project.requirements:
-            together &= r.specifier
-        both = self._choose(page, together)
-        if both is not None:
-            project.chosen = both
-            self._chose(name, both, requirer, req)
-            if current is not None:
-                self.superseded[(name, str(current))] = str(both)
-            return Pick(both, superseded=current)
-        alone = self._choose(page, req.specifier)
-        if alone is None:
-            return Pick(None)
-        if current is None:
-            project.chosen = alone
-        self._chose(name, alone, requirer, req)
-        text = "; ".join(f"{who}: {r}" for who, r in project.requirements)
-        conflict = f"no version of {name} satisfies all of: {text}"
-        for version in {alone, current} - {None}:
-            self.conflicts.setdefault((name, str(version)), []).append(conflict)
-        return Pick(alone, conflict=conflict)

@@ -30,11 +30,14 @@ from stagekit.remotes.pypi.simple import ACCEPT, DistFile, ProjectPage, parse_pr
 from stagekit.remotes.pypi.simple import project_url as _project_url
 from stagekit.urls import redact_url
 
-__all__ = ["MAX_DIST", "MAX_PAGE", "GetBytes", "IndexClient"]
+__all__ = ["MAX_DIST", "MAX_PAGE", "GetBytes", "GetPage", "IndexClient"]
 
 #: A function like `Downloader.get_bytes`: ``(url, headers, max_size) -> (body, headers)``.
 GetBytes = Callable[[str, Mapping[str, str] | None, int | None],
                     Awaitable[tuple[bytes, Mapping[str, str]]]]
+#: A function like `Downloader.get_page`: the same, answering ``(body, final URL, headers)``.
+GetPage = Callable[[str, Mapping[str, str] | None, int | None],
+                   Awaitable[tuple[bytes, str, Mapping[str, str]]]]
 
 MAX_PAGE = 32 * 1024 * 1024  # the largest real project pages are a few MB
 MAX_DIST = 64 * 1024 * 1024  # a whole wheel or sdist read for its metadata
@@ -49,16 +52,26 @@ def _consume(task: asyncio.Task[Any]) -> None:
 
 
 class IndexClient:
-    """Reads an index at ``index_url`` through ``get`` (the run's downloader)."""
+    """Reads an index at ``index_url`` through ``get`` (the run's downloader).
 
-    def __init__(self, index_url: str, get: GetBytes) -> None:
+    Project pages come through ``get_page`` when given, so that their relative links
+    resolve against the URL a redirect led to (PEP 503), else through ``get``.
+    """
+
+    def __init__(self, index_url: str, get: GetBytes, get_page: GetPage | None = None) -> None:
         self.index_url = index_url if index_url.endswith("/") else index_url + "/"
         self._get = get
+        self._get_page = get_page
         self._pages: dict[str, asyncio.Task[ProjectPage]] = {}
 
     def project_url(self, name: str) -> str:
         """The page URL of ``name``."""
         return _project_url(self.index_url, name)
+
+    def fetching(self, name: str) -> bool:
+        """Whether the page of ``name`` (normalized) is being fetched right now."""
+        task = self._pages.get(name)
+        return task is not None and not task.done()
 
     async def page(self, name: str) -> ProjectPage:
         """The project page of ``name`` (fetched once; `MetadataError`/`DownloadError`)."""
@@ -72,7 +85,10 @@ class IndexClient:
 
     async def _fetch_page(self, name: str) -> ProjectPage:
         url = self.project_url(name)
-        body, headers = await self._get(url, {"Accept": ACCEPT}, MAX_PAGE)
+        if self._get_page is not None:
+            body, url, headers = await self._get_page(url, {"Accept": ACCEPT}, MAX_PAGE)
+        else:
+            body, headers = await self._get(url, {"Accept": ACCEPT}, MAX_PAGE)
         return parse_project_page(body, headers.get("Content-Type", ""), url, name)
 
     async def aclose(self) -> None:

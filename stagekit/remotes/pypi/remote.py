@@ -2,15 +2,14 @@
 
 Each release chosen is a `PyPIRelease` unit with its PEP 658 ``.metadata`` file (fetched:
 discovery reads Requires-Dist from it) and its distribution files (deferred). A saved
-release's children are the projects its requirements name, in the run's environment and
-with the extras it was reached with, each at the version `Selector` picks (the newest
-satisfying every requirement met so far; no backtracking: conflicts are reported). A
-release reached later with a new extra is explored again (`revisit`) for the requirements
-that extra adds, so it stays one unit whose children are the union.
-
-Order of work: a release's children's project pages are fetched at once, and all of its
-requirements are recorded before any child is put, so a requirement always reaches a
-project before those of the project's descendants do.
+release's children are the releases its requirements lead to, in the run's environment
+and with the extras it is reached with. Which release a requirement leads to is kept by a
+`Fixpoint` (the newest version satisfying every live requirement of the project; no
+backtracking: conflicts are reported): when a later requirement narrows a project, the
+requirements naming it are re-pointed (new edges are declared under their requirers with
+`RunContext.declare`) and the release no longer chosen stops counting, with whatever only
+it required. So the chosen releases, their edges and depths do not depend on the order in
+which requirements arrive; the releases that stopped counting stay in the graph, marked.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -30,7 +30,7 @@ from stagekit.models import Content, DeclarativeContent
 from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.pypi.choose import (
-    Selector,
+    choose_version,
     environment,
     followed,
     parse_requirement,
@@ -38,6 +38,7 @@ from stagekit.remotes.pypi.choose import (
 )
 from stagekit.remotes.pypi.client import IndexClient
 from stagekit.remotes.pypi.coremeta import CoreMetadata, parse_core_metadata
+from stagekit.remotes.pypi.fixpoint import ROOT, Fixpoint
 from stagekit.remotes.pypi.release import (
     FileFilter,
     PyPIRelease,
@@ -74,11 +75,6 @@ def _unmet(req: Requirement, requirer: str, cause: StagekitError) -> UnitFailedE
 def _consume(task: asyncio.Task[Any]) -> None:
     if not task.cancelled():
         task.exception()
-
-
-def _extras(dc: DeclarativeContent) -> frozenset[str]:
-    extras = dc.extra_data.get("extras", frozenset())
-    return extras if isinstance(extras, frozenset) else frozenset()
 
 
 class PyPIRemote(HTTPRemote):
@@ -131,17 +127,28 @@ class PyPIRemote(HTTPRemote):
     # -- the run ------------------------------------------------------------------
 
     async def open(self, ctx: RunContext) -> None:
-        """Make the run's index client and version selector (kept for `annotate`)."""
+        """Make the run's index client and requirement fixpoint (kept for `annotate`)."""
         env = environment(self.environment)
 
         async def get(url: str, headers: Mapping[str, str] | None,
                       max_size: int | None) -> tuple[bytes, Mapping[str, str]]:
             return await ctx.downloader.get_bytes(url, headers=headers, max_size=max_size)
 
-        self._state = RunState(IndexClient(self.index_url, get),
-                             Selector(python_version=env["python_full_version"],
-                                      prereleases=self.prereleases,
-                                      include_sdists=self.include_sdists), env)
+        async def get_page(url: str, headers: Mapping[str, str] | None,
+                           max_size: int | None) -> tuple[bytes, str, Mapping[str, str]]:
+            page = await ctx.downloader.get_page(url, headers=headers, max_size=max_size)
+            return page.body, page.url, page.headers
+
+        python = env["python_full_version"]
+
+        def choose(page: ProjectPage, spec: SpecifierSet) -> Version | None:
+            return choose_version(page, spec, python_version=python,
+                                  prereleases=self.prereleases,
+                                  include_sdists=self.include_sdists)
+
+        self._state = RunState(IndexClient(self.index_url, get, get_page),
+                               Fixpoint(choose, lambda n, v: PyPIRelease(n, v).key, env),
+                               env, python)
 
     async def close(self) -> None:
         """Drop page and metadata fetches nobody awaits (the answers stay for `annotate`)."""
@@ -154,6 +161,7 @@ class PyPIRemote(HTTPRemote):
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         await state.client.aclose()
+        state.fixpoint.finish()
 
     # -- roots and children -------------------------------------------------------
 
@@ -161,33 +169,30 @@ class PyPIRemote(HTTPRemote):
         """One release per root requirement whose marker holds."""
         state = self._state
         assert state is not None
-        reqs: list[Requirement] = []
-        for text in self.root_specs:
+        reqs: list[tuple[int, Requirement]] = []
+        for i, text in enumerate(self.root_specs):
             try:
                 req = parse_requirement(text, "root")
             except MetadataError as exc:
                 ctx.fail(exc, key=f"pypi.release:{text}", kind=PyPIRelease.kind)
                 continue
             if followed(req, state.env, ()):
-                reqs.append(req)
-        for req, page, error in await self._pages(reqs):
+                reqs.append((i, req))
+        for (i, req), (page, error) in zip(
+                reqs, await self._pages([r.name for _i, r in reqs]), strict=True):
             if error is not None:
-                ctx.fail(_unmet(req, "root", error), unit=_unresolved(req))
+                ctx.fail(_unmet(req, ROOT, error), unit=_unresolved(req))
                 continue
             assert page is not None
-            problems: list[StagekitError] = []
-            dc = self._declare(page, req, "root", problems)
-            if dc is None:
-                ctx.fail(_unmet(req, "root", problems[0]), unit=_unresolved(req))
-            else:
-                yield dc
+            state.fixpoint.page(page)
+            state.fixpoint.root(i, req)
+        async for dc in self._settle(ctx, ROOT):
+            yield dc
 
     async def discover(self, ctx: RunContext, unit: Content,
                        dc: DeclarativeContent) -> AsyncIterator[DeclarativeContent]:
-        """The releases the requirements of ``unit`` lead to (for its extras so far).
-
-        Called again with more extras in ``dc.extra_data`` (see `revisit`): then only the
-        requirements those extras add are followed.
+        """The releases the requirements of ``unit`` lead to, and any release that
+        requirements of other units are re-pointed at because of them (`RunContext.declare`).
 
         Raises `MetadataError` naming the release after yielding the rest when a
         Requires-Dist line is malformed, or when its metadata cannot be read.
@@ -198,84 +203,132 @@ class PyPIRemote(HTTPRemote):
         rel = state.releases.get(ident)
         if rel is None:  # declared by an earlier run only
             return
-        if rel.metadata is None:  # shared by an exploration again with more extras
+        state.dcs[unit.key] = dc
+        rel.artifacts = None  # the engine has it: later links need no artifacts
+        if rel.metadata is None:
             rel.metadata = asyncio.get_running_loop().create_task(self._metadata(unit, dc, rel))
             rel.metadata.add_done_callback(_consume)
         metadata = await asyncio.shield(rel.metadata)
+        problems: list[StagekitError] = []
+        requires: list[Requirement | None] = []
         if metadata.requires_dist is None:
             if not rel.unknown:
                 rel.unknown = True
                 log.info("%s: dependencies unknown (sdist metadata is not static)", unit.key)
-            return
-        extras = _extras(dc)
-        problems: list[StagekitError] = []
-        reqs: list[Requirement] = []
-        for i, line in enumerate(metadata.requires_dist):
-            if i in rel.followed:
-                continue
-            try:
-                req = parse_requirement(line, f"{unit.key} Requires-Dist")
-            except MetadataError as exc:
-                rel.followed.add(i)
-                problems.append(exc)
-                continue
-            if followed(req, state.env, extras):
-                rel.followed.add(i)
-                reqs.append(req)
-        declared: list[DeclarativeContent] = []
-        for req, page, error in await self._pages(reqs):
-            if error is None:
-                assert page is not None
-                errors: list[StagekitError] = []
-                child = self._declare(page, req, unit.key, errors)
-                if child is not None:
-                    declared.append(child)
-                    continue
-                error = errors[0]
-            ctx.fail(_unmet(req, unit.key, error), unit=_unresolved(req), parent=dc,
-                     relation=str(req))
-        for child in declared:
+        else:
+            for line in metadata.requires_dist:
+                try:
+                    requires.append(parse_requirement(line, f"{unit.key} Requires-Dist"))
+                except MetadataError as exc:
+                    requires.append(None)
+                    problems.append(exc)
+        fp = state.fixpoint
+        fp.metadata(unit.name, unit.version, requires)
+        # Its own pages first (shared with whoever asks them too), so that it settles at once.
+        names: list[str] = sorted({canonicalize_name(r.name) for r in
+                                   fp.followed_now(unit.name, unit.version)} - fp.known_pages())
+        if names:
+            await self._fetch_pages(ctx, names)
+        async for child in self._settle(ctx, unit.key):
             yield child
         if problems:
             text = "; ".join(str(p) for p in problems)
             raise MetadataError(text, field="Requires-Dist")
 
-    async def _pages(self, reqs: list[Requirement]) -> list[
-        tuple[Requirement, ProjectPage | None, StagekitError | None]
+    async def _settle(self, ctx: RunContext, current: str) -> AsyncIterator[DeclarativeContent]:
+        """Bring the fixpoint up to date (fetching the pages it waits for) and put what it
+        leads to: ``current``'s children are yielded, other requirers' are declared."""
+        state = self._state
+        assert state is not None
+        fp = state.fixpoint
+        while True:
+            # A page another exploration is fetching is not awaited here: that one gives
+            # it to the fixpoint and settles what waited for it (with `ctx.declare`).
+            wanted = self._orphans()
+            if wanted:
+                await self._fetch_pages(ctx, wanted)
+            edges, unmet = fp.settle()
+            for need in unmet:
+                page = fp.projects[need.project].page
+                assert page is not None
+                error = MetadataError(
+                    f"{redact_url(page.url)}: no release of {page.name} matches {need.req} "
+                    f"(python {state.python_version})", url=redact_url(page.url),
+                    field="version")
+                parent = None if need.requirer == ROOT else state.dcs.get(need.requirer)
+                ctx.fail(_unmet(need.req, need.requirer, error), unit=_unresolved(need.req),
+                         parent=parent, relation=None if parent is None else str(need.req))
+            for edge in edges:
+                page = fp.projects[edge.project].page
+                assert page is not None
+                problems: list[StagekitError] = []
+                child = self._declare(page, edge.version, edge.req, edge.requirer, problems)
+                parent = None if edge.requirer == ROOT else state.dcs.get(edge.requirer)
+                if child is None:
+                    ctx.fail(_unmet(edge.req, edge.requirer, problems[0]),
+                             unit=_unresolved(edge.req), parent=parent,
+                             relation=None if parent is None else str(edge.req))
+                elif edge.requirer == current:
+                    yield child
+                else:
+                    ctx.declare(child, parent=parent)
+            if not fp.has_new_waits():
+                return
+
+    def _orphans(self) -> list[str]:
+        """Pages requirements started waiting for that no exploration is fetching (whoever
+        fetches a page gives it, or its failure, to the fixpoint)."""
+        state = self._state
+        assert state is not None
+        return sorted(name for name in state.fixpoint.new_waits()
+                      if not state.client.fetching(name))
+
+    async def _fetch_pages(self, ctx: RunContext, names: list[str]) -> None:
+        """Fetch project pages and give them to the fixpoint; a page that cannot be had
+        fails every requirement waiting for it."""
+        state = self._state
+        assert state is not None
+        fp = state.fixpoint
+        for (page, error), name in zip(await self._pages(names), names, strict=True):
+            if page is not None:
+                fp.page(page)
+                continue
+            assert error is not None
+            for requirer, index, req in fp.waiting_on(name):
+                fp.drop(requirer, index)
+                ctx.fail(_unmet(req, requirer, error), unit=_unresolved(req),
+                         parent=state.dcs.get(requirer), relation=str(req))
+            fp.page_failed(name)
+
+    async def _pages(self, names: list[str]) -> list[
+        tuple[ProjectPage | None, StagekitError | None]
     ]:
         state = self._state
         assert state is not None
-        results = await asyncio.gather(*(state.client.page(r.name) for r in reqs),
+        results = await asyncio.gather(*(state.client.page(n) for n in names),
                                        return_exceptions=True)
-        out: list[tuple[Requirement, ProjectPage | None, StagekitError | None]] = []
-        for req, result in zip(reqs, results, strict=True):
+        out: list[tuple[ProjectPage | None, StagekitError | None]] = []
+        for result in results:
             if isinstance(result, StagekitError):
-                out.append((req, None, result))
+                out.append((None, result))
             elif isinstance(result, BaseException):
                 raise result
             else:
-                out.append((req, result, None))
+                out.append((result, None))
         return out
 
-    def _declare(self, page: ProjectPage, req: Requirement, requirer: str,
+    def _declare(self, page: ProjectPage, version: Version, req: Requirement, requirer: str,
                  problems: list[StagekitError]) -> DeclarativeContent | None:
-        """The unit ``req`` leads to; a bare link when it was declared before."""
+        """The unit of ``version`` of ``page``; a bare link when it was declared before."""
         state = self._state
         assert state is not None
-        pick = state.selector.add(page, req, requirer)
-        if pick.version is None:
-            problems.append(MetadataError(
-                f"{redact_url(page.url)}: no release of {page.name} matches {req} "
-                f"(python {state.selector.python_version})", url=redact_url(page.url),
-                field="version"))
-            return None
-        unit = PyPIRelease(page.name, str(pick.version))
+        unit = PyPIRelease(page.name, str(version))
         ident = (unit.name, unit.version)
-        relation = None if requirer == "root" else str(req)
-        extra = {"extras": frozenset(canonicalize_name(e) for e in req.extras)}
-        if ident in state.releases:  # the engine links it (and `revisit`s its extras)
-            return DeclarativeContent(unit, relation=relation, extra_data=extra)
-        files = self._files_of(page, pick.version)
+        relation = None if requirer == ROOT else str(req)
+        known = state.releases.get(ident)
+        if known is not None:  # the engine links it (put once, whichever arrives first)
+            return DeclarativeContent(unit, known.artifacts or (), relation=relation)
+        files = self._files_of(page, version)
         try:
             artifacts, meta_file = declare_artifacts(page.name, files,
                                                      select_files(files, self.files))
@@ -285,22 +338,14 @@ class PyPIRemote(HTTPRemote):
                                           field="files"))
             return None
         python = next((f.requires_python for f in files if f.requires_python), None)
-        state.releases[ident] = ReleaseState(files, meta_file, python)
-        return DeclarativeContent(unit, artifacts, relation=relation, extra_data=extra)
-
-    def revisit(self, known: DeclarativeContent,
-                found: DeclarativeContent) -> dict[str, Any] | None:
-        """Explore a release again when a path brings extras it was not explored with."""
-        have, more = _extras(known), _extras(found)
-        if more <= have:
-            return None
-        return {**known.extra_data, "extras": have | more}
+        state.releases[ident] = ReleaseState(files, meta_file, python, artifacts)
+        return DeclarativeContent(unit, artifacts, relation=relation)
 
     def _files_of(self, page: ProjectPage, version: Version) -> list[DistFile]:
         state = self._state
         assert state is not None
         files = page.by_version().get(version, [])
-        python = state.selector.python_version
+        python = state.python_version
         usable = usable_files(files, python, include_sdists=self.include_sdists)
         return usable or usable_files(files, python, include_sdists=self.include_sdists,
                                       yanked=True)
@@ -330,5 +375,6 @@ class PyPIRemote(HTTPRemote):
 
     def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Add ``name``, ``version``, ``requirement`` (what chose it), ``requires_python``,
-        ``dependencies_known``, ``superseded_by`` and ``conflict`` (see `annotate_frame`)."""
+        ``dependencies_known``, ``chosen``, ``chosen_depth``, ``superseded_by`` and
+        ``conflict`` (see `annotate_frame`)."""
         return annotate_frame(frame, self._state)
