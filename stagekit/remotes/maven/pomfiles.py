@@ -1,39 +1,45 @@
-"""`PomFiles`: each POM fetched once, with its sidecars, for both the resolver and its unit.
+"""`PomFiles`: each POM fetched once, verified, for both the resolver and its unit.
 
 A POM must be read before its unit can be declared (the packaging decides the main
 artifact), and the resolver reads parents and BOMs too. So every POM is fetched here, once,
-and verified against its sidecar. When the run's downloader writes into the store's
-temporary directory (``handoff=True``), the verified temporary file is handed to the unit's
-``.pom`` artifact (``DeclarativeArtifact.download``), which `ArtifactSaver` then moves into
-the store: one request per POM instead of two, one round trip per level instead of two.
+and verified against the digest its answer's checksum header or its sidecar gives (see
+`stagekit.remotes.maven.checksums`). With a ``temp_dir`` (the run's downloader's, inside
+the store), the verified bytes are written to a temporary file there and handed to the
+unit's ``.pom`` artifact (``DeclarativeArtifact.download``), which `ArtifactSaver` then
+moves into the store: the pipeline does not fetch the POM a second time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from stagekit.download import DownloadResult
 from stagekit.download.hashing import remove_quietly
 from stagekit.errors import DownloadError
 from stagekit.remotes.completion import retrieve_exception
+from stagekit.remotes.maven.checksums import HeaderHabit, check_mode, header_digests
 from stagekit.remotes.maven.coords import Coordinates, pom_path
 from stagekit.remotes.maven.sidecars import Sidecars, verify_bytes
+from stagekit.urls import redact_url
 
 __all__ = ["PomFile", "PomFiles"]
 
 log = logging.getLogger(__name__)
 
-FetchFile = Callable[[str], Awaitable[DownloadResult]]
-GetBytes = Callable[[str], Awaitable[bytes]]
+GetResponse = Callable[[str], Awaitable[tuple[bytes, Mapping[str, str]]]]
 
 
 @dataclass(slots=True, eq=False)
 class PomFile:
-    """A fetched POM: its bytes, the sidecar digests it matched, and its temporary file.
+    """A fetched POM: its bytes, the digests it matched, and its temporary file.
 
     ``download`` is the verified temporary file until a unit takes it (then None).
     """
@@ -44,40 +50,47 @@ class PomFile:
     download: DownloadResult | None = None
 
 
-
 class PomFiles:
-    """Fetches POMs by coordinates, once each, sharing in-flight fetches between callers."""
+    """Fetches POMs by coordinates, once each, sharing in-flight fetches between callers.
 
-    def __init__(self, base_url: str, sidecars: Sidecars, *, get_bytes: GetBytes,
-                 fetch_file: FetchFile | None = None, max_size: int = 16 * 1024 * 1024,
+    ``get_response(url)`` returns a body and its response headers. ``checksums`` is the
+    mode of `stagekit.remotes.maven.checksums` (which digest a POM must match).
+    """
+
+    def __init__(self, base_url: str, sidecars: Sidecars, *, get_response: GetResponse,
+                 checksums: str = "header-or-sidecar", temp_dir: Path | None = None,
+                 max_size: int = 16 * 1024 * 1024,
                  stored: Callable[[Coordinates], bytes | None] | None = None) -> None:
         self.base_url = base_url
         self._stored = stored
         self.sidecars = sidecars
-        self._get_bytes = get_bytes
-        self._fetch_file = fetch_file
+        self.checksums = check_mode(checksums)
+        self._get_response = get_response
+        self.temp_dir = temp_dir
         self.max_size = max_size
+        self.habit = HeaderHabit()
         self._tasks: dict[Coordinates, asyncio.Task[PomFile]] = {}
         self._seeded: dict[Coordinates, bytes] = {}
         self.requests = 0
+        self.verified_by_header = 0
 
     @property
     def handoff(self) -> bool:
         """Whether fetched POMs come with a temporary file for the pipeline."""
-        return self._fetch_file is not None
+        return self.temp_dir is not None
 
     def url_of(self, coords: Coordinates) -> str:
         """URL of the POM of ``coords``."""
         return self.base_url + pom_path(coords)
 
-    async def get(self, coords: Coordinates) -> PomFile:
+    def get(self, coords: Coordinates) -> Awaitable[PomFile]:
         """The verified POM of ``coords``; raises `DownloadError` (fetch or digest)."""
         task = self._tasks.get(coords)
         if task is None:
             task = asyncio.get_running_loop().create_task(self._load(coords))
             task.add_done_callback(retrieve_exception)
             self._tasks[coords] = task
-        return await asyncio.shield(task)
+        return asyncio.shield(task)
 
     async def data(self, coords: Coordinates) -> bytes:
         """The bytes of the POM (for `PomResolver`): seeded from the store, else fetched."""
@@ -110,32 +123,56 @@ class PomFiles:
 
     async def _load(self, coords: Coordinates) -> PomFile:
         url = self.url_of(coords)
-        sums = asyncio.get_running_loop().create_task(self.sidecars.digests(url))
-        download: DownloadResult | None = None
+        mode = self.checksums
+        ahead = mode == "sidecar" or (mode == "header-or-sidecar"
+                                      and self.habit.ask_sidecar_ahead())
+        sums = (asyncio.get_running_loop().create_task(self.sidecars.digests(url))
+                if ahead and self.sidecars.active() else None)
         try:
             self.requests += 1
-            if self._fetch_file is not None:
-                download = await self._fetch_file(url)
-                if download.size > self.max_size:
-                    raise DownloadError(
-                        f"{url} is {download.size} bytes, more than the {self.max_size} "
-                        "allowed for a POM", url=url, tries=download.tries)
-                # A POM is a few kilobytes: reading it here costs less than a thread hop.
-                data = download.temp_path.read_bytes()
+            data, headers = await self._get_response(url)
+            if len(data) > self.max_size:
+                raise DownloadError(f"{url} is {len(data)} bytes, more than the "
+                                    f"{self.max_size} allowed for a POM", url=url, tries=1)
+            said: dict[str, str] = {}
+            if mode == "header-or-sidecar":
+                said = header_digests(headers, self.sidecars.algorithms)
+                self.habit.saw(bool(said))
+            if said:
+                self.verified_by_header += 1
+                verify_bytes(data, said, url, source="header")
+            digests = dict(said)
+            if sums is not None:
+                from_sidecar = await sums
+            elif not said and mode != "ignore":
+                from_sidecar = await self.sidecars.digests(url)
             else:
-                data = await self._get_bytes(url)
-            digests = await sums
-            verify_bytes(data, digests, url)
+                from_sidecar = {}
+            verify_bytes(data, from_sidecar, url)
+            digests.update(from_sidecar)
         except BaseException:
-            sums.cancel()
-            with contextlib.suppress(BaseException):
-                await sums
-            if download is not None:
-                remove_quietly(download.temp_path)
+            if sums is not None:
+                sums.cancel()
+                with contextlib.suppress(BaseException):
+                    await sums
             raise
-        if download is not None:
-            download.digests.update(digests)
+        download = self._write(url, data, digests) if self.temp_dir is not None else None
         return PomFile(url, data, digests, download)
+
+    def _write(self, url: str, data: bytes, digests: dict[str, str]) -> DownloadResult:
+        """The verified bytes as a temporary file for the pipeline (a POM is a few KiB:
+        written here, not through a worker thread)."""
+        assert self.temp_dir is not None
+        fd, name = tempfile.mkstemp(dir=self.temp_dir, prefix="pom-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+        except BaseException:
+            remove_quietly(Path(name))
+            raise
+        return DownloadResult(temp_path=Path(name), size=len(data),
+                              digests={**digests, "sha256": hashlib.sha256(data).hexdigest()},
+                              url=redact_url(url), tries=1, status=200, headers={})
 
     async def aclose(self) -> int:
         """Cancel fetches still running and remove temporary files no unit took.

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+import warnings
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from stagekit.models import (
 from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.completion import as_done, retrieve_exception
+from stagekit.remotes.maven.checksums import check_algorithms, check_mode
 from stagekit.remotes.maven.children import Child, children_of, revisit_exclusions
 from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
 from stagekit.remotes.maven.effective import EffectivePom
@@ -119,9 +121,13 @@ class MavenRemote(HTTPRemote):
     """Discover POMs from ``roots`` (``"g:a:v"``, or ``"g:a"`` resolved via maven-metadata.xml).
 
     ``scopes`` are the dependency scopes followed; optional dependencies only with
-    ``include_optional``. ``checksums`` are the sidecar algorithms asked for each file
-    (sha1 only by default: Maven always publishes it, and each one costs a request).
-    A file without a sidecar is stored unverified, not failed.
+    ``include_optional``. ``checksums`` says where a POM's expected digest comes from
+    (`stagekit.remotes.maven.checksums`): ``"header-or-sidecar"`` (default; the
+    ``X-Checksum-*`` or ``{SHA1{...}}`` ``ETag`` header of its answer, else its sidecar),
+    ``"sidecar"`` (always the sidecar, as Maven does) or ``"ignore"``. ``algorithms`` are
+    the digests looked for (sha1 only by default: Maven always publishes it, and each
+    sidecar costs a request). A file without either is stored unverified, not failed.
+    A main artifact the pipeline downloads is checked against its sidecar.
     """
 
     def __init__(
@@ -131,7 +137,8 @@ class MavenRemote(HTTPRemote):
         *,
         scopes: Iterable[str] = ("compile", "runtime"),
         include_optional: bool = False,
-        checksums: Iterable[str] = ("sha1",),
+        checksums: str | Iterable[str] = "header-or-sidecar",
+        algorithms: Iterable[str] = ("sha1",),
         max_depth: int | None = None,
         on_error: OnError | None = None,
     ) -> None:
@@ -141,8 +148,14 @@ class MavenRemote(HTTPRemote):
         self.root_specs = [roots] if isinstance(roots, str) else list(roots)
         self.scopes = tuple(scopes)
         self.include_optional = include_optional
-        self.checksums = tuple(checksums)
-        Sidecars(self._get, self.checksums)  # validate the algorithms now, not mid-run
+        if not isinstance(checksums, str):  # round-2 spelling: the sidecar algorithms
+            warnings.warn("MavenRemote(checksums=<algorithms>) is deprecated: use "
+                          "algorithms=... with checksums='sidecar' (or 'ignore' for none)",
+                          DeprecationWarning, stacklevel=2)
+            algorithms = tuple(checksums)
+            checksums = "sidecar" if algorithms else "ignore"
+        self.checksums = check_mode(checksums)
+        self.algorithms = check_algorithms(algorithms)
         # Per-run state, made in open() and dropped in close().
         self._ctx: RunContext | None = None
         self.files: PomFiles | None = None
@@ -157,9 +170,11 @@ class MavenRemote(HTTPRemote):
     async def open(self, ctx: RunContext) -> None:
         """Make the run's POM cache and resolver; learn which POMs earlier runs saved."""
         self._ctx = ctx
-        self.sidecars = Sidecars(self._get, self.checksums)
-        self.files = PomFiles(self.base_url, self.sidecars, get_bytes=self._get,
-                              fetch_file=self._fetch_file,
+        self.sidecars = Sidecars(self._get, self.algorithms)
+        self.files = PomFiles(self.base_url, self.sidecars, get_response=self._get_response,
+                              checksums=self.checksums,
+                              temp_dir=getattr(ctx.downloader, "temp_dir", None),
+                              max_size=limits_of(ctx.downloader).metadata_bytes,
                               stored=lambda coords: self._stored(coords)[1])
         self.resolver = PomResolver(self.files.data, self.base_url,
                                     fetch_metadata=self._fetch_metadata,
@@ -192,8 +207,8 @@ class MavenRemote(HTTPRemote):
     async def _get(self, url: str) -> bytes:
         return await self._run.get_bytes(url)
 
-    async def _fetch_file(self, url: str) -> Any:
-        return await self._run.downloader.fetch(url, metadata=True)
+    async def _get_response(self, url: str) -> tuple[bytes, Mapping[str, str]]:
+        return await self._run.downloader.get_bytes(url)
 
     async def _fetch_metadata(self, group: str, artifact: str) -> bytes:
         return await self._run.get_bytes(self.base_url + metadata_path(group, artifact))
@@ -256,7 +271,13 @@ class MavenRemote(HTTPRemote):
             kids = self._follow(effective, exclusions, problems) \
                 if len(effective.dependencies) < 1000 else \
                 await asyncio.to_thread(self._follow, effective, exclusions, problems)
-        tasks = {self._spawn_local(self._child(kid, url)): kid for kid in kids}
+        tasks = {}
+        for kid in kids:
+            if kid.coords in self._claimed and not kid.is_range:
+                # Declared already (so its path was checked): a bare link, no task.
+                yield self._declare(_Found(kid.coords, kid.relation, kid.exclusions, None))
+            else:
+                tasks[self._spawn_local(self._child(kid, url))] = kid
         async for _kid, found, error in self._as_done(tasks):
             if error is not None:
                 problems.append(error)
@@ -402,7 +423,8 @@ class MavenRemote(HTTPRemote):
             return None, None
         mains = [(path, a) for path, a in row["artifacts"].items() if path != rel]
         main_path, main = mains[0] if mains else (None, {})
-        if main_path and not main.get("digests") and self._run.policy != "metadata-only":
+        if (main_path and not main.get("digests") and self._run.policy != "metadata-only"
+                and self.checksums != "ignore"):
             return None, None  # recorded by a metadata-only run: ask its sidecar now
         recipe = _Recipe({**(pom.get("digests") or {}), "sha256": pom["sha256"]}, main_path,
                          dict(main.get("digests") or {}))
@@ -417,7 +439,7 @@ class MavenRemote(HTTPRemote):
             return recipe
         # Metadata-only records the main artifact without fetching it: its sidecar would
         # be a request per POM for a digest nothing checks in this run.
-        lean = self._run.policy == "metadata-only"
+        lean = self._run.policy == "metadata-only" or self.checksums == "ignore"
         guess = artifact_path(coords, "jar") if guess_jar and not lean else None
         jar_sums = (self._spawn_local(self.sidecars.digests(self.base_url + guess))
                     if guess else None)
