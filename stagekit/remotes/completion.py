@@ -16,7 +16,7 @@ __all__ = ["as_done", "retrieve_exception"]
 L = TypeVar("L")
 
 
-def retrieve_exception(task: asyncio.Task[Any]) -> None:
+def retrieve_exception(task: asyncio.Future[Any]) -> None:
     """A done-callback for a task whose error reaches its awaiters another way: it only
     keeps asyncio from logging "exception was never retrieved"."""
     if not task.cancelled():

@@ -15,8 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
-import tempfile
+import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +66,8 @@ class PomFiles:
         self.checksums = check_mode(checksums)
         self._get_response = get_response
         self.temp_dir = temp_dir
+        self._temp_prefix = Path(temp_dir or ".", f"pom-{secrets.token_hex(6)}-")
+        self._written = 0
         self.max_size = max_size
         self.habit = HeaderHabit()
         self._tasks: dict[Coordinates, asyncio.Task[PomFile]] = {}
@@ -90,6 +91,8 @@ class PomFiles:
             task = asyncio.get_running_loop().create_task(self._load(coords))
             task.add_done_callback(retrieve_exception)
             self._tasks[coords] = task
+        elif task.done():
+            return task
         return asyncio.shield(task)
 
     async def data(self, coords: Coordinates) -> bytes:
@@ -102,6 +105,16 @@ class PomFiles:
         if seeded is not None:
             return seeded
         return (await self.get(coords)).data
+
+    def ready(self, coords: Coordinates) -> bytes | None:
+        """The bytes of the POM if they are at hand now (seeded, or fetched and verified)."""
+        seeded = self._seeded.get(coords)
+        if seeded is not None:
+            return seeded
+        task = self._tasks.get(coords)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result().data
 
     def failed(self, coords: Coordinates) -> bool:
         """Whether the fetch of ``coords`` ended in an error (or never happened)."""
@@ -163,16 +176,23 @@ class PomFiles:
         """The verified bytes as a temporary file for the pipeline (a POM is a few KiB:
         written here, not through a worker thread)."""
         assert self.temp_dir is not None
-        fd, name = tempfile.mkstemp(dir=self.temp_dir, prefix="pom-", suffix=".part")
+        path = self._new_temp_path()
         try:
-            with os.fdopen(fd, "wb") as file:
+            with open(path, "xb") as file:  # 'x': never an existing file
                 file.write(data)
         except BaseException:
-            remove_quietly(Path(name))
+            remove_quietly(path)
             raise
-        return DownloadResult(temp_path=Path(name), size=len(data),
+        return DownloadResult(temp_path=path, size=len(data),
                               digests={**digests, "sha256": hashlib.sha256(data).hexdigest()},
                               url=redact_url(url), tries=1, status=200, headers={})
+
+    def _new_temp_path(self) -> Path:
+        # A counter under a random per-run prefix: unique in the run's own temporary
+        # folder without mkstemp's random name per file; open(..., "xb") still refuses
+        # to reuse a name.
+        self._written += 1
+        return self._temp_prefix.with_name(f"{self._temp_prefix.name}{self._written}.part")
 
     async def aclose(self) -> int:
         """Cancel fetches still running and remove temporary files no unit took.

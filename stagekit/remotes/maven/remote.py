@@ -178,7 +178,7 @@ class MavenRemote(HTTPRemote):
                               stored=lambda coords: self._stored(coords)[1])
         self.resolver = PomResolver(self.files.data, self.base_url,
                                     fetch_metadata=self._fetch_metadata,
-                                    limits=limits_of(ctx.downloader))
+                                    limits=limits_of(ctx.downloader), ready=self.files.ready)
         self._claimed: set[Coordinates] = set()
         self._recipes: dict[Coordinates, asyncio.Task[_Recipe]] = {}
         self._saved_before: set[str] = (
