@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 __all__ = ["as_done", "retrieve_exception"]
 
 L = TypeVar("L")
+F = TypeVar("F", bound="asyncio.Future[Any]")
 
 
 def retrieve_exception(task: asyncio.Future[Any]) -> None:
@@ -24,13 +25,13 @@ def retrieve_exception(task: asyncio.Future[Any]) -> None:
 
 
 async def as_done(
-    tasks: Mapping[asyncio.Task[Any], L], reraise: tuple[type[BaseException], ...] = ()
+    tasks: Mapping[F, L], reraise: tuple[type[BaseException], ...] = ()
 ) -> AsyncIterator[tuple[L, Any, BaseException | None]]:
     """``(label, result, error)`` per task as it finishes; cancels the rest on exit.
 
     An error of one of the ``reraise`` types is raised here instead of yielded.
     """
-    finished: asyncio.Queue[asyncio.Task[Any]] = asyncio.Queue()
+    finished: asyncio.Queue[F] = asyncio.Queue()
     for task in tasks:
         task.add_done_callback(finished.put_nowait)
     left = len(tasks)

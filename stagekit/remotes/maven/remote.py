@@ -18,7 +18,7 @@ import logging
 import warnings
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stagekit.context import RunContext
 from stagekit.errors import (
@@ -56,6 +56,8 @@ __all__ = ["MavenPom", "MavenRemote"]
 log = logging.getLogger(__name__)
 
 Exclusions = frozenset[tuple[str, str]]
+T = TypeVar("T")
+F = TypeVar("F", bound="asyncio.Future[Any]")
 # Parents and BOMs are nearly always pom-packaged: do not guess a jar sidecar for them.
 _MODEL_RELATIONS = ("parent", "import")
 
@@ -97,6 +99,25 @@ class _Found:
     exclusions: Exclusions
     recipe: _Recipe | None  # None: already declared by another path
 
+
+
+def _relay(task: asyncio.Future[T]) -> asyncio.Future[T]:
+    """A future with ``task``'s outcome: cancelling it (when a discover() ends early)
+    leaves the shared ``task`` running, as `asyncio.shield` would, without a coroutine."""
+    outer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+    def relay(done: asyncio.Future[T]) -> None:
+        if outer.done():
+            return
+        if done.cancelled():
+            outer.cancel()
+        elif (error := done.exception()) is not None:
+            outer.set_exception(error)
+        else:
+            outer.set_result(done.result())
+
+    task.add_done_callback(relay)
+    return outer
 
 
 def _parse_root(text: str) -> tuple[str, str, str | None]:
@@ -271,18 +292,30 @@ class MavenRemote(HTTPRemote):
             kids = self._follow(effective, exclusions, problems) \
                 if len(effective.dependencies) < 1000 else \
                 await asyncio.to_thread(self._follow, effective, exclusions, problems)
-        tasks = {}
+        waits: dict[asyncio.Future[Any], Child] = {}
         for kid in kids:
-            if kid.coords in self._claimed and not kid.is_range:
+            if kid.is_range:
+                waits[self._spawn_local(self._child(kid, url))] = kid
+            elif kid.coords in self._claimed:
                 # Declared already (so its path was checked): a bare link, no task.
                 yield self._declare(_Found(kid.coords, kid.relation, kid.exclusions, None))
             else:
-                tasks[self._spawn_local(self._child(kid, url))] = kid
-        async for _kid, found, error in self._as_done(tasks):
+                try:
+                    self._check_path(kid, url)
+                except MetadataError as exc:
+                    problems.append(exc)
+                    continue
+                recipe = self._recipe_task(kid.coords, kid.relation not in _MODEL_RELATIONS)
+                if recipe.done() and not recipe.cancelled() and recipe.exception() is None:
+                    yield self._declare(self._found(kid, recipe.result()))
+                else:  # one plain future per edge, not a task: the recipe is shared
+                    waits[_relay(recipe)] = kid
+        async for kid, result, error in self._as_done(waits):
             if error is not None:
                 problems.append(error)
             else:
-                yield self._declare(found)
+                yield self._declare(result if isinstance(result, _Found)
+                                    else self._found(kid, result))
         if problems:
             raise _combine(url, problems)
 
@@ -335,13 +368,23 @@ class MavenRemote(HTTPRemote):
         error.__cause__ = exc
         return error
 
-    async def _child(self, kid: Child, url: str) -> _Found:
-        assert self.resolver is not None
+    @staticmethod
+    def _check_path(kid: Child, url: str) -> None:
         try:  # coordinates become URL paths: refuse '..', '/x', '\\' before any request
             safe_relative_path(pom_path(kid.coords), what=f"layout path of {kid.coords}")
         except UnsafePathError as exc:
             raise MetadataError(f"{url}: {kid.relation} {kid.coords}: {exc}", url=url,
                                 field=kid.relation) from None
+
+    def _found(self, kid: Child, recipe: _Recipe) -> _Found:
+        """``kid`` ready to declare (a bare link if another path declared it meanwhile)."""
+        if kid.coords in self._claimed:
+            return _Found(kid.coords, kid.relation, kid.exclusions, None)
+        return _Found(kid.coords, kid.relation, kid.exclusions, recipe)
+
+    async def _child(self, kid: Child, url: str) -> _Found:
+        assert self.resolver is not None
+        self._check_path(kid, url)
         if kid.is_range:
             try:
                 kid = await self.resolver.resolve_child(kid)
@@ -396,11 +439,16 @@ class MavenRemote(HTTPRemote):
         return DeclarativeContent(unit, artifacts, extra_data=extra, relation=found.relation)
 
     async def _recipe(self, coords: Coordinates, *, guess_jar: bool) -> _Recipe:
+        task = self._recipe_task(coords, guess_jar)
+        return task.result() if task.done() else await asyncio.shield(task)
+
+    def _recipe_task(self, coords: Coordinates, guess_jar: bool) -> asyncio.Task[_Recipe]:
+        """The one task preparing the unit of ``coords`` (fetch, verify, read packaging)."""
         task = self._recipes.get(coords)
         if task is None:
             task = self._spawn_local(self._make_recipe(coords, guess_jar))
             self._recipes[coords] = task
-        return await asyncio.shield(task)
+        return task
 
     def _stored(self, coords: Coordinates) -> tuple[_Recipe | None, bytes | None]:
         """The recipe and bytes of a POM an earlier run stored, from the catalog and store.
@@ -487,7 +535,7 @@ class MavenRemote(HTTPRemote):
         task.add_done_callback(retrieve_exception)
         return task
 
-    async def _as_done(self, tasks: dict[asyncio.Task[Any], Any]) -> AsyncIterator[
+    async def _as_done(self, tasks: Mapping[F, Any]) -> AsyncIterator[
         tuple[Any, Any, StagekitError | None]
     ]:
         """``(label, result, error)`` per task as each finishes; cancels the rest on exit."""
