@@ -70,7 +70,7 @@ class PomFiles:
         self._written = 0
         self.max_size = max_size
         self.habit = HeaderHabit()
-        self._tasks: dict[Coordinates, asyncio.Task[PomFile]] = {}
+        self._tasks: dict[Coordinates, asyncio.Future[PomFile]] = {}
         self._seeded: dict[Coordinates, bytes] = {}
         self.requests = 0
         self.verified_by_header = 0
@@ -94,6 +94,33 @@ class PomFiles:
         elif task.done():
             return task
         return asyncio.shield(task)
+
+    async def fetch_here(self, coords: Coordinates) -> PomFile:
+        """`get`, fetching in the calling task when no one asked for ``coords`` yet.
+
+        For a caller that is itself the one task preparing ``coords``: other callers
+        wait on the same result, and no second task is made for the fetch.
+        """
+        if coords in self._tasks:
+            return await self.get(coords)
+        future: asyncio.Future[PomFile] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(retrieve_exception)
+        self._tasks[coords] = future
+        try:
+            pom = await self._load(coords)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            if not future.done():
+                future.set_exception(exc)
+            raise
+        if future.done():  # cancelled by aclose() meanwhile: nobody takes the file
+            if pom.download is not None:
+                remove_quietly(pom.download.temp_path)
+            raise asyncio.CancelledError
+        future.set_result(pom)
+        return pom
 
     async def data(self, coords: Coordinates) -> bytes:
         """The bytes of the POM (for `PomResolver`): seeded from the store, else fetched."""

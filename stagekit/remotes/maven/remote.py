@@ -493,7 +493,7 @@ class MavenRemote(HTTPRemote):
                     if guess else None)
         try:
             try:
-                pom = await self.files.get(coords)
+                pom = await self.files.fetch_here(coords)
             except LimitExceededError:
                 raise  # a POM past its cap fails here, not fetched again by the pipeline
             except DownloadError as exc:
