@@ -5,10 +5,11 @@ artifact (deferred). A saved POM's children are its parent, the BOMs its model i
 and its dependencies in the chosen scopes, with versions from dependencyManagement along
 the parent chain and imported BOMs and ``${...}`` interpolated (`PomResolver`).
 
-Order of work: a child's POM and sidecars are fetched while its parent is explored (the
+Order of work: a child's POM is fetched and verified while its parent is explored (the
 packaging decides its main artifact), all children of a POM at once; the fetched POM
-feeds the resolver and, when possible, the pipeline (see `stagekit.remotes.maven.pomfiles`),
-so each POM costs one request plus its sidecars.
+feeds the resolver and the pipeline (see `stagekit.remotes.maven.pomfiles`), so each POM
+costs one request when its answer carries a checksum header, else one more for its
+sidecar (`stagekit.remotes.maven.checksums`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from stagekit.models import (
 )
 from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
-from stagekit.remotes.completion import as_done, retrieve_exception
+from stagekit.remotes.completion import as_done, relay, retrieve_exception
 from stagekit.remotes.maven.checksums import check_algorithms, check_mode
 from stagekit.remotes.maven.children import Child, children_of, revisit_exclusions
 from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
@@ -56,7 +57,6 @@ __all__ = ["MavenPom", "MavenRemote"]
 log = logging.getLogger(__name__)
 
 Exclusions = frozenset[tuple[str, str]]
-T = TypeVar("T")
 F = TypeVar("F", bound="asyncio.Future[Any]")
 # Parents and BOMs are nearly always pom-packaged: do not guess a jar sidecar for them.
 _MODEL_RELATIONS = ("parent", "import")
@@ -99,25 +99,6 @@ class _Found:
     exclusions: Exclusions
     recipe: _Recipe | None  # None: already declared by another path
 
-
-
-def _relay(task: asyncio.Future[T]) -> asyncio.Future[T]:
-    """A future with ``task``'s outcome: cancelling it (when a discover() ends early)
-    leaves the shared ``task`` running, as `asyncio.shield` would, without a coroutine."""
-    outer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-
-    def relay(done: asyncio.Future[T]) -> None:
-        if outer.done():
-            return
-        if done.cancelled():
-            outer.cancel()
-        elif (error := done.exception()) is not None:
-            outer.set_exception(error)
-        else:
-            outer.set_result(done.result())
-
-    task.add_done_callback(relay)
-    return outer
 
 
 def _parse_root(text: str) -> tuple[str, str, str | None]:
@@ -309,7 +290,7 @@ class MavenRemote(HTTPRemote):
                 if recipe.done() and not recipe.cancelled() and recipe.exception() is None:
                     yield self._declare(self._found(kid, recipe.result()))
                 else:  # one plain future per edge, not a task: the recipe is shared
-                    waits[_relay(recipe)] = kid
+                    waits[relay(recipe)] = kid
         async for kid, result, error in self._as_done(waits):
             if error is not None:
                 problems.append(error)
