@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from stagekit.urls import redact_url
 __all__ = ["PomFile", "PomFiles"]
 
 log = logging.getLogger(__name__)
+
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 
 GetResponse = Callable[[str], Awaitable[tuple[bytes, Mapping[str, str]]]]
 
@@ -204,20 +207,24 @@ class PomFiles:
         written here, not through a worker thread)."""
         assert self.temp_dir is not None
         path = self._new_temp_path()
+        # O_EXCL: never an existing file. Plain os calls: no buffered file object per POM.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)
         try:
-            with open(path, "xb") as file:  # 'x': never an existing file
-                file.write(data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
         except BaseException:
+            os.close(fd)
             remove_quietly(path)
             raise
+        os.close(fd)
         return DownloadResult(temp_path=path, size=len(data),
                               digests={**digests, "sha256": hashlib.sha256(data).hexdigest()},
                               url=redact_url(url), tries=1, status=200, headers={})
 
     def _new_temp_path(self) -> Path:
         # A counter under a random per-run prefix: unique in the run's own temporary
-        # folder without mkstemp's random name per file; open(..., "xb") still refuses
-        # to reuse a name.
+        # folder without mkstemp's random name per file; O_EXCL still refuses to reuse one.
         self._written += 1
         return self._temp_prefix.with_name(f"{self._temp_prefix.name}{self._written}.part")
 
