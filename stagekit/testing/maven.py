@@ -27,6 +27,7 @@ from stagekit.testing.maven_build import (
 )
 from stagekit.testing.maven_scenarios import (
     add_bom,
+    add_conflict,
     add_cycle,
     add_deep,
     add_diamond,
@@ -75,6 +76,7 @@ def make_maven_repo(
     exclusions: bool = False,
     per_path_exclusions: bool = False,
     deep: int = 0,
+    conflict: bool = False,
     optional_missing: bool = True,
     test_scoped: bool = True,
     with_sidecars: bool = True,
@@ -89,6 +91,7 @@ def make_maven_repo(
     versions are written literally, as ``${project.version}`` or from parent properties.
     ``cycle`` adds back edges to it; ``optional_missing`` / ``test_scoped`` add optional and
     test/provided dependencies whose POMs are missing (never followed by default).
+    ``conflict`` adds one group:artifact reached at two versions (Maven's conflict column).
     Each scenario switch adds that scenario's POMs and root (disjoint groupIds).
     ``jar_size`` is the payload size inside each jar. ``checksum_headers`` (one of
     `CHECKSUM_HEADER_STYLES`: ``"x-checksum"``, ``"nexus-etag"``) makes every file's
@@ -117,6 +120,8 @@ def make_maven_repo(
         add_per_path_exclusions(b)
     if deep > 0:
         add_deep(b, deep)
+    if conflict:
+        add_conflict(b)
     return b.build()
 
 
