@@ -12,17 +12,37 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
-__all__ = ["as_done", "retrieve_exception"]
+__all__ = ["as_done", "relay", "retrieve_exception"]
 
 L = TypeVar("L")
 A = TypeVar("A", bound=Awaitable[Any])
+T = TypeVar("T")
 
 
-def retrieve_exception(task: asyncio.Task[Any]) -> None:
+def retrieve_exception(task: asyncio.Future[Any]) -> None:
     """A done-callback for a task whose error reaches its awaiters another way: it only
     keeps asyncio from logging "exception was never retrieved"."""
     if not task.cancelled():
         task.exception()
+
+
+def relay(task: asyncio.Future[T]) -> asyncio.Future[T]:
+    """A future with ``task``'s outcome. Cancelling it (as `as_done` does on exit) leaves
+    a shared ``task`` running, as `asyncio.shield` would, without a coroutine per waiter."""
+    outer: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+    def copy(done: asyncio.Future[T]) -> None:
+        if outer.done():
+            return
+        if done.cancelled():
+            outer.cancel()
+        elif (error := done.exception()) is not None:
+            outer.set_exception(error)
+        else:
+            outer.set_result(done.result())
+
+    task.add_done_callback(copy)
+    return outer
 
 
 async def as_done(

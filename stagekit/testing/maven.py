@@ -1,8 +1,9 @@
 """Generated Maven repositories (Maven 2 layout) with a known answer, for the fixture server.
 
 Each repository serves, per POM, the ``.pom``, the main artifact (``.jar`` unless the
-packaging is ``pom``), ``.sha1``/``.md5`` sidecars (hex only, as Maven writes them) and an
-artifact-level ``maven-metadata.xml`` per ``groupId:artifactId``. ``repo.roots`` lists the
+packaging is ``pom``), ``.sha1``/``.md5`` sidecars (hex only, as Maven writes them),
+optionally checksum headers with each answer (``checksum_headers=``), and an artifact-level
+``maven-metadata.xml`` per ``groupId:artifactId``. ``repo.roots`` lists the
 root ``g:a:v``; ``repo.expected`` is the answer of an explorer with default settings
 (scopes compile and runtime, no optional dependencies, no depth limit): units
 ``maven.pom:g:a:v`` at their shortest depth, their ``.pom`` (fetched) and main artifact
@@ -16,7 +17,14 @@ the exploration order.
 
 from __future__ import annotations
 
-from stagekit.testing.maven_build import GenDep, GenPom, MavenRepo, MavenRepoBuilder
+from stagekit.testing.maven_build import (
+    CHECKSUM_HEADER_STYLES,
+    GenDep,
+    GenPom,
+    MavenRepo,
+    MavenRepoBuilder,
+    checksum_headers,
+)
 from stagekit.testing.maven_scenarios import (
     add_bom,
     add_conflict,
@@ -32,10 +40,12 @@ from stagekit.testing.maven_scenarios import (
 )
 
 __all__ = [
+    "CHECKSUM_HEADER_STYLES",
     "GenDep",
     "GenPom",
     "MavenRepo",
     "MavenRepoBuilder",
+    "checksum_headers",
     "make_maven_repo",
     "scenario_bom",
     "scenario_cycle",
@@ -71,6 +81,7 @@ def make_maven_repo(
     test_scoped: bool = True,
     with_sidecars: bool = True,
     prefix: str = "",
+    checksum_headers: str = "",
 ) -> MavenRepo:
     """A repository of a random layered graph of ``n_poms`` POMs plus the chosen scenarios.
 
@@ -82,10 +93,12 @@ def make_maven_repo(
     test/provided dependencies whose POMs are missing (never followed by default).
     ``conflict`` adds one group:artifact reached at two versions (Maven's conflict column).
     Each scenario switch adds that scenario's POMs and root (disjoint groupIds).
-    ``jar_size`` is the payload size inside each jar. Same arguments, same bytes.
+    ``jar_size`` is the payload size inside each jar. ``checksum_headers`` (one of
+    `CHECKSUM_HEADER_STYLES`: ``"x-checksum"``, ``"nexus-etag"``) makes every file's
+    answer carry its digest, as repository managers send it. Same arguments, same bytes.
     """
     b = MavenRepoBuilder(seed=seed, jar_size=jar_size, with_sidecars=with_sidecars,
-                         prefix=prefix)
+                         prefix=prefix, checksum_headers=checksum_headers)
     if n_poms > 0:
         add_wide(b, n_poms, depth=depth, fanout=fanout, back_edges=cycle,
                  optional_missing=optional_missing, test_scoped=test_scoped)

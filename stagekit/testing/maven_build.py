@@ -26,7 +26,16 @@ from xml.sax.saxutils import escape
 
 from stagekit.testing.repo import Expected, ExpectedArtifact, ExpectedUnit, Repo, StaticFile
 
-__all__ = ["GenDep", "GenEdge", "GenPom", "MavenRepo", "MavenRepoBuilder", "layout_dir"]
+__all__ = [
+    "CHECKSUM_HEADER_STYLES",
+    "GenDep",
+    "GenEdge",
+    "GenPom",
+    "MavenRepo",
+    "MavenRepoBuilder",
+    "checksum_headers",
+    "layout_dir",
+]
 
 POM_NS = "http://maven.apache.org/POM/4.0.0"
 FOLLOWED_SCOPES = ("compile", "runtime")
@@ -117,6 +126,22 @@ class GenPom:
              exclusions: tuple[tuple[str, str], ...] | frozenset[tuple[str, str]] = ()) -> None:
         """Record a discovery edge this POM means."""
         self.edges.append(GenEdge(target, relation, optional, frozenset(exclusions)))
+
+
+#: How a repository sends a file's digest with it: not at all, ``X-Checksum-Sha1`` and
+#: ``X-Checksum-Md5`` headers (as Artifactory and the big public repositories do), or a
+#: Nexus-style ``ETag: "{SHA1{hex}}"``.
+CHECKSUM_HEADER_STYLES = ("", "x-checksum", "nexus-etag")
+
+
+def checksum_headers(body: bytes, style: str) -> tuple[tuple[str, str], ...]:
+    """The checksum headers a repository of ``style`` sends with ``body``."""
+    if style == "x-checksum":
+        return (("X-Checksum-Sha1", hashlib.sha1(body).hexdigest()),
+                ("X-Checksum-Md5", hashlib.md5(body).hexdigest()))
+    if style == "nexus-etag":
+        return (("ETag", f'"{{SHA1{{{hashlib.sha1(body).hexdigest()}}}}}"'),)
+    return ()
 
 
 def _el(name: str, value: str | None, indent: str) -> str:
@@ -218,9 +243,13 @@ class MavenRepoBuilder:
     """Collects POMs and roots, then renders files and computes the expected answer."""
 
     def __init__(self, *, seed: int = 0, jar_size: int = 256, with_sidecars: bool = True,
-                 prefix: str = "") -> None:
+                 prefix: str = "", checksum_headers: str = "") -> None:
         if prefix and not prefix.endswith("/"):
             prefix += "/"
+        if checksum_headers not in CHECKSUM_HEADER_STYLES:
+            raise ValueError(f"checksum_headers={checksum_headers!r}: choose from "
+                             f"{', '.join(map(repr, CHECKSUM_HEADER_STYLES))}")
+        self.checksum_headers = checksum_headers
         self.rng = random.Random(seed)
         self.jar_size = jar_size
         self.with_sidecars = with_sidecars
@@ -236,7 +265,8 @@ class MavenRepoBuilder:
         return pom
 
     def _put(self, files: dict[str, StaticFile], path: str, body: bytes, ctype: str) -> None:
-        files[self.prefix + path] = StaticFile(body, ctype)
+        headers = checksum_headers(body, self.checksum_headers)
+        files[self.prefix + path] = StaticFile(body, ctype, headers=headers)
         if self.with_sidecars:
             files[self.prefix + path + ".sha1"] = StaticFile(
                 hashlib.sha1(body).hexdigest().encode(), "text/plain")

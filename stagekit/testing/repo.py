@@ -23,11 +23,14 @@ class StaticFile:
     ``variants`` are other representations of the same resource (other Content-Types);
     the server picks the one the request's ``Accept`` header prefers (this one on a tie
     or without ``Accept``), and answers 406 when ``Accept`` allows none of them.
+    ``headers`` are sent with it as they are (e.g. the ``X-Checksum-Sha1`` a Maven
+    repository manager adds), after the server's own.
     """
 
     body: bytes
     content_type: str = "application/octet-stream"
     variants: tuple[StaticFile, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

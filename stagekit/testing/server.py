@@ -303,7 +303,8 @@ class Server:
         body = static.body
         size = len(body)
         headers = {"Content-Type": static.content_type, "Accept-Ranges": "bytes",
-                   "ETag": self._etag(path + "\0" + static.content_type, body), **vary}
+                   "ETag": self._etag(path + "\0" + static.content_type, body), **vary,
+                   **dict(static.headers)}
         if request.headers.get("If-None-Match") == headers["ETag"]:
             return web.Response(status=304, headers=headers)
         range_header = request.headers.get("Range")

@@ -410,3 +410,24 @@ async def test_cancelled_caller_does_not_cancel_the_shared_fetch_and_aclose_clea
         pending.cancel()
         await asyncio.gather(pending, return_exceptions=True)
         no_leftover_tasks()
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-8-sig"])
+def test_entities_are_refused_whatever_the_encoding(encoding):
+    # The quick parser takes only documents whose bytes show no DOCTYPE in ASCII markup:
+    # a DOCTYPE hidden by another encoding must still reach the defused parser.
+    text = (f'<?xml version="1.0" encoding="{encoding.removesuffix("-sig")}"?>'
+            '<!DOCTYPE p [<!ENTITY x "x">]><project><artifactId>&x;</artifactId></project>')
+    data = text.encode(encoding)
+    if encoding == "utf-16-le":
+        data = text.replace(' encoding="utf-16-le"', "").encode("utf-16")
+    with pytest.raises(MetadataError, match="forbidden"):
+        parse_pom(data, url="u")
+
+
+def test_pom_in_another_encoding_is_read():
+    text = ('<?xml version="1.0" encoding="ISO-8859-1"?>'
+            "<project><artifactId>caf\u00e9</artifactId><version>1</version></project>")
+    assert parse_pom(text.encode("latin-1"), url="u").artifact == "caf\u00e9"
+    text16 = "<project><artifactId>b</artifactId><version>2</version></project>"
+    assert parse_pom(text16.encode("utf-16"), url="u").version == "2"

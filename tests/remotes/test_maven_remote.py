@@ -306,7 +306,7 @@ async def test_optional_and_test_scopes_are_followed_when_asked(tmp_path):
 def test_unit_key_and_bad_arguments():
     assert MavenPom("g", "a", "1").key == "maven.pom:g:a:1"
     with pytest.raises(ValueError, match="sidecar"):
-        MavenRemote("http://127.0.0.1/", ["g:a:1"], checksums=("crc32",))
+        MavenRemote("http://127.0.0.1/", ["g:a:1"], algorithms=("crc32",))
 
 
 @pytest.mark.parametrize("policy", ["metadata-only", "immediate"])

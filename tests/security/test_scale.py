@@ -43,7 +43,7 @@ async def test_eighty_thousand_versions_resolve_quickly_off_the_loop(tmp_path):
         base = add_files(evil, "maven", files)
         started = time.monotonic()
         async with LoopLag() as lag:
-            run = await explore(MavenRemote(base, ["org.ex:app"], checksums=()),
+            run = await explore(MavenRemote(base, ["org.ex:app"], checksums="ignore"),
                                 Store(tmp_path / "store"))
         took = time.monotonic() - started
     assert statuses(run) == {"maven.pom:org.ex:app:1.79.999": "downloaded"}
@@ -59,7 +59,7 @@ async def test_fifty_thousand_bad_dependencies_fail_the_pom_once(tmp_path):
             "org/ex/app/1.0/app-1.0.pom": pom("org.ex", "app", "1.0", dependencies=deps)})
         started = time.monotonic()
         async with LoopLag() as lag:
-            run = await explore(MavenRemote(base, ["org.ex:app:1.0"], checksums=()),
+            run = await explore(MavenRemote(base, ["org.ex:app:1.0"], checksums="ignore"),
                                 Store(tmp_path / "store"))
         took = time.monotonic() - started
     error = dict(run.errors)["maven.pom:org.ex:app:1.0"]
@@ -75,7 +75,7 @@ async def test_a_parent_chain_of_two_thousand_stops_at_the_limit(tmp_path):
     async with hostile_server() as evil:
         base = add_files(evil, "maven", files)
         with PeakRSS() as peak:
-            run = await explore(MavenRemote(base, ["org.ex:p0:1"], checksums=()),
+            run = await explore(MavenRemote(base, ["org.ex:p0:1"], checksums="ignore"),
                                 Store(tmp_path / "store"))
     error = dict(run.errors)["maven.pom:org.ex:p0:1"]
     assert "more than 100 parent POMs in a chain (Limits.parent_chain)" in error

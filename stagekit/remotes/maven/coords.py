@@ -7,6 +7,8 @@ segment after percent-decoding (`stagekit.urls.safe_segments`): ``%2e%2e``, ``..
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 
 from stagekit.errors import MetadataError
@@ -100,15 +102,31 @@ def group_path(group: str) -> str:
     return group.replace(".", "/")
 
 
+# A segment made of these only cannot decode to anything (no '%') nor hold a separator
+# or a control character: it is safe unless it is '.' or '..'.
+_PLAIN = re.compile(r"[A-Za-z0-9._+~-]+")
+
+
+def _checked(path: str, what: str) -> str:
+    """`safe_segments`, with a quick answer for the plain paths real coordinates make."""
+    if _PLAIN.fullmatch(path.replace("/", "")) and not any(
+            seg in ("", ".", "..") for seg in path.split("/")):
+        return path
+    return safe_segments(path, what=what)
+
+
+@functools.lru_cache(maxsize=16384)
 def _version_dir(c: Coordinates) -> str:
-    return safe_segments(f"{group_path(c.group)}/{c.artifact}/{c.version}",
-                         what=f"layout path of {c}")
+    # Every layout path of a POM starts here: checked once per coordinates, then reused.
+    return _checked(f"{group_path(c.group)}/{c.artifact}/{c.version}",
+                    what=f"layout path of {c}")
 
 
+@functools.lru_cache(maxsize=16384)
 def pom_path(c: Coordinates) -> str:
     """Layout path of the POM: ``g/r/o/u/p/artifact/version/artifact-version.pom``."""
-    return safe_segments(f"{_version_dir(c)}/{c.artifact}-{c.version}.pom",
-                         what=f"layout path of {c}")
+    return _checked(f"{_version_dir(c)}/{c.artifact}-{c.version}.pom",
+                    what=f"layout path of {c}")
 
 
 def artifact_path(c: Coordinates, packaging: str, classifier: str | None = None) -> str | None:
@@ -117,14 +135,14 @@ def artifact_path(c: Coordinates, packaging: str, classifier: str | None = None)
     if extension is None:
         return None
     suffix = f"-{classifier}" if classifier else ""
-    return safe_segments(f"{_version_dir(c)}/{c.artifact}-{c.version}{suffix}.{extension}",
-                         what=f"layout path of {c}")
+    return _checked(f"{_version_dir(c)}/{c.artifact}-{c.version}{suffix}.{extension}",
+                    what=f"layout path of {c}")
 
 
 def metadata_path(group: str, artifact: str) -> str:
     """Layout path of the artifact-level ``maven-metadata.xml`` (lists the versions)."""
-    return safe_segments(f"{group_path(group)}/{artifact}/maven-metadata.xml",
-                         what=f"layout path of {group}:{artifact}")
+    return _checked(f"{group_path(group)}/{artifact}/maven-metadata.xml",
+                    what=f"layout path of {group}:{artifact}")
 
 
 def sidecar_path(path: str, algorithm: str) -> str:

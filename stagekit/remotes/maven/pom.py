@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
 from stagekit.errors import MetadataError
-from stagekit.remotes.maven.xmlutil import child, children, local_name, parse_xml, text_of
+from stagekit.remotes.maven.xmlutil import (
+    children,
+    first_children,
+    full_text,
+    local_name,
+    parse_xml,
+)
 
 __all__ = ["RawDependency", "RawParent", "RawPom", "RawRelocation", "parse_pom"]
 
@@ -68,35 +74,37 @@ class RawPom:
     name: str | None = None
 
 
+def _text(element: Element | None) -> str | None:
+    return None if element is None else (full_text(element) or None)
+
+
 def _dependency(element: Element, where: str, url: str) -> RawDependency:
     # One pass over the children instead of one per field: a POM may list 50,000.
-    first: dict[str, Element] = {}
-    for e in element:
-        first.setdefault(local_name(e), e)
-
-    def field(name: str) -> str | None:
-        return text_of(first.get(name))
-
+    first = first_children(element)
+    get = first.get
     exclusions = []
-    for ex in children(first.get("exclusions"), "exclusion"):
+    for ex in children(get("exclusions"), "exclusion"):
         # A missing part is read as "*": Maven requires both, but rejecting would lose the POM.
-        exclusions.append((text_of(ex, "groupId") or "*", text_of(ex, "artifactId") or "*"))
+        parts = first_children(ex)
+        exclusions.append((_text(parts.get("groupId")) or "*",
+                           _text(parts.get("artifactId")) or "*"))
     return RawDependency(
-        group=field("groupId"),
-        artifact=field("artifactId"),
-        version=field("version"),
-        type=field("type"),
-        classifier=field("classifier"),
-        scope=field("scope"),
-        optional=field("optional"),
+        group=_text(get("groupId")),
+        artifact=_text(get("artifactId")),
+        version=_text(get("version")),
+        type=_text(get("type")),
+        classifier=_text(get("classifier")),
+        scope=_text(get("scope")),
+        optional=_text(get("optional")),
         exclusions=tuple(exclusions),
         where=where,
         source_url=url,
     )
 
 
-def _dependencies(section: Element | None, prefix: str, url: str) -> tuple[RawDependency, ...]:
-    found = children(child(section, "dependencies"), "dependency")
+def _dependencies(section: dict[str, Element], prefix: str,
+                  url: str) -> tuple[RawDependency, ...]:
+    found = children(section.get("dependencies"), "dependency")
     return tuple(
         _dependency(e, f"{prefix}dependencies/dependency[{i}]", url)
         for i, e in enumerate(found, start=1)
@@ -115,42 +123,47 @@ def parse_pom(data: bytes, *, url: str) -> RawPom:
         raise MetadataError(
             f"{url}: root element is <{local_name(root)}>, expected <project>", url=url
         )
-    artifact = text_of(root, "artifactId")
+    top = first_children(root)
+    artifact = _text(top.get("artifactId"))
     if artifact is None:
         raise MetadataError(f"{url}: project/artifactId is missing", url=url, field="artifactId")
-    parent_el = child(root, "parent")
+    parent_el = top.get("parent")
     parent = None
     if parent_el is not None:
+        p = first_children(parent_el)
         parent = RawParent(
-            group=text_of(parent_el, "groupId"),
-            artifact=text_of(parent_el, "artifactId"),
-            version=text_of(parent_el, "version"),
-            relative_path=text_of(parent_el, "relativePath"),
+            group=_text(p.get("groupId")),
+            artifact=_text(p.get("artifactId")),
+            version=_text(p.get("version")),
+            relative_path=_text(p.get("relativePath")),
         )
     properties: dict[str, str] = {}
-    for prop in list(child(root, "properties") or ()):
+    props = top.get("properties")
+    for prop in () if props is None else list(props):
         name = local_name(prop)
         if name:
-            properties[name] = "".join(prop.itertext()).strip()
+            properties[name] = full_text(prop)
     relocation = None
-    reloc_el = child(child(root, "distributionManagement"), "relocation")
+    reloc_el = first_children(top.get("distributionManagement")).get("relocation")
     if reloc_el is not None:
+        r = first_children(reloc_el)
         relocation = RawRelocation(
-            group=text_of(reloc_el, "groupId"),
-            artifact=text_of(reloc_el, "artifactId"),
-            version=text_of(reloc_el, "version"),
-            message=text_of(reloc_el, "message"),
+            group=_text(r.get("groupId")),
+            artifact=_text(r.get("artifactId")),
+            version=_text(r.get("version")),
+            message=_text(r.get("message")),
         )
     return RawPom(
         url=url,
-        group=text_of(root, "groupId"),
+        group=_text(top.get("groupId")),
         artifact=artifact,
-        version=text_of(root, "version"),
-        packaging=text_of(root, "packaging"),
+        version=_text(top.get("version")),
+        packaging=_text(top.get("packaging")),
         parent=parent,
         properties=properties,
-        management=_dependencies(child(root, "dependencyManagement"), "dependencyManagement/", url),
-        dependencies=_dependencies(root, "", url),
+        management=_dependencies(first_children(top.get("dependencyManagement")),
+                                 "dependencyManagement/", url),
+        dependencies=_dependencies(top, "", url),
         relocation=relocation,
-        name=text_of(root, "name"),
+        name=_text(top.get("name")),
     )

@@ -1,39 +1,47 @@
-"""`PomFiles`: each POM fetched once, with its sidecars, for both the resolver and its unit.
+"""`PomFiles`: each POM fetched once, verified, for both the resolver and its unit.
 
 A POM must be read before its unit can be declared (the packaging decides the main
 artifact), and the resolver reads parents and BOMs too. So every POM is fetched here, once,
-and verified against its sidecar. When the run's downloader writes into the store's
-temporary directory (``handoff=True``), the verified temporary file is handed to the unit's
-``.pom`` artifact (``DeclarativeArtifact.download``), which `ArtifactSaver` then moves into
-the store: one request per POM instead of two, one round trip per level instead of two.
+and verified against the digest its answer's checksum header or its sidecar gives (see
+`stagekit.remotes.maven.checksums`). With a ``temp_dir`` (the run's downloader's, inside
+the store), the verified bytes are written to a temporary file there and handed to the
+unit's ``.pom`` artifact (``DeclarativeArtifact.download``), which `ArtifactSaver` then
+moves into the store: the pipeline does not fetch the POM a second time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from stagekit.download import DownloadResult
 from stagekit.download.hashing import remove_quietly
 from stagekit.errors import DownloadError
 from stagekit.remotes.completion import retrieve_exception
+from stagekit.remotes.maven.checksums import HeaderHabit, check_mode, header_digests
 from stagekit.remotes.maven.coords import Coordinates, pom_path
 from stagekit.remotes.maven.sidecars import Sidecars, verify_bytes
+from stagekit.urls import redact_url
 
 __all__ = ["PomFile", "PomFiles"]
 
 log = logging.getLogger(__name__)
 
-FetchFile = Callable[[str], Awaitable[DownloadResult]]
-GetBytes = Callable[[str], Awaitable[bytes]]
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+GetResponse = Callable[[str], Awaitable[tuple[bytes, Mapping[str, str]]]]
 
 
 @dataclass(slots=True, eq=False)
 class PomFile:
-    """A fetched POM: its bytes, the sidecar digests it matched, and its temporary file.
+    """A fetched POM: its bytes, the digests it matched, and its temporary file.
 
     ``download`` is the verified temporary file until a unit takes it (then None).
     """
@@ -44,40 +52,78 @@ class PomFile:
     download: DownloadResult | None = None
 
 
-
 class PomFiles:
-    """Fetches POMs by coordinates, once each, sharing in-flight fetches between callers."""
+    """Fetches POMs by coordinates, once each, sharing in-flight fetches between callers.
 
-    def __init__(self, base_url: str, sidecars: Sidecars, *, get_bytes: GetBytes,
-                 fetch_file: FetchFile | None = None, max_size: int = 16 * 1024 * 1024,
+    ``get_response(url)`` returns a body and its response headers. ``checksums`` is the
+    mode of `stagekit.remotes.maven.checksums` (which digest a POM must match).
+    """
+
+    def __init__(self, base_url: str, sidecars: Sidecars, *, get_response: GetResponse,
+                 checksums: str = "header-or-sidecar", temp_dir: Path | None = None,
+                 max_size: int = 16 * 1024 * 1024,
                  stored: Callable[[Coordinates], bytes | None] | None = None) -> None:
         self.base_url = base_url
         self._stored = stored
         self.sidecars = sidecars
-        self._get_bytes = get_bytes
-        self._fetch_file = fetch_file
+        self.checksums = check_mode(checksums)
+        self._get_response = get_response
+        self.temp_dir = temp_dir
+        self._temp_prefix = Path(temp_dir or ".", f"pom-{secrets.token_hex(6)}-")
+        self._written = 0
         self.max_size = max_size
-        self._tasks: dict[Coordinates, asyncio.Task[PomFile]] = {}
+        self.habit = HeaderHabit()
+        self._tasks: dict[Coordinates, asyncio.Future[PomFile]] = {}
         self._seeded: dict[Coordinates, bytes] = {}
         self.requests = 0
+        self.verified_by_header = 0
 
     @property
     def handoff(self) -> bool:
         """Whether fetched POMs come with a temporary file for the pipeline."""
-        return self._fetch_file is not None
+        return self.temp_dir is not None
 
     def url_of(self, coords: Coordinates) -> str:
         """URL of the POM of ``coords``."""
         return self.base_url + pom_path(coords)
 
-    async def get(self, coords: Coordinates) -> PomFile:
+    def get(self, coords: Coordinates) -> Awaitable[PomFile]:
         """The verified POM of ``coords``; raises `DownloadError` (fetch or digest)."""
         task = self._tasks.get(coords)
         if task is None:
             task = asyncio.get_running_loop().create_task(self._load(coords))
             task.add_done_callback(retrieve_exception)
             self._tasks[coords] = task
-        return await asyncio.shield(task)
+        elif task.done():
+            return task
+        return asyncio.shield(task)
+
+    async def fetch_here(self, coords: Coordinates) -> PomFile:
+        """`get`, fetching in the calling task when no one asked for ``coords`` yet.
+
+        For a caller that is itself the one task preparing ``coords``: other callers
+        wait on the same result, and no second task is made for the fetch.
+        """
+        if coords in self._tasks:
+            return await self.get(coords)
+        future: asyncio.Future[PomFile] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(retrieve_exception)
+        self._tasks[coords] = future
+        try:
+            pom = await self._load(coords)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            if not future.done():
+                future.set_exception(exc)
+            raise
+        if future.done():  # cancelled by aclose() meanwhile: nobody takes the file
+            if pom.download is not None:
+                remove_quietly(pom.download.temp_path)
+            raise asyncio.CancelledError
+        future.set_result(pom)
+        return pom
 
     async def data(self, coords: Coordinates) -> bytes:
         """The bytes of the POM (for `PomResolver`): seeded from the store, else fetched."""
@@ -89,6 +135,16 @@ class PomFiles:
         if seeded is not None:
             return seeded
         return (await self.get(coords)).data
+
+    def ready(self, coords: Coordinates) -> bytes | None:
+        """The bytes of the POM if they are at hand now (seeded, or fetched and verified)."""
+        seeded = self._seeded.get(coords)
+        if seeded is not None:
+            return seeded
+        task = self._tasks.get(coords)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result().data
 
     def failed(self, coords: Coordinates) -> bool:
         """Whether the fetch of ``coords`` ended in an error (or never happened)."""
@@ -110,32 +166,67 @@ class PomFiles:
 
     async def _load(self, coords: Coordinates) -> PomFile:
         url = self.url_of(coords)
-        sums = asyncio.get_running_loop().create_task(self.sidecars.digests(url))
-        download: DownloadResult | None = None
+        mode = self.checksums
+        ahead = mode == "sidecar" or (mode == "header-or-sidecar"
+                                      and self.habit.ask_sidecar_ahead())
+        sums = (asyncio.get_running_loop().create_task(self.sidecars.digests(url))
+                if ahead and self.sidecars.active() else None)
         try:
             self.requests += 1
-            if self._fetch_file is not None:
-                download = await self._fetch_file(url)
-                if download.size > self.max_size:
-                    raise DownloadError(
-                        f"{url} is {download.size} bytes, more than the {self.max_size} "
-                        "allowed for a POM", url=url, tries=download.tries)
-                # A POM is a few kilobytes: reading it here costs less than a thread hop.
-                data = download.temp_path.read_bytes()
+            data, headers = await self._get_response(url)
+            if len(data) > self.max_size:
+                raise DownloadError(f"{url} is {len(data)} bytes, more than the "
+                                    f"{self.max_size} allowed for a POM", url=url, tries=1)
+            said: dict[str, str] = {}
+            if mode == "header-or-sidecar":
+                said = header_digests(headers, self.sidecars.algorithms)
+                self.habit.saw(bool(said))
+            if said:
+                self.verified_by_header += 1
+                verify_bytes(data, said, url, source="header")
+            digests = dict(said)
+            if sums is not None:
+                from_sidecar = await sums
+            elif not said and mode != "ignore":
+                from_sidecar = await self.sidecars.digests(url)
             else:
-                data = await self._get_bytes(url)
-            digests = await sums
-            verify_bytes(data, digests, url)
+                from_sidecar = {}
+            verify_bytes(data, from_sidecar, url)
+            digests.update(from_sidecar)
         except BaseException:
-            sums.cancel()
-            with contextlib.suppress(BaseException):
-                await sums
-            if download is not None:
-                remove_quietly(download.temp_path)
+            if sums is not None:
+                sums.cancel()
+                with contextlib.suppress(BaseException):
+                    await sums
             raise
-        if download is not None:
-            download.digests.update(digests)
+        download = self._write(url, data, digests) if self.temp_dir is not None else None
         return PomFile(url, data, digests, download)
+
+    def _write(self, url: str, data: bytes, digests: dict[str, str]) -> DownloadResult:
+        """The verified bytes as a temporary file for the pipeline (a POM is a few KiB:
+        written here, not through a worker thread)."""
+        assert self.temp_dir is not None
+        path = self._new_temp_path()
+        # O_EXCL: never an existing file. Plain os calls: no buffered file object per POM.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except BaseException:
+            os.close(fd)
+            remove_quietly(path)
+            raise
+        os.close(fd)
+        return DownloadResult(temp_path=path, size=len(data),
+                              digests={**digests, "sha256": hashlib.sha256(data).hexdigest()},
+                              url=redact_url(url), tries=1, status=200, headers={})
+
+    def _new_temp_path(self) -> Path:
+        # A counter under a random per-run prefix: unique in the run's own temporary
+        # folder without mkstemp's random name per file; O_EXCL still refuses to reuse one.
+        self._written += 1
+        return self._temp_prefix.with_name(f"{self._temp_prefix.name}{self._written}.part")
 
     async def aclose(self) -> int:
         """Cancel fetches still running and remove temporary files no unit took.

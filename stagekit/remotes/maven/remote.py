@@ -5,19 +5,21 @@ artifact (deferred). A saved POM's children are its parent, the BOMs its model i
 and its dependencies in the chosen scopes, with versions from dependencyManagement along
 the parent chain and imported BOMs and ``${...}`` interpolated (`PomResolver`).
 
-Order of work: a child's POM and sidecars are fetched while its parent is explored (the
+Order of work: a child's POM is fetched and verified while its parent is explored (the
 packaging decides its main artifact), all children of a POM at once; the fetched POM
-feeds the resolver and, when possible, the pipeline (see `stagekit.remotes.maven.pomfiles`),
-so each POM costs one request plus its sidecars.
+feeds the resolver and the pipeline (see `stagekit.remotes.maven.pomfiles`), so each POM
+costs one request when its answer carries a checksum header, else one more for its
+sidecar (`stagekit.remotes.maven.checksums`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+import warnings
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from stagekit.context import RunContext
 from stagekit.errors import (
@@ -36,7 +38,8 @@ from stagekit.models import (
 )
 from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
-from stagekit.remotes.completion import as_done, retrieve_exception
+from stagekit.remotes.completion import as_done, relay, retrieve_exception
+from stagekit.remotes.maven.checksums import check_algorithms, check_mode
 from stagekit.remotes.maven.children import Child, children_of, revisit_exclusions
 from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
 from stagekit.remotes.maven.effective import EffectivePom
@@ -54,6 +57,7 @@ __all__ = ["MavenPom", "MavenRemote"]
 log = logging.getLogger(__name__)
 
 Exclusions = frozenset[tuple[str, str]]
+F = TypeVar("F", bound="asyncio.Future[Any]")
 # Parents and BOMs are nearly always pom-packaged: do not guess a jar sidecar for them.
 _MODEL_RELATIONS = ("parent", "import")
 
@@ -119,9 +123,13 @@ class MavenRemote(HTTPRemote):
     """Discover POMs from ``roots`` (``"g:a:v"``, or ``"g:a"`` resolved via maven-metadata.xml).
 
     ``scopes`` are the dependency scopes followed; optional dependencies only with
-    ``include_optional``. ``checksums`` are the sidecar algorithms asked for each file
-    (sha1 only by default: Maven always publishes it, and each one costs a request).
-    A file without a sidecar is stored unverified, not failed.
+    ``include_optional``. ``checksums`` says where a POM's expected digest comes from
+    (`stagekit.remotes.maven.checksums`): ``"header-or-sidecar"`` (default; the
+    ``X-Checksum-*`` or ``{SHA1{...}}`` ``ETag`` header of its answer, else its sidecar),
+    ``"sidecar"`` (always the sidecar, as Maven does) or ``"ignore"``. ``algorithms`` are
+    the digests looked for (sha1 only by default: Maven always publishes it, and each
+    sidecar costs a request). A file without either is stored unverified, not failed.
+    A main artifact the pipeline downloads is checked against its sidecar.
     """
 
     def __init__(
@@ -131,7 +139,8 @@ class MavenRemote(HTTPRemote):
         *,
         scopes: Iterable[str] = ("compile", "runtime"),
         include_optional: bool = False,
-        checksums: Iterable[str] = ("sha1",),
+        checksums: str | Iterable[str] = "header-or-sidecar",
+        algorithms: Iterable[str] = ("sha1",),
         max_depth: int | None = None,
         on_error: OnError | None = None,
     ) -> None:
@@ -141,8 +150,14 @@ class MavenRemote(HTTPRemote):
         self.root_specs = [roots] if isinstance(roots, str) else list(roots)
         self.scopes = tuple(scopes)
         self.include_optional = include_optional
-        self.checksums = tuple(checksums)
-        Sidecars(self._get, self.checksums)  # validate the algorithms now, not mid-run
+        if not isinstance(checksums, str):  # round-2 spelling: the sidecar algorithms
+            warnings.warn("MavenRemote(checksums=<algorithms>) is deprecated: use "
+                          "algorithms=... with checksums='sidecar' (or 'ignore' for none)",
+                          DeprecationWarning, stacklevel=2)
+            algorithms = tuple(checksums)
+            checksums = "sidecar" if algorithms else "ignore"
+        self.checksums = check_mode(checksums)
+        self.algorithms = check_algorithms(algorithms)
         # Per-run state, made in open() and dropped in close().
         self._ctx: RunContext | None = None
         self.files: PomFiles | None = None
@@ -157,13 +172,15 @@ class MavenRemote(HTTPRemote):
     async def open(self, ctx: RunContext) -> None:
         """Make the run's POM cache and resolver; learn which POMs earlier runs saved."""
         self._ctx = ctx
-        self.sidecars = Sidecars(self._get, self.checksums)
-        self.files = PomFiles(self.base_url, self.sidecars, get_bytes=self._get,
-                              fetch_file=self._fetch_file,
+        self.sidecars = Sidecars(self._get, self.algorithms)
+        self.files = PomFiles(self.base_url, self.sidecars, get_response=self._get_response,
+                              checksums=self.checksums,
+                              temp_dir=getattr(ctx.downloader, "temp_dir", None),
+                              max_size=limits_of(ctx.downloader).metadata_bytes,
                               stored=lambda coords: self._stored(coords)[1])
         self.resolver = PomResolver(self.files.data, self.base_url,
                                     fetch_metadata=self._fetch_metadata,
-                                    limits=limits_of(ctx.downloader))
+                                    limits=limits_of(ctx.downloader), ready=self.files.ready)
         self._claimed: set[Coordinates] = set()
         self._recipes: dict[Coordinates, asyncio.Task[_Recipe]] = {}
         self._saved_before: set[str] = (
@@ -192,8 +209,8 @@ class MavenRemote(HTTPRemote):
     async def _get(self, url: str) -> bytes:
         return await self._run.get_bytes(url)
 
-    async def _fetch_file(self, url: str) -> Any:
-        return await self._run.downloader.fetch(url, metadata=True)
+    async def _get_response(self, url: str) -> tuple[bytes, Mapping[str, str]]:
+        return await self._run.downloader.get_bytes(url)
 
     async def _fetch_metadata(self, group: str, artifact: str) -> bytes:
         return await self._run.get_bytes(self.base_url + metadata_path(group, artifact))
@@ -256,12 +273,30 @@ class MavenRemote(HTTPRemote):
             kids = self._follow(effective, exclusions, problems) \
                 if len(effective.dependencies) < 1000 else \
                 await asyncio.to_thread(self._follow, effective, exclusions, problems)
-        tasks = {self._spawn_local(self._child(kid, url)): kid for kid in kids}
-        async for _kid, found, error in self._as_done(tasks):
+        waits: dict[asyncio.Future[Any], Child] = {}
+        for kid in kids:
+            if kid.is_range:
+                waits[self._spawn_local(self._child(kid, url))] = kid
+            elif kid.coords in self._claimed:
+                # Declared already (so its path was checked): a bare link, no task.
+                yield self._declare(_Found(kid.coords, kid.relation, kid.exclusions, None))
+            else:
+                try:
+                    self._check_path(kid, url)
+                except MetadataError as exc:
+                    problems.append(exc)
+                    continue
+                recipe = self._recipe_task(kid.coords, kid.relation not in _MODEL_RELATIONS)
+                if recipe.done() and not recipe.cancelled() and recipe.exception() is None:
+                    yield self._declare(self._found(kid, recipe.result()))
+                else:  # one plain future per edge, not a task: the recipe is shared
+                    waits[relay(recipe)] = kid
+        async for kid, result, error in self._as_done(waits):
             if error is not None:
                 problems.append(error)
             else:
-                yield self._declare(found)
+                yield self._declare(result if isinstance(result, _Found)
+                                    else self._found(kid, result))
         if problems:
             raise _combine(url, problems)
 
@@ -314,13 +349,23 @@ class MavenRemote(HTTPRemote):
         error.__cause__ = exc
         return error
 
-    async def _child(self, kid: Child, url: str) -> _Found:
-        assert self.resolver is not None
+    @staticmethod
+    def _check_path(kid: Child, url: str) -> None:
         try:  # coordinates become URL paths: refuse '..', '/x', '\\' before any request
             safe_relative_path(pom_path(kid.coords), what=f"layout path of {kid.coords}")
         except UnsafePathError as exc:
             raise MetadataError(f"{url}: {kid.relation} {kid.coords}: {exc}", url=url,
                                 field=kid.relation) from None
+
+    def _found(self, kid: Child, recipe: _Recipe) -> _Found:
+        """``kid`` ready to declare (a bare link if another path declared it meanwhile)."""
+        if kid.coords in self._claimed:
+            return _Found(kid.coords, kid.relation, kid.exclusions, None)
+        return _Found(kid.coords, kid.relation, kid.exclusions, recipe)
+
+    async def _child(self, kid: Child, url: str) -> _Found:
+        assert self.resolver is not None
+        self._check_path(kid, url)
         if kid.is_range:
             try:
                 kid = await self.resolver.resolve_child(kid)
@@ -375,11 +420,16 @@ class MavenRemote(HTTPRemote):
         return DeclarativeContent(unit, artifacts, extra_data=extra, relation=found.relation)
 
     async def _recipe(self, coords: Coordinates, *, guess_jar: bool) -> _Recipe:
+        task = self._recipe_task(coords, guess_jar)
+        return task.result() if task.done() else await asyncio.shield(task)
+
+    def _recipe_task(self, coords: Coordinates, guess_jar: bool) -> asyncio.Task[_Recipe]:
+        """The one task preparing the unit of ``coords`` (fetch, verify, read packaging)."""
         task = self._recipes.get(coords)
         if task is None:
             task = self._spawn_local(self._make_recipe(coords, guess_jar))
             self._recipes[coords] = task
-        return await asyncio.shield(task)
+        return task
 
     def _stored(self, coords: Coordinates) -> tuple[_Recipe | None, bytes | None]:
         """The recipe and bytes of a POM an earlier run stored, from the catalog and store.
@@ -402,7 +452,8 @@ class MavenRemote(HTTPRemote):
             return None, None
         mains = [(path, a) for path, a in row["artifacts"].items() if path != rel]
         main_path, main = mains[0] if mains else (None, {})
-        if main_path and not main.get("digests") and self._run.policy != "metadata-only":
+        if (main_path and not main.get("digests") and self._run.policy != "metadata-only"
+                and self.checksums != "ignore"):
             return None, None  # recorded by a metadata-only run: ask its sidecar now
         recipe = _Recipe({**(pom.get("digests") or {}), "sha256": pom["sha256"]}, main_path,
                          dict(main.get("digests") or {}))
@@ -417,13 +468,13 @@ class MavenRemote(HTTPRemote):
             return recipe
         # Metadata-only records the main artifact without fetching it: its sidecar would
         # be a request per POM for a digest nothing checks in this run.
-        lean = self._run.policy == "metadata-only"
+        lean = self._run.policy == "metadata-only" or self.checksums == "ignore"
         guess = artifact_path(coords, "jar") if guess_jar and not lean else None
         jar_sums = (self._spawn_local(self.sidecars.digests(self.base_url + guess))
                     if guess else None)
         try:
             try:
-                pom = await self.files.get(coords)
+                pom = await self.files.fetch_here(coords)
             except LimitExceededError:
                 raise  # a POM past its cap fails here, not fetched again by the pipeline
             except DownloadError as exc:
@@ -465,7 +516,7 @@ class MavenRemote(HTTPRemote):
         task.add_done_callback(retrieve_exception)
         return task
 
-    async def _as_done(self, tasks: dict[asyncio.Task[Any], Any]) -> AsyncIterator[
+    async def _as_done(self, tasks: Mapping[F, Any]) -> AsyncIterator[
         tuple[Any, Any, StagekitError | None]
     ]:
         """``(label, result, error)`` per task as each finishes; cancels the rest on exit."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
-from stagekit.errors import LimitExceededError, MetadataError
+from stagekit.errors import LimitExceededError, MetadataError, StagekitError
 from stagekit.limits import DEFAULT_LIMITS, Limits
 from stagekit.remotes.completion import retrieve_exception
 from stagekit.remotes.maven.children import Child
@@ -26,6 +27,10 @@ T = TypeVar("T")
 PomFetcher = Callable[[Coordinates], Awaitable[bytes]]
 MetadataFetcher = Callable[[str, str], Awaitable[bytes]]
 
+
+
+class _NotReady(Exception):
+    """An imported BOM is not built yet: build the model the long way."""
 
 
 #: Work on inputs past this many bytes (or 64 per entry) runs in a worker thread.
@@ -65,16 +70,20 @@ class PomResolver:
         *,
         fetch_metadata: MetadataFetcher | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        ready: Callable[[Coordinates], bytes | None] | None = None,
     ) -> None:
         self._fetch = fetch
+        # The bytes of a POM already fetched, if any: then it is parsed (and, when its
+        # parent and imports are built, built) right away, without a task.
+        self._ready = ready
         self.limits = limits
         # coords -> how many POMs wait on it as their parent or import, in a chain
         self._below: dict[Coordinates, int] = {}
         self._fetch_metadata = fetch_metadata
         self.base_url = base_url.rstrip("/") + "/"
-        self._raw: dict[Coordinates, asyncio.Task[RawPom]] = {}
-        self._effective: dict[Coordinates, asyncio.Task[EffectivePom]] = {}
-        self._metadata: dict[tuple[str, str], asyncio.Task[MavenMetadata]] = {}
+        self._raw: dict[Coordinates, asyncio.Future[RawPom]] = {}
+        self._effective: dict[Coordinates, asyncio.Future[EffectivePom]] = {}
+        self._metadata: dict[tuple[str, str], asyncio.Future[MavenMetadata]] = {}
         # coords being built -> coords it awaits (parents/imports), to refuse cycles
         self._waits: dict[Coordinates, set[Coordinates]] = {}
         self.fetches = 0
@@ -84,7 +93,8 @@ class PomResolver:
         """URL of the POM of ``coords``."""
         return self.base_url + pom_path(coords)
 
-    def _task(self, table: dict[Any, asyncio.Task[T]], key: Hashable, make: Callable[[], Any]):
+    def _task(self, table: dict[Any, asyncio.Future[T]], key: Hashable,
+              make: Callable[[], Any]) -> asyncio.Future[T]:
         task = table.get(key)
         if task is None:
             task = asyncio.get_running_loop().create_task(make(), name=f"maven:{key}")
@@ -94,13 +104,45 @@ class PomResolver:
 
     async def raw(self, coords: Coordinates) -> RawPom:
         """The parsed POM of ``coords`` (fetched once)."""
-        return await asyncio.shield(self._task(self._raw, coords, lambda: self._load(coords)))
+        future = self._raw.get(coords)
+        if future is None:
+            data = self._ready(coords) if self._ready is not None else None
+            if data is not None and len(data) < OFF_LOOP_BYTES:
+                future = self._settled(self._raw, coords, self._parse, coords, data)
+            else:
+                future = self._task(self._raw, coords, lambda: self._load(coords))
+        if future.done():
+            return future.result()
+        return await asyncio.shield(future)
+
+    def _settled(self, table: dict[Any, asyncio.Future[T]], key: Hashable,
+                 func: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """``func(*args)`` done now, cached in ``table`` as a finished future (its error
+        too, as a task's would be)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        try:
+            future.set_result(func(*args))
+        except StagekitError as exc:
+            future.set_exception(exc)
+            future.add_done_callback(retrieve_exception)
+        table[key] = future
+        return future
 
     async def _load(self, coords: Coordinates) -> RawPom:
-        self.fetches += 1
         data = await self._fetch(coords)
+        if len(data) < OFF_LOOP_BYTES:
+            return self._parse(coords, data)
+        self.fetches += 1
         url = self.url_of(coords)
         raw = await _off_loop(len(data), parse_pom, data, url=url)
+        return self._check_entries(raw)
+
+    def _parse(self, coords: Coordinates, data: bytes) -> RawPom:
+        self.fetches += 1
+        return self._check_entries(parse_pom(data, url=self.url_of(coords)))
+
+    def _check_entries(self, raw: RawPom) -> RawPom:
+        url = raw.url
         entries = len(raw.dependencies) + len(raw.management)
         if entries > self.limits.children:
             raise LimitExceededError(
@@ -111,8 +153,50 @@ class PomResolver:
 
     async def effective(self, coords: Coordinates) -> EffectivePom:
         """The effective model of ``coords`` (built once; parents and imports first)."""
-        task = self._task(self._effective, coords, lambda: self._build(coords))
-        return await asyncio.shield(task)
+        future = self._effective.get(coords)
+        if future is None:
+            ready = self._parts_ready(coords)
+            if ready is not None:
+                with contextlib.suppress(_NotReady):
+                    future = self._settled(self._effective, coords, self._build_now, *ready)
+            if future is None:
+                future = self._task(self._effective, coords, lambda: self._build(coords))
+        if future.done():
+            return future.result()
+        return await asyncio.shield(future)
+
+    def _parts_ready(self, coords: Coordinates) -> tuple[RawPom, EffectivePom | None] | None:
+        """The parsed POM and built parent of ``coords`` when both are at hand (or it has
+        no parent) and the POM is small; None sends it the long way (`_build`)."""
+        raw_future = self._raw.get(coords)
+        if raw_future is None or not raw_future.done() or raw_future.exception() is not None:
+            return None
+        raw = raw_future.result()
+        if 64 * (len(raw.dependencies) + len(raw.management)) >= OFF_LOOP_BYTES:
+            return None
+        if raw.parent is None:
+            return raw, None
+        rp = raw.parent
+        if not (rp.group and rp.artifact and rp.version) or is_range(rp.version):
+            return None
+        up = self._effective.get(Coordinates(rp.group, rp.artifact, rp.version))
+        if up is None or not up.done() or up.exception() is not None:
+            return None
+        return raw, up.result()
+
+    def _build_now(self, raw: RawPom, parent: EffectivePom | None) -> EffectivePom:
+        """`build_effective` when the parent is built already; imports must be built too,
+        else `_build_now` raises `_NotReady` and the caller takes the long way."""
+        effective = build_effective(raw, parent, limits=self.limits)
+        if not effective.imports:
+            return effective
+        boms: list[EffectivePom] = []
+        for c in effective.import_coordinates:
+            bom = self._effective.get(c)
+            if bom is None or not bom.done() or bom.exception() is not None:
+                raise _NotReady
+            boms.append(bom.result())
+        return build_effective(raw, parent, boms, limits=self.limits)
 
     async def metadata(self, group: str, artifact: str) -> MavenMetadata:
         """The artifact-level maven-metadata.xml of ``group:artifact`` (fetched once)."""

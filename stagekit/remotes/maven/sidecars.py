@@ -9,7 +9,8 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from stagekit.errors import DigestMismatchError, DownloadError, HTTPStatusError
-from stagekit.remotes.maven.coords import SIDECAR_ALGORITHMS, sidecar_path
+from stagekit.remotes.maven.checksums import check_algorithms
+from stagekit.remotes.maven.coords import sidecar_path
 
 __all__ = ["Sidecars", "parse_sidecar", "verify_bytes"]
 
@@ -34,13 +35,19 @@ def parse_sidecar(body: bytes, algorithm: str) -> str | None:
     return None
 
 
-def verify_bytes(data: bytes, digests: Mapping[str, str], url: str) -> None:
-    """Raise `DigestMismatchError` naming ``url`` if ``data`` does not match ``digests``."""
+def verify_bytes(data: bytes, digests: Mapping[str, str], url: str, *,
+                 source: str = "sidecar") -> None:
+    """Raise `DigestMismatchError` naming ``url`` if ``data`` does not match ``digests``.
+
+    ``source`` says where the digests came from (``"sidecar"`` or ``"header"``).
+    """
     for algorithm, expected in digests.items():
         actual = hashlib.new(algorithm, data).hexdigest()
         if actual != expected:
+            said = (f"its .{algorithm} sidecar" if source == "sidecar"
+                    else f"its {algorithm} checksum header")
             raise DigestMismatchError(
-                f"{algorithm} mismatch for {url}: its .{algorithm} sidecar says {expected}, "
+                f"{algorithm} mismatch for {url}: {said} says {expected}, "
                 f"the file hashes to {actual}",
                 url=url, tries=1, algorithm=algorithm, expected=expected, actual=actual,
             )
@@ -56,11 +63,7 @@ class Sidecars:
 
     def __init__(self, get_bytes: GetBytes, algorithms: Iterable[str] = ("sha1",),
                  *, give_up_after: int = 20) -> None:
-        self.algorithms = tuple(algorithms)
-        for algorithm in self.algorithms:
-            if algorithm not in SIDECAR_ALGORITHMS:
-                raise ValueError(f"no Maven sidecar for algorithm {algorithm!r}; "
-                                 f"choose from {', '.join(SIDECAR_ALGORITHMS)}")
+        self.algorithms = check_algorithms(algorithms)
         self._get_bytes = get_bytes
         self.give_up_after = give_up_after
         self.hits = dict.fromkeys(self.algorithms, 0)
@@ -77,6 +80,9 @@ class Sidecars:
         algorithms = self.active()
         if not algorithms:
             return {}
+        if len(algorithms) == 1:  # the usual case: no gather, no task
+            value = await self._one(url, algorithms[0])
+            return {algorithms[0]: value} if value else {}
         found = await asyncio.gather(*(self._one(url, a) for a in algorithms))
         return {a: value for a, value in zip(algorithms, found, strict=True) if value}
 
