@@ -228,9 +228,17 @@ class ArtifactDownloader(Stage):
     async def _fetch_unit(
         self, downloader: Downloader, dc: DeclarativeContent, todo: list[DeclarativeArtifact]
     ) -> DeclarativeContent | None:
-        results = await asyncio.gather(
-            *(self._fetch_one(downloader, da) for da in todo), return_exceptions=True
-        )
+        results: list[BaseException | None]
+        if len(todo) == 1:  # the usual unit: no task and no gather for its one file
+            try:
+                await self._fetch_one(downloader, todo[0])
+                results = [None]
+            except Exception as exc:
+                results = [exc]
+        else:
+            results = await asyncio.gather(
+                *(self._fetch_one(downloader, da) for da in todo), return_exceptions=True
+            )
         failed = [(da, r) for da, r in zip(todo, results, strict=True) if isinstance(r, Exception)]
         if not failed:
             return dc
