@@ -43,8 +43,7 @@ class QueryExistingArtifacts(Stage):
         """Look up each batch with one catalog query and one stat per digest."""
         async for batch in self.batches(self.minsize):
             await asyncio.to_thread(self._attach_existing, batch)
-            for dc in batch:
-                await self.put(dc)
+            await self._put_batch(batch)
 
     def _attach_existing(self, batch: list[DeclarativeContent]) -> None:
         store = self.store
@@ -350,11 +349,11 @@ class ArtifactSaver(Stage):
                             if da.artifact is not None:
                                 events.emit(_artifact_event(dc, da))
                 raise asyncio.CancelledError
-            for dc in batch:
-                if events.active:
+            if events.active:
+                for dc in batch:
                     for da in dc.d_artifacts:
                         events.emit(_artifact_event(dc, da))
-                await self.put(dc)
+            await self._put_batch(batch)
 
     def _mark_known(self, downloads: list[DeclarativeArtifact], held: set[str]) -> None:
         """Files the store held already are not "downloaded": "shared" when this run

@@ -46,7 +46,7 @@ class QueryExistingContents(Stage):
             for dc in batch:
                 if dc.key in known:
                     dc.extra_data["existing"] = True
-                await self.put(dc)
+            await self._put_batch(batch)
 
 
 # Field names per dataclass, looked up once per class rather than once per unit.
@@ -134,5 +134,4 @@ class ContentSaver(Stage):
                 report_saved(self, dc, row["status"])
             if cancelled:
                 raise asyncio.CancelledError
-            for dc in batch:
-                await self.put(dc)
+            await self._put_batch(batch)
