@@ -5,8 +5,10 @@ and server do not share an event loop) serves N files of SIZE bytes and their ma
 stagekit explores it with `FileRemote` into a fresh `Store`; the bare loop fetches the
 manifest and streams every file with the same connection limits, hashing it with sha256
 and writing it to a file named by its digest. A third side (bare + fsync, as the store
-does for durability) shows what syncing costs. Results are medians over --repeats pairs
-(default 10; sides alternate), with process CPU time per file. Target: stagekit >= 0.9x bare.
+does for durability) shows what syncing costs, and a fourth (stagekit into a
+``Store(durable=False)``) what stagekit's own flushes cost. Results are medians over
+--repeats rounds (default 10; the order of the sides alternates), with process CPU time
+per file. Target: stagekit (durable, the default) >= 0.9x bare.
 
     python benchmarks/bench_downloads.py [--quick] [--files N] [--size BYTES] [--repeats N]
 """
@@ -79,9 +81,9 @@ def fixture_server(files: int, size: int, seed: int = 0, timeout: float = 60.0
 
 
 async def stagekit_once(manifest_url: str, work: Path, config: DownloadConfig,
-                        expected_files: int) -> float:
+                        expected_files: int, durable: bool = True) -> float:
     """Seconds for `stagekit.explore` of the file remote into a fresh store."""
-    store = Store(work / "store")
+    store = Store(work / "store", durable=durable)
     try:
         start = time.perf_counter()
         run = await stagekit.explore(FileRemote(manifest_url), store=store,
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--size", type=int, default=64 * 1024)
         parser.add_argument("--no-fsync-side", action="store_true",
                             help="skip the bare + fsync side")
+        parser.add_argument("--no-durable-side", action="store_true",
+                            help="skip the stagekit Store(durable=False) side")
 
     args = parse_args(__doc__.splitlines()[0], argv, extra)
     files = args.files or (40 if args.quick else 2000)
@@ -173,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     if not args.no_fsync_side:
         sides["bare_fsync"] = lambda url, w: bare_once(url, w, config, files, fsync=True)
+    if not args.no_durable_side:
+        sides["stagekit_not_durable"] = lambda url, w: stagekit_once(url, w, config, files,
+                                                                     durable=False)
     samples: dict[str, list[float]] = {name: [] for name in sides}
     cpu: dict[str, list[float]] = {name: [] for name in sides}
     with fixture_server(files, args.size) as manifest_url:
@@ -207,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{label} (vs bare + fsync, info)", mbps["stagekit"], "MB/s",
             baseline=mbps["bare_fsync"], notes="the store fsyncs each file and directory",
             extra={"files_per_s": fps["stagekit"], "bare_files_per_s": fps["bare_fsync"]}))
+    if "stagekit_not_durable" in mbps:
+        measures.append(Measure(
+            f"{label}, Store(durable=False) (vs bare aiohttp, info)",
+            mbps["stagekit_not_durable"], "MB/s", baseline=mbps["bare"],
+            notes="no syncfs/fsync: atomic renames only",
+            extra={"cpu_us_per_file": cpu_median["stagekit_not_durable"] / files * 1e6}))
     details = {
         "files": files, "size": args.size, "repeats": repeats,
         "per_host": config.per_host, "total": config.total, "chunk_size": config.chunk_size,

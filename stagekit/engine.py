@@ -172,10 +172,19 @@ class DiscoveryEngine(Stage):
                 self._pipeline.check_stall()
 
     async def _put_roots(self, ctx: RunContext) -> None:
+        declare, put = self._declare, self.put
         async for dc in self.remote.roots(ctx):
-            await self._submit(dc, None, 0)
+            if declare(dc, None, 0):
+                await put(dc)
 
     async def _submit(self, dc: DeclarativeContent, parent: _Node | None, depth: int) -> None:
+        """Declare ``dc`` and put it on, unless it was known already."""
+        if self._declare(dc, parent, depth):
+            await self.put(dc)
+
+    def _declare(self, dc: DeclarativeContent, parent: _Node | None, depth: int) -> bool:
+        """Record ``dc`` (found below ``parent`` at ``depth``); True when it is new and
+        must be put on, False when it was known (then it is only linked)."""
         identity = dc.identity
         nodes = self._nodes
         known = nodes.get(identity)
@@ -184,7 +193,7 @@ class DiscoveryEngine(Stage):
             self._found_again(identity, known, parent, relation, depth)
             if type(known) is _Node and known.declared is not None:
                 self._revisit(known, known.declared, dc)
-            return
+            return False
         key = dc.key
         dc.depth = depth
         # A revisiting remote may widen any unit later, so each keeps a full node then.
@@ -210,7 +219,7 @@ class DiscoveryEngine(Stage):
             future = dc.get_or_create_future()
             self._futures += 1
             future.add_done_callback(lambda f: self._resolved(f, futured_node, dc))
-        await self.put(dc)
+        return True
 
     def _found_again(self, identity: _Identity, known: _Node | int, parent: _Node | None,
                      relation: str | None, depth: int) -> None:
@@ -309,9 +318,11 @@ class DiscoveryEngine(Stage):
     async def _put_children(self, node: _Node, unit: Content, dc: DeclarativeContent) -> None:
         assert self._ctx is not None
         try:
+            declare, put = self._declare, self.put
             async for child in self.remote.discover(self._ctx, unit, dc):
                 child.parent = dc
-                await self._submit(child, node, node.depth + 1)
+                if declare(child, node, node.depth + 1):
+                    await put(child)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -2,6 +2,8 @@
 
 Stages and discovery emit events on the pipeline's `EventBus`; a `Run` subscribes and
 keeps the graph and the rows. Emitting with no subscriber costs one attribute check.
+Events are read-only by convention, not frozen: a run makes about three per unit, and a
+frozen dataclass costs several times as much to build.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ def _now() -> float:
     return time.time()
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class UnitDiscovered:
     """A unit seen for the first time (``parent`` is None for roots)."""
 
@@ -40,7 +42,7 @@ class UnitDiscovered:
     time: float = field(default_factory=_now)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class EdgeAdded:
     """A further parent of an already known unit."""
 
@@ -49,7 +51,7 @@ class EdgeAdded:
     relation: str | None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class UnitDepthChanged:
     """A unit was reached by a shorter path."""
 
@@ -57,7 +59,7 @@ class UnitDepthChanged:
     depth: int
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class UnitFinished:
     """A unit left the pipeline: ``status`` is one of the design's statuses."""
 
@@ -68,7 +70,7 @@ class UnitFinished:
     time: float = field(default_factory=_now)
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ArtifactFinished:
     """An artifact of a unit was fetched, found in the store, deferred or failed."""
 
@@ -90,20 +92,24 @@ Event = UnitDiscovered | EdgeAdded | UnitDepthChanged | UnitFinished | ArtifactF
 class EventBus:
     """Delivers events synchronously to subscribers, in order."""
 
-    __slots__ = ("_subscribers",)
+    __slots__ = ("_subscribers", "active")
 
     def __init__(self) -> None:
         self._subscribers: list[Callable[[Event], None]] = []
+        #: Whether anybody listens (lets emitters skip building events): kept as a plain
+        #: attribute because every unit reads it several times.
+        self.active = False
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback(event)`` for every event; returns a function that unsubscribes."""
         self._subscribers.append(callback)
-        return lambda: self._subscribers.remove(callback)
+        self.active = True
 
-    @property
-    def active(self) -> bool:
-        """Whether anybody listens (lets emitters skip building events)."""
-        return bool(self._subscribers)
+        def unsubscribe() -> None:
+            self._subscribers.remove(callback)
+            self.active = bool(self._subscribers)
+
+        return unsubscribe
 
     def emit(self, event: Event) -> None:
         """Hand ``event`` to every subscriber."""

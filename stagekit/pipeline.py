@@ -283,6 +283,22 @@ class Stage:
         else:
             queue.put_nowait(dc)
 
+    async def _put_batch(self, batch: list[DeclarativeContent]) -> None:
+        """`put` each unit of ``batch`` in order, without a coroutine per unit (the
+        batch stages hand on every unit this way)."""
+        if type(self).put is not Stage.put:  # a subclass has its own put: honour it
+            for dc in batch:
+                await self.put(dc)
+            return
+        queue = self._out_q
+        for dc in batch:
+            if queue is None or not isinstance(dc, DeclarativeContent):
+                self._bad_put(dc)
+            if queue.full():
+                await queue.put(dc)
+            else:
+                queue.put_nowait(dc)
+
     def _bad_put(self, dc: object) -> NoReturn:
         if not isinstance(dc, DeclarativeContent):
             raise TypeError(f"stage {self.name} put {dc!r}, not a DeclarativeContent")

@@ -43,8 +43,7 @@ class QueryExistingArtifacts(Stage):
         """Look up each batch with one catalog query and one stat per digest."""
         async for batch in self.batches(self.minsize):
             await asyncio.to_thread(self._attach_existing, batch)
-            for dc in batch:
-                await self.put(dc)
+            await self._put_batch(batch)
 
     def _attach_existing(self, batch: list[DeclarativeContent]) -> None:
         store = self.store
@@ -228,9 +227,17 @@ class ArtifactDownloader(Stage):
     async def _fetch_unit(
         self, downloader: Downloader, dc: DeclarativeContent, todo: list[DeclarativeArtifact]
     ) -> DeclarativeContent | None:
-        results = await asyncio.gather(
-            *(self._fetch_one(downloader, da) for da in todo), return_exceptions=True
-        )
+        results: list[BaseException | None]
+        if len(todo) == 1:  # the usual unit: no task and no gather for its one file
+            try:
+                await self._fetch_one(downloader, todo[0])
+                results = [None]
+            except Exception as exc:
+                results = [exc]
+        else:
+            results = await asyncio.gather(
+                *(self._fetch_one(downloader, da) for da in todo), return_exceptions=True
+            )
         failed = [(da, r) for da, r in zip(todo, results, strict=True) if isinstance(r, Exception)]
         if not failed:
             return dc
@@ -342,11 +349,11 @@ class ArtifactSaver(Stage):
                             if da.artifact is not None:
                                 events.emit(_artifact_event(dc, da))
                 raise asyncio.CancelledError
-            for dc in batch:
-                if events.active:
+            if events.active:
+                for dc in batch:
                     for da in dc.d_artifacts:
                         events.emit(_artifact_event(dc, da))
-                await self.put(dc)
+            await self._put_batch(batch)
 
     def _mark_known(self, downloads: list[DeclarativeArtifact], held: set[str]) -> None:
         """Files the store held already are not "downloaded": "shared" when this run

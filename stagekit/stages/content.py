@@ -11,7 +11,7 @@ from stagekit.models import DeclarativeContent
 from stagekit.pipeline import Stage
 from stagekit.stages._finish import to_thread_to_the_end
 from stagekit.stages.resolve import report_saved
-from stagekit.status import unit_status_of
+from stagekit.status import ARTIFACT_STATUSES, unit_status_of
 from stagekit.storage import Store
 from stagekit.storage.catalog import BaseCatalog
 from stagekit.urls import redact_url
@@ -21,7 +21,14 @@ __all__ = ["ContentSaver", "QueryExistingContents", "catalog_rows", "unit_status
 
 def unit_status(dc: DeclarativeContent) -> str:
     """A saved unit's status from its artifacts: the rule of `stagekit.status`."""
-    return unit_status_of((da.status for da in dc.d_artifacts),
+    artifacts = dc.d_artifacts
+    if len(artifacts) == 1:  # the usual unit: its one artifact's status is the unit's
+        status = artifacts[0].status
+        if status is None:
+            return "downloaded"
+        if status in ARTIFACT_STATUSES:
+            return status
+    return unit_status_of([da.status for da in artifacts],
                           known_before=bool(dc.extra_data.get("existing")))
 
 
@@ -40,7 +47,7 @@ class QueryExistingContents(Stage):
             for dc in batch:
                 if dc.key in known:
                     dc.extra_data["existing"] = True
-                await self.put(dc)
+            await self._put_batch(batch)
 
 
 # Field names per dataclass, looked up once per class rather than once per unit.
@@ -65,33 +72,39 @@ def _fields(content: Any) -> dict[str, Any]:
 
 def catalog_rows(batch: list[DeclarativeContent]) -> dict[str, list[Any]]:
     """The ``contents``, ``artifacts`` and ``links`` of `Catalog.save_batch` for ``batch``."""
-    contents, artifacts, links = [], {}, []
+    contents: list[dict[str, Any]] = []
+    artifacts: dict[str, Any] = {}
+    links: list[dict[str, Any]] = []
     for dc in batch:
         size = 0
         for da in dc.d_artifacts:
             artifact = da.artifact
+            digests = da.digests
             if artifact is not None:
                 size += artifact.size
                 artifacts[artifact.sha256] = artifact
-            links.append({
-                "key": dc.key,
-                "relative_path": da.relative_path,
-                "url": redact_url(da.url),
-                "sha256": artifact.sha256 if artifact is not None else None,
-                "size": artifact.size if artifact is not None else da.size,
-                "status": da.status,
-                "tries": da.tries,
-                "deferred": da.deferred,
-                "digests": da.digests,
-                # Kept (in the run's record) for a deferred file: `stagekit.diff` compares it.
-                **({"declared_sha256": da.digests["sha256"]}
-                   if artifact is None and "sha256" in da.digests else {}),
-            })
+                link = {
+                    "key": dc.key, "relative_path": da.relative_path, "url": redact_url(da.url),
+                    "sha256": artifact.sha256, "size": artifact.size, "status": da.status,
+                    "tries": da.tries, "deferred": da.deferred, "digests": digests,
+                }
+            else:
+                link = {
+                    "key": dc.key, "relative_path": da.relative_path, "url": redact_url(da.url),
+                    "sha256": None, "size": da.size, "status": da.status,
+                    "tries": da.tries, "deferred": da.deferred, "digests": digests,
+                }
+                if "sha256" in digests:
+                    # Kept (in the run's record) for a deferred file: `stagekit.diff`
+                    # compares it.
+                    link["declared_sha256"] = digests["sha256"]
+            links.append(link)
+        content = dc.content
         contents.append({
-            "kind": dc.content.kind,
-            "natural_key": dc.content.natural_key(),
+            "kind": content.kind,
+            "natural_key": dc.identity[1],
             "key": dc.key,
-            "fields": _fields(dc.content),
+            "fields": _fields(content),
             "depth": dc.depth,
             "status": unit_status(dc),
             "size": size,
@@ -129,5 +142,4 @@ class ContentSaver(Stage):
                 report_saved(self, dc, row["status"])
             if cancelled:
                 raise asyncio.CancelledError
-            for dc in batch:
-                await self.put(dc)
+            await self._put_batch(batch)

@@ -14,7 +14,10 @@ def report_saved(stage: Stage, dc: DeclarativeContent, status: str) -> None:
     dc.status = status
     events = stage.events
     if events.active:
-        size = sum(da.artifact.size for da in dc.d_artifacts if da.artifact is not None)
+        size = 0
+        for da in dc.d_artifacts:
+            if da.artifact is not None:
+                size += da.artifact.size
         events.emit(UnitFinished(dc.key, status, None, size))
 
 

@@ -132,17 +132,28 @@ def save_contents(
     """Upsert content and its per-run unit record (see `Catalog.save_contents`)."""
     if not run_checked:
         check_run(conn, run_id)
+    return len(_save_contents(conn, run_id, rows))
+
+
+def _save_contents(
+    conn: Db, run_id: int, rows: Iterable[Mapping[str, Any]]
+) -> dict[str, int | None]:
+    """`save_contents`; returns the content id of each key saved (None for a key that
+    two of the rows share)."""
     prepared = [_content_values(row, run_id) for row in rows]
     if not prepared:
-        return 0
+        return {}
     returned = execute_rows(conn, UPSERT_CONTENT, [content for content, _unit in prepared])
     ids = {(kind, nk_json): cid for kind, nk_json, cid in returned}
-    execute_rows(
-        conn,
-        UPSERT_RUN_UNIT,
-        [(run_id, ids[content[0], content[1]], *unit) for content, unit in prepared],
-    )
-    return len(prepared)
+    by_key: dict[str, int | None] = {}
+    unit_rows = []
+    for content, unit in prepared:
+        cid = ids[content[0], content[1]]
+        unit_rows.append((run_id, cid, *unit))
+        key = content[2]
+        by_key[key] = cid if by_key.get(key, cid) == cid else None
+    execute_rows(conn, UPSERT_RUN_UNIT, unit_rows)
+    return by_key
 
 
 def _artifact_values(row: Any) -> tuple[str, int, str]:
@@ -178,17 +189,22 @@ def save_links(
     *,
     run_checked: bool = False,
     saved_sha256s: frozenset[str] = frozenset(),
+    saved_ids: Mapping[str, int | None] | None = None,
 ) -> int:
     """Upsert content-artifact links and per-run artifact records (see `Catalog.save_links`).
 
     ``saved_sha256s``: digests known to be in the artifacts table (saved in this transaction).
+    ``saved_ids``: content ids by key of the units saved in this transaction; links that
+    name their unit by such a key need no lookup.
     """
     rows = list(rows)
     if run_id is not None and not run_checked:
         check_run(conn, run_id)
     if not rows:
         return 0
-    units = _reads.link_content_ids(conn, rows)
+    units = _saved_units(rows, saved_ids) if saved_ids else None
+    if units is None:
+        units = _reads.link_content_ids(conn, rows)
     wanted = {sha for row in rows if isinstance(sha := row.get("sha256"), str)}
     known = _reads.known_sha256s(conn, wanted - saved_sha256s) | saved_sha256s
     new_artifacts = []
@@ -242,6 +258,23 @@ def save_links(
     return len(links)
 
 
+def _saved_units(
+    rows: list[Mapping[str, Any]], saved_ids: Mapping[str, int | None]
+) -> list[tuple[int, str] | Exception] | None:
+    """``(content id, key)`` of every link row from ``saved_ids``; None unless each row
+    names its unit by a key alone that one unit of this transaction has."""
+    units: list[tuple[int, str] | Exception] = []
+    for row in rows:
+        key = row.get("key")
+        if type(key) is not str or row.get("kind") is not None:
+            return None
+        cid = saved_ids.get(key)
+        if cid is None:
+            return None
+        units.append((cid, key))
+    return units
+
+
 def save_edges(conn: Db, run_id: int, rows: Iterable[Any], *, run_checked: bool = False) -> int:
     """Insert a run's edges (duplicates ignored); returns how many were given."""
     if not run_checked:
@@ -266,7 +299,7 @@ def save_batch(
 ) -> None:
     """Everything a pipeline batch produced, in a safe order (see `Catalog.save_batch`)."""
     check_run(conn, run_id)
-    save_contents(conn, run_id, contents, run_checked=True)
+    saved_ids = _save_contents(conn, run_id, contents)
     saved = frozenset(sha256 for sha256, _size, _digests in _save_artifacts(conn, artifacts))
-    save_links(conn, links, run_id, run_checked=True, saved_sha256s=saved)
+    save_links(conn, links, run_id, run_checked=True, saved_sha256s=saved, saved_ids=saved_ids)
     save_edges(conn, run_id, edges, run_checked=True)
