@@ -20,7 +20,13 @@ from typing import Any
 
 import pandas as pd
 
-from stagekit.cluster._worker import StoreSpec, discover_batch, lite_dc, shutdown_run
+from stagekit.cluster._worker import (
+    StoreSpec,
+    cancel_run,
+    discover_batch,
+    lite_dc,
+    shutdown_run,
+)
 from stagekit.context import RunContext
 from stagekit.download import DownloadConfig
 from stagekit.errors import ConfigurationError
@@ -66,6 +72,55 @@ class ClusterRemote(Remote):
         self._flush_scheduled = False
         self._ctx: RunContext | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Children a worker declared for a unit it handled whole, until the engine asks.
+        self._stashed: dict[str, tuple[dict[str, Any], Any]] = {}
+        self.max_depth_of_run: int | None = None
+        self.options: dict[str, Any] = {}
+        self.max_concurrent_content = 200
+
+    # -- what `ClusterStage` uses -------------------------------------------------
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    @property
+    def blob(self) -> bytes:
+        return self._blob
+
+    def ship(self, dc: DeclarativeContent) -> DeclarativeContent:
+        """What goes to a worker for ``dc``: a copy that pickles."""
+        return lite_dc(dc)
+
+    def stash(self, dc: DeclarativeContent, children: Any) -> None:
+        """Keep the children a worker found for ``dc`` (or its error) for `discover`."""
+        self._stashed[dc.key] = (dict(dc.extra_data), children)
+
+    async def result_of(self, future: Any) -> Any:
+        """The result of a Dask future, with an asynchronous or a blocking client."""
+        if getattr(self.client, "asynchronous", False):
+            return await future
+        return await asyncio.to_thread(future.result)
+
+    async def cancel(self, futures: list[Any]) -> None:
+        """Cancel Dask futures, and stop this run's batches where they already run."""
+        if getattr(self.client, "asynchronous", False):
+            await self.client.cancel(futures, force=True)
+            await self.client.run(cancel_run, self._token)
+        else:
+            await asyncio.to_thread(self.client.cancel, futures, force=True)
+            await asyncio.to_thread(self.client.run, cancel_run, self._token)
+
+    async def total_threads(self) -> int:
+        """Worker threads in the cluster now (at least 1)."""
+        try:
+            if getattr(self.client, "asynchronous", False):
+                nthreads = await self.client.scheduler.ncores()
+            else:
+                nthreads = await asyncio.to_thread(self.client.nthreads)
+        except Exception:
+            return 1
+        return max(1, sum(nthreads.values()))
 
     def __reduce__(self) -> Any:
         raise TypeError("ClusterRemote stays in the coordinator")
@@ -87,9 +142,12 @@ class ClusterRemote(Remote):
     async def open(self, ctx: RunContext) -> None:
         self._ctx = ctx
         self._token = uuid.uuid4().hex
-        self._options = {"on_error": ctx.on_error, "max_depth": ctx.max_depth,
-                         "policy": ctx.policy}
-        self._spec = store_spec(ctx.store)
+        self.options = {"on_error": ctx.on_error, "max_depth": ctx.max_depth,
+                        "policy": ctx.policy,
+                        "max_concurrent_content": self.max_concurrent_content}
+        self.max_depth_of_run = ctx.max_depth
+        self.spec = store_spec(ctx.store)
+        self._stashed = {}
         await self.inner.open(ctx)
 
     async def close(self) -> None:
@@ -112,6 +170,15 @@ class ClusterRemote(Remote):
 
     async def discover(self, ctx: RunContext, unit: Content, dc: DeclarativeContent
                        ) -> AsyncIterator[DeclarativeContent]:
+        stashed = self._stashed.pop(dc.key, None)
+        if stashed is not None and stashed[0] == dc.extra_data:
+            if isinstance(stashed[1], BaseException):
+                raise stashed[1]
+            for child in stashed[1]:
+                yield child
+            return
+        # Not explored on its worker (cut off by max_depth then), or to be explored
+        # again (a revisit changed its extra_data): `discover` alone, in a batch.
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((unit, lite_dc(dc), done))
         if len(self._pending) >= self.batch_size:
@@ -142,7 +209,7 @@ class ClusterRemote(Remote):
         items = [(unit, dc) for unit, dc, _ in part]
         try:
             future = self.client.submit(
-                discover_batch, self._token, self._blob, self._spec, self._options,
+                discover_batch, self._token, self._blob, self.spec, self.options,
                 self.download_config, items, retries=self.retries, pure=False)
             if getattr(self.client, "asynchronous", False):
                 results, failures = await future
@@ -156,13 +223,13 @@ class ClusterRemote(Remote):
             if not isinstance(exc, Exception):
                 raise
             return
-        self._replay(failures, {dc.key: dc for _, dc, _ in part})
+        self.replay(failures, {dc.key: dc for _, dc, _ in part})
         by_key = dict(results)
         for _, dc, done in part:
             if not done.done():
                 done.set_result(by_key.get(dc.key, []))
 
-    def _replay(self, failures: list[tuple[Any, ...]], sent: dict[str, DeclarativeContent]
+    def replay(self, failures: list[tuple[Any, ...]], sent: dict[str, DeclarativeContent]
                 ) -> None:
         """Report on the coordinator what the remote reported on a worker."""
         ctx = self._ctx

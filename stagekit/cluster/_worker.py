@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import pickle
 import tempfile
@@ -26,7 +27,8 @@ from stagekit.models import Artifact, Content, DeclarativeArtifact, DeclarativeC
 from stagekit.remote import Remote
 from stagekit.storage import Store
 
-__all__ = ["StoreSpec", "discover_batch", "lite_dc", "shutdown_run"]
+__all__ = ["StoreSpec", "cancel_run", "discover_batch", "lite_da", "lite_dc", "open_run",
+           "shutdown_run"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class _Opened:
     store: Store
     downloader: Downloader
     failures: list[tuple[Any, ...]] = field(default_factory=list)
+    #: Digests this worker stored for the run ("shared" when a later unit needs one).
+    stored_by_run: set[str] = field(default_factory=set)
+    max_concurrent_content: int = 200
     #: Children this worker declared with their artifacts, by key (see `_complete`).
     declared: dict[str, DeclarativeContent] = field(default_factory=dict)
     complete_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -69,9 +74,28 @@ class _Runtime:
         self.thread.start()
         self.runs: dict[str, _Opened] = {}
         self.lock = threading.Lock()
+        #: The batches running per run, so that stopping a run cancels them at once.
+        self.running: dict[str, set[concurrent.futures.Future[Any]]] = {}
 
-    def call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+    def call(self, coro: Any, token: str | None = None) -> Any:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        if token is None:
+            return future.result()
+        with self.lock:
+            self.running.setdefault(token, set()).add(future)
+        try:
+            return future.result()
+        finally:
+            with self.lock:
+                self.running.get(token, set()).discard(future)
+
+    def cancel(self, token: str) -> int:
+        """Cancel the batches of run ``token`` running here; how many there were."""
+        with self.lock:
+            futures = self.running.pop(token, set())
+        for future in futures:
+            future.cancel()
+        return len(futures)
 
 
 _runtime: _Runtime | None = None
@@ -106,7 +130,19 @@ async def _open(token: str, remote_blob: bytes, spec: StoreSpec, options: dict[s
     ctx = RunContext(downloader, store, EventBus(), options["on_error"], options["max_depth"],
                      options["policy"], record)
     await remote.open(ctx)
-    return _Opened(remote, ctx, store, downloader, failures)
+    return _Opened(remote, ctx, store, downloader, failures,
+                   max_concurrent_content=options.get("max_concurrent_content", 200))
+
+
+def open_run(runtime: _Runtime, token: str, remote_blob: bytes, spec: StoreSpec,
+             options: dict[str, Any], config: DownloadConfig) -> _Opened:
+    """This worker's state for run ``token``, opened by the first batch that needs it."""
+    with runtime.lock:
+        opened = runtime.runs.get(token)
+        if opened is None:
+            opened = runtime.call(_open(token, remote_blob, spec, options, config))
+            runtime.runs[token] = opened
+    return opened
 
 
 async def _discover_all(opened: _Opened, items: list[tuple[Content, DeclarativeContent]]
@@ -139,12 +175,8 @@ def discover_batch(token: str, remote_blob: bytes, spec: StoreSpec, options: dic
     is written by this function itself: a retried batch only repeats reads.
     """
     runtime = _get_runtime()
-    with runtime.lock:
-        opened = runtime.runs.get(token)
-        if opened is None:
-            opened = runtime.call(_open(token, remote_blob, spec, options, config))
-            runtime.runs[token] = opened
-    results = runtime.call(_discover_all(opened, items))
+    opened = open_run(runtime, token, remote_blob, spec, options, config)
+    results = runtime.call(_discover_all(opened, items), token)
     failures, opened.failures[:] = list(opened.failures), []
     return results, failures
 
@@ -204,12 +236,19 @@ def shutdown_run(token: str) -> bool:
     runtime = _runtime
     if runtime is None:
         return False
+    runtime.cancel(token)
     with runtime.lock:
         opened = runtime.runs.pop(token, None)
     if opened is None:
         return False
     runtime.call(_close(opened))
     return True
+
+
+def cancel_run(token: str) -> int:
+    """Cancel the batches of run ``token`` running on this worker (a cancelled run)."""
+    runtime = _runtime
+    return 0 if runtime is None else runtime.cancel(token)
 
 
 def _close_all() -> None:
