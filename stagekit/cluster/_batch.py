@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from stagekit.cluster._wire import da_out, dc_in, dc_out, dumps, events_out, loads
 from stagekit.cluster._worker import (
     StoreSpec,
     _discover_all,
     _get_runtime,
     _Opened,
-    lite_da,
     open_run,
 )
 from stagekit.download import DownloadConfig
@@ -29,10 +29,11 @@ from stagekit.stages.content import ContentSaver, QueryExistingContents
 
 __all__ = ["BatchResult", "process_batch"]
 
-#: ``(saved, failed, events, failures)``: per saved unit ``(key, status, artifacts,
-#: children or an exception or None)``; per failed unit ``(key, error text)``.
-BatchResult = tuple[list[tuple[str, str, list[Any], Any]], list[tuple[str, str]],
-                    list[Event], list[tuple[Any, ...]]]
+#: ``(saved, failed, events, failures)``, by the index of each unit in the batch: per
+#: saved unit ``(index, status, artifact tuples, child tuples or an exception or None)``;
+#: per failed unit ``(index, error text)``; events as `_wire.events_out` tuples.
+BatchResult = tuple[list[tuple[int, str, list[Any], Any]], list[tuple[int, str]],
+                    list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
 class _Feed(Stage):
@@ -57,8 +58,9 @@ class _Collect(Stage):
             self.saved.append(dc)
 
 
-async def _process(opened: _Opened, run_id: int | None,
-                   items: list[tuple[DeclarativeContent, bool]]) -> BatchResult:
+async def _process(opened: _Opened, run_id: int | None, blob: bytes) -> bytes:
+    items: list[tuple[Any, bool]] = loads(blob)
+    dcs = [dc_in(wire) for wire, _ in items]
     ctx = opened.ctx
     store = opened.store
     bus = EventBus()
@@ -66,7 +68,7 @@ async def _process(opened: _Opened, run_id: int | None,
     bus.subscribe(events.append)
     collect = _Collect()
     stages: list[Stage] = [
-        _Feed([dc for dc, _ in items]),
+        _Feed(dcs),
         QueryExistingArtifacts(store, stored_by_run=opened.stored_by_run, policy=ctx.policy),
         ArtifactDownloader(store, max_concurrent_content=opened.max_concurrent_content,
                            policy=ctx.policy, on_error=ctx.on_error, downloader=opened.downloader),
@@ -76,38 +78,44 @@ async def _process(opened: _Opened, run_id: int | None,
         collect,
     ]
     await create_pipeline(stages, DEFAULT_MAXSIZE, events=bus)
-    explore = {dc.key for dc, wanted in items if wanted}
-    to_discover = [(dc.content, dc) for dc in collect.saved if dc.key in explore]
-    found = dict(await _discover_all(opened, to_discover)) if to_discover else {}
-    saved_keys = set()
+    index = {id(dc): i for i, dc in enumerate(dcs)}
+    explore = [dc for dc in collect.saved if items[index[id(dc)]][1]]
+    found = (dict(await _discover_all(opened, [(dc.content, dc) for dc in explore]))
+             if explore else {})
     saved = []
+    done = set()
     for dc in collect.saved:
-        saved_keys.add(dc.key)
-        saved.append((dc.key, dc.status or "downloaded",
-                      [lite_da(da) for da in dc.d_artifacts], found.get(dc.key)))
+        i = index[id(dc)]
+        done.add(i)
+        children: Any = found.get(dc.key)
+        if isinstance(children, list):
+            children = [dc_out(child) for child in children]
+        saved.append((i, dc.status or "downloaded", [da_out(da) for da in dc.d_artifacts],
+                      children))
     failed = []
-    for dc, _ in items:
-        if dc.key not in saved_keys:
-            failed.append((dc.key, failure_text(dc.error) if dc.error is not None
+    for i, dc in enumerate(dcs):
+        if i not in done:
+            failed.append((i, failure_text(dc.error) if dc.error is not None
                            else "lost on a worker without an error"))
     # A unit that failed on a worker is reported by the worker's own events (the
     # artifact that failed, then the unit); one dropped without any gets its line here.
     reported = {e.key for e in events if isinstance(e, UnitFinished)}
-    for key, text in failed:
-        if key not in reported:
-            events.append(UnitFinished(key, "failed", text))
+    for i, text in failed:
+        if dcs[i].key not in reported:
+            events.append(UnitFinished(dcs[i].key, "failed", text))
     failures, opened.failures[:] = list(opened.failures), []
-    return saved, failed, events, failures
+    return dumps((saved, failed, events_out(events), failures))
 
 
 def process_batch(token: str, remote_blob: bytes, spec: StoreSpec, options: dict[str, Any],
-                  config: DownloadConfig, run_id: int | None,
-                  items: list[tuple[DeclarativeContent, bool]]) -> BatchResult:
-    """Dask task: each declared unit handled whole, and explored when its flag says so.
+                  config: DownloadConfig, run_id: int | None, blob: bytes) -> bytes:
+    """Dask task: each declared unit of ``blob`` handled whole, explored when flagged.
 
-    What it writes (files under their digest, catalog rows by key) is idempotent, so a
-    batch that Dask retries after its worker died repeats work but duplicates nothing.
+    ``blob`` is a `_wire.dumps` of ``(unit tuple, explore?)`` pairs; the answer is one
+    too (see `BatchResult`). What it writes (files under their digest, catalog rows by
+    key) is idempotent, so a batch that Dask retries after its worker died repeats work
+    but duplicates nothing.
     """
     runtime = _get_runtime()
     opened = open_run(runtime, token, remote_blob, spec, options, config)
-    return runtime.call(_process(opened, run_id, items), token)
+    return runtime.call(_process(opened, run_id, blob), token)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from stagekit.cluster._wire import dc_in
 from stagekit.cluster._worker import (
     StoreSpec,
     cancel_run,
@@ -87,10 +88,6 @@ class ClusterRemote(Remote):
     @property
     def blob(self) -> bytes:
         return self._blob
-
-    def ship(self, dc: DeclarativeContent) -> DeclarativeContent:
-        """What goes to a worker for ``dc``: a copy that pickles."""
-        return lite_dc(dc)
 
     def stash(self, dc: DeclarativeContent, children: Any) -> None:
         """Keep the children a worker found for ``dc`` (or its error) for `discover`."""
@@ -174,8 +171,8 @@ class ClusterRemote(Remote):
         if stashed is not None and stashed[0] == dc.extra_data:
             if isinstance(stashed[1], BaseException):
                 raise stashed[1]
-            for child in stashed[1]:
-                yield child
+            for wire in stashed[1]:
+                yield dc_in(wire)
             return
         # Not explored on its worker (cut off by max_depth then), or to be explored
         # again (a revisit changed its extra_data): `discover` alone, in a batch.

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stagekit.cluster._batch import BatchResult, process_batch
+from stagekit.cluster._wire import dc_out, dumps, events_in, loads
 from stagekit.errors import UnitFailedError
 from stagekit.models import Artifact, DeclarativeContent
 from stagekit.pipeline import Stage
@@ -102,47 +104,50 @@ class ClusterStage(Stage):
     async def _run_batch(self, part: list[DeclarativeContent]) -> None:
         remote = self.remote
         max_depth = remote.max_depth_of_run
-        items = [(remote.ship(dc), dc.future is not None
-                  and (max_depth is None or dc.depth < max_depth)) for dc in part]
+        blob = dumps([(dc_out(dc), dc.future is not None
+                       and (max_depth is None or dc.depth < max_depth)) for dc in part])
         future = remote.client.submit(
             process_batch, remote.token, remote.blob, remote.spec, remote.options,
-            remote.download_config, self.run_id, items, retries=remote.retries, pure=False)
+            remote.download_config, self.run_id, blob, retries=remote.retries, pure=False)
         self._futures.add(future)
         try:
-            result: BatchResult = await remote.result_of(future)
+            answer: bytes = await remote.result_of(future)
         finally:
             self._futures.discard(future)
-        await self._absorb(part, result)
+        await self._absorb(part, loads(answer))
 
     async def _absorb(self, part: list[DeclarativeContent], result: BatchResult) -> None:
         saved, failed, events, failures = result
         bus = self.events
         if bus.active:
-            for event in events:
+            for event in events_in(events):
                 bus.emit(event)
-        sent = {dc.key: dc for dc in part}
-        self.remote.replay(failures, sent)
         remote = self.remote
-        for key, status, records, children in saved:
-            dc = sent[key]
-            by_path = {da.relative_path: da for da in dc.d_artifacts}
-            for record in records:
-                da = by_path.get(record.relative_path)
-                if da is not None:
-                    da.status, da.tries = record.status, record.tries
-                    a = record.artifact
-                    if a is not None:
-                        da.artifact = Artifact(a.sha256, a.size, a.digests, a.path)
+        if failures:
+            remote.replay(failures, {dc.key: dc for dc in part})
+        for i, status, records, children in saved:
+            dc = part[i]
+            if records:
+                by_path = {da.relative_path: da for da in dc.d_artifacts}
+                for record in records:
+                    da = by_path.get(record[1])
+                    if da is not None:
+                        da.status, da.tries = record[6], record[7]
+                        stored = record[8]
+                        if stored is not None:
+                            sha256, size, digests, where = stored
+                            da.artifact = Artifact(sha256, size, digests, Path(where))
             dc.status = status
             if children is not None:
                 remote.stash(dc, children)
             dc.resolve()
-        for key, text in failed:
-            sent[key].fail(UnitFailedError(text, unit_key=key))
-        for key, _status, _records, _children in saved:
-            await self.put(sent[key])
-        for key, _text in failed:
-            await self.put(sent[key])
+        for i, text in failed:
+            part[i].fail(UnitFailedError(text, unit_key=part[i].key))
+        put = self.put
+        for i, _status, _records, _children in saved:
+            await put(part[i])
+        for i, _text in failed:
+            await put(part[i])
 
     async def _stop(self) -> None:
         """Cancel what is still queued or running on the cluster (a cancelled run)."""
