@@ -18,6 +18,7 @@ from stagekit.cluster._worker import (
     _get_runtime,
     _Opened,
     open_run,
+    worker_address,
 )
 from stagekit.download import DownloadConfig
 from stagekit.errors import failure_text
@@ -108,14 +109,14 @@ async def _process(opened: _Opened, run_id: int | None, blob: bytes) -> bytes:
 
 
 def process_batch(token: str, remote_blob: bytes, spec: StoreSpec, options: dict[str, Any],
-                  config: DownloadConfig, run_id: int | None, blob: bytes) -> bytes:
+                  config: DownloadConfig, run_id: int | None, blob: bytes) -> tuple[str, bytes]:
     """Dask task: each declared unit of ``blob`` handled whole, explored when flagged.
 
-    ``blob`` is a `_wire.dumps` of ``(unit tuple, explore?)`` pairs; the answer is one
-    too (see `BatchResult`). What it writes (files under their digest, catalog rows by
-    key) is idempotent, so a batch that Dask retries after its worker died repeats work
-    but duplicates nothing.
+    ``blob`` is a `_wire.dumps` of ``(unit tuple, explore?)`` pairs; the answer is the
+    worker's address and one such blob (see `BatchResult`). What it writes (files under
+    their digest, catalog rows by key) is idempotent, so a batch that Dask retries after
+    its worker died repeats work but duplicates nothing.
     """
     runtime = _get_runtime()
     opened = open_run(runtime, token, remote_blob, spec, options, config)
-    return runtime.call(_process(opened, run_id, blob), token)
+    return worker_address(), runtime.call(_process(opened, run_id, blob), token)

@@ -51,6 +51,9 @@ def store_spec(store: Any) -> StoreSpec:
 class ClusterRemote(Remote):
     """``remote`` with its `discover` run on the workers of Dask ``client``."""
 
+    #: Whether ``DownloadConfig.per_host`` holds across the cluster (see `_limits`).
+    host_limit = True
+
     def __init__(self, remote: Remote, client: Any, *, batch_size: int = 256,
                  batch_delay: float = 0.02, retries: int = 3,
                  download_config: DownloadConfig | None = None) -> None:
@@ -76,6 +79,8 @@ class ClusterRemote(Remote):
         #: Children a worker declared for a unit it handled whole, until the engine asks.
         self._stashed: dict[str, tuple[dict[str, Any], Any]] = {}
         self.max_depth_of_run: int | None = None
+        #: The workers that ran a batch of this run: the only ones with anything to stop.
+        self.workers: set[str] = set()
         self.options: dict[str, Any] = {}
         self.max_concurrent_content = 200
 
@@ -101,12 +106,30 @@ class ClusterRemote(Remote):
 
     async def cancel(self, futures: list[Any]) -> None:
         """Cancel Dask futures, and stop this run's batches where they already run."""
-        if getattr(self.client, "asynchronous", False):
-            await self.client.cancel(futures, force=True)
-            await self.client.run(cancel_run, self._token)
+        keys = {future.key for future in futures}
+        client = self.client
+        if getattr(client, "asynchronous", False):
+            processing = await client.processing()
+            await client.cancel(futures, force=True)
         else:
-            await asyncio.to_thread(self.client.cancel, futures, force=True)
-            await asyncio.to_thread(self.client.run, cancel_run, self._token)
+            processing = await asyncio.to_thread(client.processing)
+            await asyncio.to_thread(client.cancel, futures, force=True)
+        self.workers.update(w for w, running in processing.items() if keys & set(running))
+        await self._on_workers(cancel_run)
+
+    async def _on_workers(self, function: Any) -> None:
+        """Call ``function(token)`` on the workers that ran batches of this run.
+
+        Only those: another worker may not have imported stagekit yet, and would take
+        seconds to, just to find it has nothing to stop.
+        """
+        workers = sorted(w for w in self.workers if w)
+        if not workers:
+            return
+        if getattr(self.client, "asynchronous", False):
+            await self.client.run(function, self._token, workers=workers)
+        else:  # a blocking client (a script): keep the loop free meanwhile
+            await asyncio.to_thread(self.client.run, function, self._token, workers=workers)
 
     async def total_threads(self) -> int:
         """Worker threads in the cluster now (at least 1)."""
@@ -140,11 +163,12 @@ class ClusterRemote(Remote):
         self._ctx = ctx
         self._token = uuid.uuid4().hex
         self.options = {"on_error": ctx.on_error, "max_depth": ctx.max_depth,
-                        "policy": ctx.policy,
+                        "policy": ctx.policy, "host_limit": self.host_limit,
                         "max_concurrent_content": self.max_concurrent_content}
         self.max_depth_of_run = ctx.max_depth
         self.spec = store_spec(ctx.store)
         self._stashed = {}
+        self.workers = set()
         await self.inner.open(ctx)
 
     async def close(self) -> None:
@@ -154,10 +178,7 @@ class ClusterRemote(Remote):
             for task in list(self._tasks):
                 task.cancel()
             with contextlib.suppress(Exception):
-                if getattr(self.client, "asynchronous", False):
-                    await self.client.run(shutdown_run, self._token)
-                else:  # a blocking client (a script): keep the loop free meanwhile
-                    await asyncio.to_thread(self.client.run, shutdown_run, self._token)
+                await self._on_workers(shutdown_run)
 
     async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
         async for dc in self.inner.roots(ctx):
@@ -209,9 +230,10 @@ class ClusterRemote(Remote):
                 discover_batch, self._token, self._blob, self.spec, self.options,
                 self.download_config, items, retries=self.retries, pure=False)
             if getattr(self.client, "asynchronous", False):
-                results, failures = await future
+                results, failures, address = await future
             else:
-                results, failures = await asyncio.to_thread(future.result)
+                results, failures, address = await asyncio.to_thread(future.result)
+            self.workers.add(address)
         except BaseException as exc:
             for _, _, done in part:
                 if not done.done():

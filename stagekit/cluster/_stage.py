@@ -111,9 +111,10 @@ class ClusterStage(Stage):
             remote.download_config, self.run_id, blob, retries=remote.retries, pure=False)
         self._futures.add(future)
         try:
-            answer: bytes = await remote.result_of(future)
+            address, answer = await remote.result_of(future)
         finally:
             self._futures.discard(future)
+        remote.workers.add(address)
         await self._absorb(part, loads(answer))
 
     async def _absorb(self, part: list[DeclarativeContent], result: BatchResult) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stagekit.cluster._limits import HostGate, gated_session
 from stagekit.context import RunContext
 from stagekit.download import DownloadConfig, Downloader
 from stagekit.events import EventBus
@@ -28,7 +29,7 @@ from stagekit.remote import Remote
 from stagekit.storage import Store
 
 __all__ = ["StoreSpec", "cancel_run", "discover_batch", "lite_da", "lite_dc", "open_run",
-           "shutdown_run"]
+           "running_batches", "shutdown_run", "worker_address"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class _Opened:
     #: Digests this worker stored for the run ("shared" when a later unit needs one).
     stored_by_run: set[str] = field(default_factory=set)
     max_concurrent_content: int = 200
+    session: Any = None
+    gate: HostGate | None = None
     #: Children this worker declared with their artifacts, by key (see `_complete`).
     declared: dict[str, DeclarativeContent] = field(default_factory=dict)
     complete_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -112,11 +115,12 @@ def _get_runtime() -> _Runtime:
 
 
 async def _open(token: str, remote_blob: bytes, spec: StoreSpec, options: dict[str, Any],
-                config: DownloadConfig) -> _Opened:
+                config: DownloadConfig, gate: HostGate | None) -> _Opened:
     remote: Remote = pickle.loads(remote_blob)
     store = spec.open()
     temp = Path(tempfile.mkdtemp(prefix=f"run-{token[:8]}-", dir=store.tmp_dir))
-    downloader = Downloader(config, temp_dir=temp)
+    session = gated_session(config, gate) if gate is not None else None
+    downloader = Downloader(config, temp_dir=temp, session=session)
     await downloader.__aenter__()
     failures: list[tuple[Any, ...]] = []
 
@@ -131,7 +135,31 @@ async def _open(token: str, remote_blob: bytes, spec: StoreSpec, options: dict[s
                      options["policy"], record)
     await remote.open(ctx)
     return _Opened(remote, ctx, store, downloader, failures,
-                   max_concurrent_content=options.get("max_concurrent_content", 200))
+                   max_concurrent_content=options.get("max_concurrent_content", 200),
+                   session=session, gate=gate)
+
+
+def worker_address() -> str:
+    """The address of the Dask worker running this task ("" outside one)."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return ""
+
+
+def _gate(token: str, options: dict[str, Any], config: DownloadConfig) -> HostGate | None:
+    """The cluster-wide per-host limit, from inside a Dask task (None outside a worker)."""
+    if not options.get("host_limit", True):
+        return None
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None
+    return HostGate(token, config.per_host, worker.scheduler, worker.loop)
 
 
 def open_run(runtime: _Runtime, token: str, remote_blob: bytes, spec: StoreSpec,
@@ -140,7 +168,8 @@ def open_run(runtime: _Runtime, token: str, remote_blob: bytes, spec: StoreSpec,
     with runtime.lock:
         opened = runtime.runs.get(token)
         if opened is None:
-            opened = runtime.call(_open(token, remote_blob, spec, options, config))
+            gate = _gate(token, options, config)
+            opened = runtime.call(_open(token, remote_blob, spec, options, config, gate))
             runtime.runs[token] = opened
     return opened
 
@@ -168,8 +197,9 @@ async def _discover_all(opened: _Opened, items: list[tuple[Content, DeclarativeC
 
 def discover_batch(token: str, remote_blob: bytes, spec: StoreSpec, options: dict[str, Any],
                    config: DownloadConfig, items: list[tuple[Content, DeclarativeContent]]
-                   ) -> tuple[list[tuple[str, Any]], list[tuple[Any, ...]]]:
-    """Dask task: the children of each ``(unit, dc)``, and the failures reported meanwhile.
+                   ) -> tuple[list[tuple[str, Any]], list[tuple[Any, ...]], str]:
+    """Dask task: the children of each ``(unit, dc)``, the failures reported meanwhile,
+    and the worker's address.
 
     A unit whose `discover` raised gets the exception instead of its children. Nothing
     is written by this function itself: a retried batch only repeats reads.
@@ -178,7 +208,7 @@ def discover_batch(token: str, remote_blob: bytes, spec: StoreSpec, options: dic
     opened = open_run(runtime, token, remote_blob, spec, options, config)
     results = runtime.call(_discover_all(opened, items), token)
     failures, opened.failures[:] = list(opened.failures), []
-    return results, failures
+    return results, failures, worker_address()
 
 
 def _complete(
@@ -228,6 +258,11 @@ async def _close(opened: _Opened) -> None:
         await opened.remote.close()
     with contextlib.suppress(Exception):
         await opened.downloader.__aexit__(None, None, None)
+    if opened.session is not None:
+        with contextlib.suppress(Exception):
+            await opened.session.close()
+    if opened.gate is not None:
+        opened.gate.close()
     opened.store.close()
 
 
@@ -249,6 +284,12 @@ def cancel_run(token: str) -> int:
     """Cancel the batches of run ``token`` running on this worker (a cancelled run)."""
     runtime = _runtime
     return 0 if runtime is None else runtime.cancel(token)
+
+
+def running_batches(token: str) -> int:
+    """How many batches of run ``token`` run on this worker now."""
+    runtime = _runtime
+    return 0 if runtime is None else len(runtime.running.get(token, ()))
 
 
 def _close_all() -> None:
