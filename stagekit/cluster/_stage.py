@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from stagekit.cluster._batch import BatchResult, process_batch
 from stagekit.cluster._wire import dc_out, dumps, events_in, loads
 from stagekit.errors import UnitFailedError
+from stagekit.events import UnitFinished
 from stagekit.models import Artifact, DeclarativeContent
 from stagekit.pipeline import Stage
 
@@ -47,7 +48,7 @@ class ClusterStage(Stage):
         self._futures: set[Any] = set()
         self._slots = 4
         self._timer: asyncio.TimerHandle | None = None
-        self._all_done = asyncio.Event()
+        self._error: Exception | None = None
 
     @property
     def busy(self) -> bool:
@@ -59,7 +60,7 @@ class ClusterStage(Stage):
         try:
             while True:
                 dc = await self.next_item()
-                if dc is None:
+                if dc is None or self._error is not None:
                     break
                 self._queue.append(dc)
                 while self.has_queued():
@@ -72,6 +73,8 @@ class ClusterStage(Stage):
                 self._dispatch()
                 if self._tasks:
                     await asyncio.wait(set(self._tasks))
+            if self._error is not None:
+                raise self._error
         finally:
             await self._stop()
 
@@ -112,6 +115,9 @@ class ClusterStage(Stage):
         self._futures.add(future)
         try:
             address, answer = await remote.result_of(future)
+        except Exception as exc:  # the task failed for good (e.g. its workers kept dying)
+            await self._lost(part, exc)
+            return
         finally:
             self._futures.discard(future)
         remote.workers.add(address)
@@ -149,6 +155,19 @@ class ClusterStage(Stage):
             await put(part[i])
         for i, _text in failed:
             await put(part[i])
+
+    async def _lost(self, part: list[DeclarativeContent], exc: Exception) -> None:
+        """Fail the units of a batch whose Dask task failed; stop the run under abort."""
+        text = f"cluster task failed: {type(exc).__name__}: {exc}"
+        bus = self.events
+        for dc in part:
+            dc.fail(UnitFailedError(text, unit_key=dc.key))
+            if bus.active:
+                bus.emit(UnitFinished(dc.key, "failed", text))
+        if self.remote.options.get("on_error") == "abort" and self._error is None:
+            self._error = exc
+        for dc in part:
+            await self.put(dc)
 
     async def _stop(self) -> None:
         """Cancel what is still queued or running on the cluster (a cancelled run)."""
