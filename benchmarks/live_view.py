@@ -4,7 +4,9 @@ Both sides explore a flat remote of N units without artifacts (no network) into 
 store through the default stages; the "live" side attaches `stagekit.notebook.RunWidget`
 (ten refreshes a second, as in a notebook; outside a kernel its messages go to a dummy
 comm, but every refresh still reads the stats and sets and serialises the widgets). The
-ratio is live over plain (target <= 1.05). Sides alternate, best of ``--repeats``.
+"graph" side also opens the view's Graph tab (the interactive graph, following the run).
+The ratios are live over plain and graph over plain (target <= 1.05). The sides rotate
+from one repeat to the next (no order bias), best of ``--repeats``.
 
     python benchmarks/live_view.py [--quick] [--units N] [--repeats N]
 """
@@ -67,8 +69,8 @@ class Sample:
     in_view: float = 0.0
 
 
-async def one_run(n: int, live: bool) -> Sample:
-    """Run ``n`` units into a fresh store, with or without the view."""
+async def one_run(n: int, live: bool, graph: bool = False) -> Sample:
+    """Run ``n`` units into a fresh store, with or without the view (and its Graph tab)."""
     where = tempfile.mkdtemp(prefix="stagekit-bench-")
     try:
         in_view = 0.0
@@ -85,11 +87,15 @@ async def one_run(n: int, live: bool) -> Sample:
                 in_view += time.perf_counter() - began
 
             widget.update = timed_update  # type: ignore[method-assign]
+            if graph:
+                widget.show_graph_tab()
         await run
         sample = Sample(time.perf_counter() - wall, time.process_time() - cpu)
         if widget is not None:
             await widget.wait_final()
             assert widget.bars["EndStage"].value == n
+            if graph:
+                assert len(widget.graph.data["keys"]) == n and not widget.graph.refreshing
             sample.refreshes, sample.in_view = widget.updates, in_view
         run.store.close()
         return sample
@@ -102,11 +108,13 @@ def main() -> None:
         "--units", type=int, default=None, help="units per run (default 50,000)"))
     n = args.units or (5_000 if args.quick else 50_000)
     repeats = args.repeats or (2 if args.quick else 3)
-    plain: list[Sample] = []
-    live: list[Sample] = []
+    sides: dict[str, list[Sample]] = {"plain": [], "live": [], "graph": []}
+    names = list(sides)
     for i in range(repeats):
-        for with_view in (False, True) if i % 2 == 0 else (True, False):  # no order bias
-            (live if with_view else plain).append(asyncio.run(one_run(n, live=with_view)))
+        for name in names[i % 3:] + names[:i % 3]:  # each side first in turn
+            sides[name].append(asyncio.run(one_run(n, live=name != "plain",
+                                                   graph=name == "graph")))
+    plain, live, graph = sides["plain"], sides["live"], sides["graph"]
     wall = Timing([s.wall for s in live]), Timing([s.wall for s in plain])
     cpu = Timing([s.cpu for s in live]), Timing([s.cpu for s in plain])
     # Periodic refreshes only: the first (at creation) and the final one are extra.
@@ -117,6 +125,9 @@ def main() -> None:
                 baseline=cpu[1].best, target=TARGET,
                 notes="baseline: the same run without the view; CPU time of the process "
                       "(threads included), less disturbed by other load than wall time"),
+        Measure(f"{n:,}-unit run with the live view and its Graph tab open, CPU time",
+                Timing([s.cpu for s in graph]).best, "s", baseline=cpu[1].best, target=TARGET,
+                notes="the interactive graph follows the run (LiveSnapshot), as in a notebook"),
         Measure(f"{n:,}-unit run with the live view, wall time", wall[0].best, "s",
                 baseline=wall[1].best, target=TARGET, notes="best of the repeats"),
         Measure("time spent refreshing the view, share of the run", share, "", target="<= 0.05",
@@ -124,8 +135,8 @@ def main() -> None:
         Measure("live view refreshes per second", rate, "1/s", target="<= 10",
                 target_on="value", notes="bounded by the 0.1 s tick, whatever N"),
     ]
-    details = {"units": n, "repeats": repeats,
-               "plain": [asdict(s) for s in plain], "live": [asdict(s) for s in live]}
+    details = {"units": n, "repeats": repeats, **{k: [asdict(s) for s in v]
+                                                  for k, v in sides.items()}}
     report("live_view", args, measures, details=details)
 
 

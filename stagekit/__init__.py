@@ -14,9 +14,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# Eager (it is small): importing the submodule stagekit.diff anywhere first (Run.diff, the
+# notebook's diff views) would otherwise leave the module, not the function, here.
+from stagekit.diff import diff
+
 if TYPE_CHECKING:
     from stagekit.context import RunContext
-    from stagekit.diff import diff
     from stagekit.errors import (
         BodyTooLargeError,
         ConfigurationError,
@@ -46,7 +49,6 @@ if TYPE_CHECKING:
 # Public name -> the module that defines it.
 _EXPORTS = {
     "RunContext": "stagekit.context",
-    "diff": "stagekit.diff",
     "BodyTooLargeError": "stagekit.errors",
     "ConfigurationError": "stagekit.errors",
     "DigestMismatchError": "stagekit.errors",

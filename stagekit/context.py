@@ -8,7 +8,7 @@ before it could be put.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from stagekit.events import EventBus
     from stagekit.models import Content, DeclarativeArtifact, DeclarativeContent
     from stagekit.storage import Store
+    from stagekit.storage._known import KnownChildren
 
-__all__ = ["FailureSink", "RunContext"]
+__all__ = ["FailureSink", "KnownSink", "RunContext"]
 
 #: Records a unit that failed before it was put: (error, unit or key and kind, parent,
 #: relation, artifacts). Supplied by the discovery engine.
@@ -29,6 +30,9 @@ FailureSink = Callable[
      "str | None", "Sequence[DeclarativeArtifact]"],
     None,
 ]
+
+#: Records children an earlier run saved below a parent (`stagekit.known.record_known`).
+KnownSink = Callable[["DeclarativeContent", "KnownChildren"], Awaitable[bool]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class RunContext:
     max_depth: int | None
     policy: Policy
     _record_failure: FailureSink = field(repr=False)
+    _record_known: KnownSink | None = field(default=None, repr=False)
 
     async def get_bytes(self, url: str, headers: Mapping[str, str] | None = None) -> bytes:
         """The body of a small metadata file at ``url``, retried like any download."""
@@ -75,3 +80,15 @@ class RunContext:
             raise TypeError("fail() needs unit=, or key= and kind=")
         named = None if unit is not None else (key or "", kind or "")
         self._record_failure(error, unit, named, parent, relation, artifacts)
+
+    async def record_known(self, parent: DeclarativeContent, known: KnownChildren) -> bool:
+        """Record ``known`` (leaves an earlier run saved below ``parent``, from
+        `stagekit.storage.Catalog.known_units`) as this run's children of ``parent``,
+        without sending them through the stages (`stagekit.known`).
+
+        False, with nothing recorded, when this run cannot (no catalog run, a child would
+        need a download now, a pipeline without the engine's support): then yield them.
+        """
+        if self._record_known is None:
+            return False
+        return await self._record_known(parent, known)

@@ -16,6 +16,7 @@ import tempfile
 from collections import deque
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, final
 
@@ -29,6 +30,7 @@ from stagekit.events import (
     UnitDiscovered,
     UnitFinished,
 )
+from stagekit.known import record_known
 from stagekit.models import (
     Content,
     DeclarativeArtifact,
@@ -89,6 +91,7 @@ class DiscoveryEngine(Stage):
         policy: Policy = "immediate",
         on_error: OnError | None = None,
         max_depth: int | None = None,
+        run_id: int | None = None,
     ) -> None:
         if not isinstance(remote, Remote):
             raise TypeError(f"expected a stagekit.Remote, got {type(remote).__name__}")
@@ -101,6 +104,7 @@ class DiscoveryEngine(Stage):
             tmp_root = store.tmp_dir if store is not None else Path(tempfile.gettempdir())
             downloader = SharedDownloader(tmp_root=tmp_root)
         self._shared = downloader
+        self.run_id = run_id  # lets a remote record units known from an earlier run
         self._revisits = type(remote).revisit is not Remote.revisit
         # A leaf's entry is its depth alone (most units of a wide remote are leaves).
         self._nodes: dict[_Identity, _Node | int] = {}
@@ -121,7 +125,10 @@ class DiscoveryEngine(Stage):
         self._finished = asyncio.Event()
         async with self._shared.use() as downloader:
             ctx = RunContext(downloader, self.store, self.events, self.on_error,
-                             self.max_depth, self.policy, self._record_failure)
+                             self.max_depth, self.policy, self._record_failure,
+                             partial(record_known, store=self.store, run_id=self.run_id,
+                                     policy=self.policy, events=self.events,
+                                     register=self._known_leaves))
             self._ctx = ctx
             await self.remote.open(ctx)
             try:
@@ -314,6 +321,26 @@ class DiscoveryEngine(Stage):
             dc.error = error
             if self.events.active:
                 self.events.emit(UnitFinished(node.key, "failed", failure_text(error)))
+
+    def _known_leaves(self, parent_dc: DeclarativeContent,
+                      units: Sequence[tuple[_Identity, str]], relation: str | None
+                      ) -> tuple[int, list[bool]] | None:
+        """Take leaves an earlier run found below ``parent_dc`` (`stagekit.known`) as
+        `_submit` takes a leaf, without putting them; their depth and which are new."""
+        parent = self._nodes.get(parent_dc.identity)
+        if type(parent) is not _Node or self._revisits:
+            return None
+        depth, nodes, new = parent.depth + 1, self._nodes, []
+        for identity, key in units:
+            known = nodes.get(identity)
+            if known is not None:
+                self._found_again(identity, known, parent, relation, depth)
+            else:
+                nodes[identity] = depth
+                parent.children.append(identity)
+                self._edges.add((parent.key, key, relation))
+            new.append(known is None)
+        return depth, new
 
     # -- failures reported by the remote (through RunContext.fail) -----------------
 

@@ -7,6 +7,7 @@
 import Graph from "graphology";
 import forceAtlas2 from "graphology-layout-forceatlas2";
 import Sigma from "sigma";
+import { NodePointProgram } from "sigma/rendering";
 
 const PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b",
   "#9d755d", "#ff9da6", "#bab0ac"];
@@ -14,6 +15,12 @@ const STATUS = { discovered: "#bab0ac", downloaded: "#54a24b", existing: "#4c78a
   deferred: "#eeca3b", failed: "#e45756", skipped: "#9d755d" };
 const PATH = "#d62728";
 const CONFLICT = "#9467bd";
+const NO_CONFLICT = "#c8c8c8";
+const GHOST_ALPHA = 0.35;
+const CHANGES = ["added", "removed", "changed", "unchanged"];
+// Past these sizes sigma's own large-graph settings apply (see tune()).
+const LARGE_NODES = 2000;
+const LARGE_EDGES = 2000;
 const CSS = `
 .sk-graph{font:12px sans-serif;color:#222;border:1px solid #ddd;border-radius:4px;position:relative}
 .sk-bar{display:flex;flex-wrap:wrap;gap:6px;align-items:center;padding:4px 6px;background:#f7f7f7}
@@ -26,7 +33,10 @@ const CSS = `
  padding:4px 6px;white-space:pre;z-index:10;display:none;font:11px monospace}
 .sk-status{margin-left:auto;color:#555}
 .sk-depths{padding:4px 6px;border-top:1px solid #eee}
-.sk-depths td{padding:0 4px}.sk-seg{display:inline-block;height:9px}`;
+.sk-depths td{padding:0 4px}.sk-seg{display:inline-block;height:9px}
+.sk-legend{display:flex;flex-wrap:wrap;gap:10px;padding:3px 6px;border-top:1px solid #eee}
+.sk-legend span{white-space:nowrap}.sk-dot{display:inline-block;width:10px;height:10px;
+ border-radius:50%;margin-right:3px;vertical-align:middle}`;
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -52,6 +62,11 @@ function globRegex(glob) {
   return new RegExp("^" + body + "$");
 }
 
+function faded(hex, alpha = GHOST_ALPHA) {
+  const v = parseInt(hex.slice(1), 16);
+  return `rgba(${(v >> 16) & 255},${(v >> 8) & 255},${v & 255},${alpha})`;
+}
+
 function bytes(n) {
   const units = ["B", "KiB", "MiB", "GiB"];
   let i = 0;
@@ -59,9 +74,43 @@ function bytes(n) {
   return i ? `${n.toFixed(1)} ${units[i]}` : `${n} B`;
 }
 
+const text = (view) => new TextDecoder().decode(view);
+// A copy, so that the typed array starts aligned whatever the buffer's offset.
+const typed = (Type, view) => new Type(view.buffer.slice(view.byteOffset,
+  view.byteOffset + view.byteLength));
+
+// The widget's payload (stagekit/notebook/payload.py): numeric columns as binary buffers.
+function decodePayload(p) {
+  const d = JSON.parse(text(p.meta));
+  d.keys = JSON.parse(text(p.keys));
+  for (const name of ["kind", "status", "depth", "src", "dst", "rel"]) d[name] = typed(Int32Array, p[name]);
+  d.size = Array.from(typed(Float64Array, p.size), (v) => (Number.isNaN(v) ? null : v));
+  if (p.x) d.x = typed(Float64Array, p.x);
+  if (p.order) {
+    const order = typed(Int32Array, p.order);
+    d.order = {};
+    let at = 0;
+    for (const [depth, count] of d.order_layers) { d.order[depth] = order.subarray(at, at + count); at += count; }
+  }
+  return d;
+}
+
+function shortLabel(key, kind) {
+  // As stagekit.notebook.tree_svg.short_label: no kind prefix, the end of long keys.
+  const t = kind && key.startsWith(kind + ":") ? key.slice(kind.length + 1) : key;
+  return t.length <= 28 ? t : "…" + t.slice(-27);
+}
+
 // The units as columns, as Python sent them, with lookups built once per snapshot.
 function readSnapshot(d) {
   const n = d.keys.length;
+  if (!d.x) {
+    // A live snapshot sends each layer's order; x is the place in the layer.
+    d.x = new Float64Array(n);
+    for (const ids of Object.values(d.order || {})) {
+      ids.forEach((i, p) => { d.x[i] = (p + 0.5) / ids.length; });
+    }
+  }
   const index = new Map(d.keys.map((k, i) => [k, i]));
   const parents = Array.from({ length: n }, () => []);
   const children = Array.from({ length: n }, () => []);
@@ -71,7 +120,14 @@ function readSnapshot(d) {
   }
   const conflict = new Map((d.conflict_nodes || []).map((i, j) => [i, d.conflict_ga[j]]));
   const errors = new Map((d.error_nodes || []).map((i, j) => [i, d.error_text[j]]));
-  return { ...d, n, index, parents, children, conflict, errors, path: new Set(d.path || []) };
+  const change = new Map();
+  const ghosts = new Set();
+  if (d.diff) {
+    for (const c of ["added", "removed", "changed"]) for (const i of d.diff[c]) change.set(i, c);
+    for (const i of d.diff.ghosts) ghosts.add(i);
+  }
+  return { ...d, n, index, parents, children, conflict, errors, change, ghosts,
+    path: new Set(d.path || []) };
 }
 
 function subtreeSizes(s) {
@@ -89,8 +145,10 @@ export function render({ model, el: root }) {
   const state = { expanded: new Set(), selected: null, snap: null, subtree: null };
   root.classList.add("sk-graph");
   root.append(el("style", { text: CSS }));
-  const colour = select("color", [["kind", "colour: kind"], ["status", "colour: status"],
-    ["conflict", "colour: conflicts"]], model.get("color_by") || "kind");
+  const colours = [["kind", "colour: kind"], ["status", "colour: status"],
+    ["conflict", "colour: conflicts"]];
+  if (model.get("color_by") === "diff") colours.push(["diff", "colour: what changed"]);
+  const colour = select("color", colours, model.get("color_by") || "kind");
   const sizeBy = select("size", [["none", "size: same"], ["subtree", "size: subtree"],
     ["bytes", "size: bytes"]], model.get("size_by") || "none");
   const layout = select("layout", [["layered", "layout: by depth"], ["force", "layout: force"]],
@@ -108,9 +166,11 @@ export function render({ model, el: root }) {
   const side = el("div", { class: "sk-side", text: "Hover a unit for its key; click one for "
     + "its parents and children; click a group to expand it." });
   const depths = el("div", { class: "sk-depths" });
+  const legend = el("div", { class: "sk-legend" });
   canvas.append(tip);
   root.append(el("div", { class: "sk-bar" }, colour, sizeBy, layout, view, kindF, statusF,
-    depthF, keyF, collapse, status), el("div", { class: "sk-main" }, canvas, side), depths);
+    depthF, keyF, collapse, status), el("div", { class: "sk-main" }, canvas, side), legend,
+  depths);
 
   const graph = new Graph({ multi: false, type: "directed" });
   let renderer = null;
@@ -127,10 +187,47 @@ export function render({ model, el: root }) {
     return !kv || globRegex(kv).test(s.keys[i]);
   }
 
+  function changeColour(s, change) {
+    return (s.diff && s.diff.colours[change]) || "#d8d8d8";
+  }
+
   function colourOf(s, i) {
-    if (colour.value === "status") return STATUS[s.statuses[s.status[i]]] || "#888";
-    if (colour.value === "conflict") return s.conflict.has(i) ? CONFLICT : "#c8c8c8";
-    return PALETTE[s.kind[i] % PALETTE.length];
+    let c;
+    if (colour.value === "status") c = STATUS[s.statuses[s.status[i]]] || "#888";
+    else if (colour.value === "conflict") c = s.conflict.has(i) ? CONFLICT : NO_CONFLICT;
+    else if (colour.value === "diff") c = changeColour(s, s.change.get(i) || "unchanged");
+    else c = PALETTE[s.kind[i] % PALETTE.length];
+    return s.ghosts.has(i) ? faded(c) : c;
+  }
+
+  // What each colour means, for the current colour mode, with counts.
+  function drawLegend(s) {
+    const entries = [];
+    const count = (pred) => { let c = 0; for (let i = 0; i < s.n; i++) if (pred(i)) c++; return c; };
+    if (colour.value === "diff" && s.diff) {
+      const changed = s.diff.added.length + s.diff.removed.length + s.diff.changed.length;
+      for (const c of CHANGES) {
+        const n = c === "unchanged" ? s.n - changed : s.diff[c].length;
+        entries.push([changeColour(s, c), `${c}${c === "removed" ? " (faded: ghosts)" : ""}`, n]);
+      }
+    } else if (colour.value === "status") {
+      s.statuses.forEach((name, k) => entries.push([STATUS[name] || "#888", name,
+        count((i) => s.status[i] === k)]));
+    } else if (colour.value === "conflict") {
+      entries.push([CONFLICT, "group:artifact at several versions", s.conflict.size],
+        [NO_CONFLICT, "no conflict", s.n - s.conflict.size]);
+    } else {
+      s.kinds.forEach((name, k) => entries.push([PALETTE[k % PALETTE.length], name,
+        count((i) => s.kind[i] === k)]));
+    }
+    const items = entries.map(([c, name, n]) => el("span", { "data-entry": name },
+      el("i", { class: "sk-dot", style: `background:${c}` }), `${name}: ${n.toLocaleString()}`));
+    if (s.path.size > 1) {
+      items.push(el("span", {}, el("i", { class: "sk-dot", style: `background:${PATH}` }),
+        "deepest chain"));
+    }
+    legend.replaceChildren(...items);
+    root.dataset.legend = entries.map(([, name, n]) => `${name}=${n}`).join(";");
   }
 
   // The nodes and edges to show: units, or depth x kind groups for the rest.
@@ -151,18 +248,21 @@ export function render({ model, el: root }) {
         let g = nodes.get(gid);
         if (!g) {
           g = { group: true, label: "", depth: s.depth[i], kindName: s.kinds[s.kind[i]],
-            count: 0, bytes: 0, failed: 0, xs: 0, color: PALETTE[s.kind[i] % PALETTE.length] };
+            count: 0, bytes: 0, failed: 0, xs: 0, color: PALETTE[s.kind[i] % PALETTE.length],
+            changes: { added: 0, removed: 0, changed: 0 } };
           nodes.set(gid, g);
           if (!layers.has(s.depth[i])) layers.set(s.depth[i], []);
           layers.get(s.depth[i]).push(gid);
         }
         g.count++; g.bytes += s.size[i] || 0; g.failed += s.statuses[s.status[i]] === "failed";
         g.xs += s.x[i];
+        if (s.change.has(i)) g.changes[s.change.get(i)]++;
       } else {
         rep.set(i, s.keys[i]);
         unitsPerLayer.set(s.depth[i], (unitsPerLayer.get(s.depth[i]) || 0) + 1);
         nodes.set(s.keys[i], { i, x: s.x[i], y: -s.depth[i], color: colourOf(s, i),
-          label: s.labels[i], forceLabel: s.path.has(i) });
+          label: shortLabel(s.keys[i], s.kinds[s.kind[i]]) + (s.ghosts.has(i) ? " (removed)" : ""),
+          forceLabel: s.path.has(i) });
       }
     }
     const nLayers = Object.keys(s.layer_sizes || { 0: 1 }).length;
@@ -175,6 +275,11 @@ export function render({ model, el: root }) {
         g.x = ((j + 0.5) / ids.length) * xSpan; g.y = -g.depth;
         g.label = `${g.count.toLocaleString()} ${g.kindName}`; g.forceLabel = true;
         if (colour.value === "status" && g.failed) g.color = STATUS.failed;
+        if (colour.value === "diff") {
+          // A group takes the colour of its most frequent change, grey when none.
+          const [top, n] = Object.entries(g.changes).sort((a, b) => b[1] - a[1])[0];
+          g.color = changeColour(s, n ? top : "unchanged");
+        }
       });
     }
     const top = Math.max(1, ...[...nodes.values()].filter((g) => g.group).map((g) => g.count));
@@ -188,7 +293,8 @@ export function render({ model, el: root }) {
         && nodes.get(b).i !== undefined;
       const old = edges.get(id);
       if (old) { old.weight++; continue; }
-      edges.set(id, { a, b, weight: 1, rel: s.relations[s.rel[e]] || "", onPath });
+      const ghost = s.ghosts.has(s.src[e]) || s.ghosts.has(s.dst[e]);
+      edges.set(id, { a, b, weight: 1, rel: s.relations[s.rel[e]] || "", onPath, ghost });
     }
     return { nodes, edges, top, grouped, shown: shown.length };
   }
@@ -208,11 +314,16 @@ export function render({ model, el: root }) {
     const s = state.snap;
     if (!s) return;
     const want = desired();
+    // One vertex per node (gl.POINTS) instead of a triangle: a third of the vertices to
+    // draw, twice per frame (picking and display), where thousands of tiny nodes show.
+    const pointNodes = want.nodes.size > LARGE_NODES;
     for (const node of graph.nodes()) if (!want.nodes.has(node)) graph.dropNode(node);
     for (const [id, g] of want.nodes) {
       const attrs = { x: g.x, y: g.y, size: sizeOf(s, g, want.top), color: g.color,
+        type: pointNodes ? "point" : "circle",
         label: g.label, forceLabel: g.forceLabel, group: !!g.group, i: g.i ?? -1,
         count: g.count || 0, bytes: g.bytes || 0, failed: g.failed || 0, depth: g.depth ?? s.depth[g.i],
+        changes: g.changes || null,
         kindName: g.kindName || s.kinds[s.kind[g.i]],
         borderColor: s.conflict.has(g.i) ? CONFLICT : null };
       if (graph.hasNode(id)) graph.mergeNodeAttributes(id, attrs); else graph.addNode(id, attrs);
@@ -221,7 +332,8 @@ export function render({ model, el: root }) {
     const topW = Math.max(1, ...[...want.edges.values()].map((e) => e.weight));
     for (const [id, e] of want.edges) {
       const attrs = { size: e.onPath ? 2.5 : want.grouped ? 0.5 + 5 * e.weight / topW : 0.5,
-        color: e.onPath ? PATH : "#bbb", rel: e.rel, weight: e.weight, zIndex: e.onPath ? 1 : 0 };
+        color: e.onPath ? PATH : e.ghost ? faded(changeColour(s, "removed")) : "#bbb",
+        rel: e.rel, weight: e.weight, zIndex: e.onPath ? 1 : 0 };
       if (graph.hasEdge(id)) graph.mergeEdgeAttributes(id, attrs);
       else graph.addDirectedEdgeWithKey(id, e.a, e.b, attrs);
     }
@@ -233,17 +345,21 @@ export function render({ model, el: root }) {
     root.dataset.edges = String(graph.size);
     root.dataset.units = String(s.n);
     root.dataset.mode = want.grouped ? "groups" : "units";
+    root.dataset.ghosts = String(s.ghosts.size);
+    root.dataset.color = colour.value;
     status.textContent = `${graph.order.toLocaleString()} nodes shown · `
       + `${want.shown.toLocaleString()} of ${s.n.toLocaleString()} units`
       + (s.total > s.n ? ` (of ${s.total.toLocaleString()} in the run)` : "")
       + (s.running ? " · running" : "");
     drawDepths(s);
-    if (!renderer) start(); else renderer.refresh();
+    drawLegend(s);
+    if (!renderer) start(); else { tune(); renderer.refresh(); }
   }
 
   function drawDepths(s) {
     const table = new Map();
     for (let i = 0; i < s.n; i++) {
+      if (s.ghosts.has(i)) continue; // units of the older run only
       const row = table.get(s.depth[i]) || new Map();
       row.set(s.kind[i], (row.get(s.kind[i]) || 0) + 1);
       table.set(s.depth[i], row);
@@ -265,8 +381,9 @@ export function render({ model, el: root }) {
     const a = graph.getNodeAttributes(node);
     const s = state.snap;
     if (a.group) {
+      const ch = s.diff ? `\n${Object.entries(a.changes).map(([c, n]) => `${n} ${c}`).join(", ")}` : "";
       return `${a.count.toLocaleString()} units of ${a.kindName} at depth ${a.depth}\n`
-        + `${bytes(a.bytes)}, ${a.failed} failed\nclick to expand`;
+        + `${bytes(a.bytes)}, ${a.failed} failed${ch}\nclick to expand`;
     }
     const i = a.i;
     const lines = [s.keys[i], `kind: ${s.kinds[s.kind[i]]}`, `depth: ${s.depth[i]}`,
@@ -275,6 +392,8 @@ export function render({ model, el: root }) {
     if (s.errors.has(i)) lines.push(`error: ${s.errors.get(i)}`);
     if (s.conflict.has(i)) lines.push(`conflict: ${s.conflict.get(i)} at several versions`);
     if (s.path.has(i)) lines.push("on the deepest chain");
+    if (s.ghosts.has(i)) lines.push("change: removed (only in the older run)");
+    else if (s.change.has(i)) lines.push(`change: ${s.change.get(i)}`);
     return lines.join("\n");
   }
 
@@ -297,7 +416,8 @@ export function render({ model, el: root }) {
     const row = el("table", {}, ...[["key", s.keys[i]], ["kind", s.kinds[s.kind[i]]],
       ["depth", s.depth[i]], ["status", s.statuses[s.status[i]]],
       ["size", s.size[i] === null ? "" : s.size[i].toLocaleString()],
-      ["error", s.errors.get(i) || ""], ["conflict", s.conflict.get(i) || ""]]
+      ["error", s.errors.get(i) || ""], ["conflict", s.conflict.get(i) || ""],
+      ...(s.diff ? [["change", s.change.get(i) || "unchanged"]] : [])]
       .map(([k, v]) => el("tr", {}, el("th", { text: k }), el("td", { text: String(v) }))));
     side.replaceChildren(el("b", { text: "Selected" }), row,
       el("b", { text: `Parents (${s.parents[i].length})` }),
@@ -307,16 +427,32 @@ export function render({ model, el: root }) {
     root.dataset.selected = s.keys[i];
   }
 
+  // sigma's settings for the graph's current size (it grows while a run goes on): while
+  // the camera moves a large graph is drawn without edges and labels, labels show only for
+  // nodes drawn big enough (or forced: the deepest chain, groups), and edges are not
+  // hover targets (an extra picking pass over every edge per frame).
+  function tune() {
+    const large = graph.order > LARGE_NODES || graph.size > LARGE_EDGES;
+    const settings = {
+      hideEdgesOnMove: large, hideLabelsOnMove: large,
+      labelRenderedSizeThreshold: large ? 8 : 5,
+      enableEdgeEvents: graph.size <= LARGE_EDGES,
+    };
+    for (const [k, v] of Object.entries(settings)) {
+      if (renderer.getSetting(k) !== v) renderer.setSetting(k, v);
+    }
+  }
+
   function start() {
     renderer = new Sigma(graph, canvas, {
       renderEdgeLabels: false, zIndex: true, labelRenderedSizeThreshold: 5,
-      enableEdgeEvents: graph.size < 20000, hideEdgesOnMove: graph.size > 5000,
-      hideLabelsOnMove: graph.order > 5000,
       defaultEdgeType: "line", labelDensity: 0.5, labelGridCellSize: 200,
+      nodeProgramClasses: { point: NodePointProgram },
       allowInvalidContainer: true,
       nodeReducer: (node, data) => (state.selected !== null && data.i === state.selected
         ? { ...data, highlighted: true } : data),
     });
+    tune();
     renderer.on("enterNode", ({ node, event }) => showTip(tipText(node), event));
     renderer.on("leaveNode", () => { tip.style.display = "none"; });
     renderer.on("enterEdge", ({ edge, event }) => {
@@ -337,10 +473,18 @@ export function render({ model, el: root }) {
     }
   }
 
+  function current() {
+    const p = model.get("payload");
+    return p && p.meta ? decodePayload(p) : model.get("data");
+  }
+
   function update() {
-    state.snap = readSnapshot(model.get("data"));
+    state.snap = readSnapshot(current());
     state.subtree = null;
     const s = state.snap;
+    if (s.diff && ![...colour.options].some((o) => o.value === "diff")) {
+      colour.append(el("option", { value: "diff", text: "colour: what changed" }));
+    }
     for (const [sel, names] of [[kindF, s.kinds], [statusF, s.statuses]]) {
       const have = new Set([...sel.options].map((o) => o.value));
       for (const name of names) if (!have.has(name)) sel.append(el("option", { value: name, text: name }));
@@ -351,9 +495,12 @@ export function render({ model, el: root }) {
   for (const control of [colour, sizeBy, layout, view, kindF, statusF]) control.onchange = draw;
   for (const control of [depthF, keyF]) control.oninput = draw;
   collapse.onclick = () => { state.expanded.clear(); draw(); };
+  model.on("change:payload", update);
   model.on("change:data", update);
-  if (model.get("data") && model.get("data").keys) update();
+  const first = model.get("payload");
+  if ((first && first.meta) || (model.get("data") && model.get("data").keys)) update();
   return () => {
+    model.off("change:payload", update);
     model.off("change:data", update);
     if (state.resize) state.resize.disconnect();
     if (renderer) renderer.kill();

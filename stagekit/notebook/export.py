@@ -16,6 +16,7 @@ from typing import Any
 
 from stagekit.graphs import GraphFilter, subgraph
 from stagekit.notebook.draw import MAX_NODES, _graph, draw_tree
+from stagekit.notebook.graph_diff import with_diff
 from stagekit.notebook.graph_view import AGGREGATE_ABOVE, bundle_path
 from stagekit.notebook.snapshot import graph_snapshot
 
@@ -52,17 +53,23 @@ def _inline_script(code: str) -> str:
     return code
 
 
-def graph_html(source: Any, *, title: str | None = None, color_by: str = "kind",
-               aggregate_above: int = AGGREGATE_ABOVE, **filters: Any) -> str:
+def graph_html(source: Any, *, title: str | None = None, color_by: str | None = None,
+               aggregate_above: int = AGGREGATE_ABOVE, diff: Any = None,
+               **filters: Any) -> str:
     """One self-contained HTML page with the interactive graph of ``source``.
 
     ``filters`` are those of `Run.subgraph`; the page's own filter box refines further.
+    ``diff`` (an older `Run`, or the DataFrame of ``stagekit.diff``) colours what changed
+    and adds the removed units as ghosts, as `graph_widget` does.
     """
     graph = _graph(source)
     total = graph.number_of_nodes()
     if GraphFilter(**filters):
         graph = subgraph(graph, **filters)
-    state = {"data": graph_snapshot(graph, total=total), "color_by": color_by,
+    graph, changes = with_diff(graph, diff, source)
+    if color_by is None:
+        color_by = "diff" if diff is not None else "kind"
+    state = {"data": graph_snapshot(graph, total=total, changes=changes), "color_by": color_by,
              "size_by": "none", "layout": "layered", "aggregate_above": aggregate_above}
     if title is None:
         title = (f"{total:,} units, {graph.number_of_edges():,} edges")

@@ -23,7 +23,8 @@ there is normal: the plain path is tried next, quietly).
 Re-syncs (`stagekit.remotes.deb_resync`): an index whose sha256 in the Release is one the
 store holds is not downloaded (the stored file is that index), and an index that a
 finished run of the same remote already read, with that digest, is not parsed again: its
-packages are declared from the catalog.
+packages are recorded from the catalog in bulk (`RunContext.record_known`), with the
+units, edges, depths and statuses a full re-run would give them.
 
 A Packages index is parsed from the stored file, decompressed as a stream, in chunks in
 a worker thread (python-debian's pure-Python parser), so a 60,000-stanza index is never
@@ -40,6 +41,7 @@ import itertools
 import logging
 import os
 import re
+import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, urljoin
@@ -59,7 +61,12 @@ from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
 from stagekit.remotes.base import each_completed, prefetched
 from stagekit.remotes.deb_index import STANZA_FIELDS, PackagesReader, Release, parse_release
-from stagekit.remotes.deb_resync import fetch_first, held_in_store, known_packages
+from stagekit.remotes.deb_resync import (
+    fetch_first,
+    held_in_store,
+    known_packages,
+    record_known_packages,
+)
 from stagekit.remotes.deb_signature import SIGNED_TEXT, check_keyring, check_release
 from stagekit.remotes.guards import check_count
 from stagekit.urls import redact_url, safe_segments
@@ -69,6 +76,9 @@ __all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
 log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+# A Filename of plain segments (none starting with "."; no "%", so nothing to decode) is a
+# safe relative path, and only its "+" needs quoting in a URL; others get the full checks.
+_PLAIN_FILENAME = re.compile(r"[\w+~-][\w+.~-]*(?:/[\w+~-][\w+.~-]*)*", re.ASCII)
 PackageFilter = Iterable[str] | Callable[[Mapping[str, str]], bool]
 
 
@@ -302,6 +312,8 @@ class DebRemote(HTTPRemote):
         where = redact_url(da.url)
         stored = dc.artifacts[da.relative_path]
         if self.select is None:
+            if await record_known_packages(ctx, dc, stored.sha256, self.describe()):
+                return  # an earlier run read this very index: recorded from the catalog
             known = await known_packages(ctx, unit.key, stored.sha256, self.describe())
             if known is not None:  # an earlier run read this very index: no parsing
                 for saved in known:
@@ -346,6 +358,8 @@ class DebRemote(HTTPRemote):
         stanza = dict(paragraph.items())
         name, version, arch = (stanza.get(f, "").strip() for f in
                                ("Package", "Version", "Architecture"))
+        # One string per architecture, not one per stanza: the run keeps every unit's key.
+        arch = sys.intern(arch)
         content = DebPackage(name or f"<stanza {number}>", version or "?", arch or "?")
 
         def bad(field_name: str, why: str) -> _BadStanza:
@@ -364,18 +378,22 @@ class DebRemote(HTTPRemote):
             raise bad("SHA256", f"has a malformed SHA256 {sha256!r}")
         if not size_text.isdigit() or len(size_text) > 18:
             raise bad("Size", f"has a malformed Size {size_text[:40]!r}")
-        try:
-            safe_segments(safe_relative_path(filename, what="Filename"), what="Filename")
-        except ValueError as exc:
-            raise bad("Filename", str(exc)) from None
+        if _PLAIN_FILENAME.fullmatch(filename) is None:
+            try:
+                safe_segments(safe_relative_path(filename, what="Filename"), what="Filename")
+            except ValueError as exc:
+                raise bad("Filename", str(exc)) from None
         return self._declare_package(
             DebPackage(name, version, arch, filename, int(size_text), sha256))
 
     def _declare_package(self, package: DebPackage) -> DeclarativeContent:
         """The unit of a checked package, its ``.deb`` deferred."""
         # base_url ends with "/" and filename is a safe relative path: no urljoin needed.
+        filename = package.filename
+        plain = _PLAIN_FILENAME.fullmatch(filename) is not None
+        path = (filename.replace("+", "%2B") if plain else quote(filename))
         artifact = DeclarativeArtifact(
-            self.base_url + quote(package.filename), package.filename,
+            self.base_url + path, filename,
             digests={"sha256": package.sha256}, size=package.size, deferred=True)
         return DeclarativeContent(package, [artifact], relation="package")
 

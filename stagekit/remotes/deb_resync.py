@@ -2,7 +2,10 @@
 
 The Release names every index by its sha256. When the store holds that digest, the
 stored file is the index (nothing to download); when a finished run of the same remote
-read the index with that digest, the catalog holds its packages (nothing to parse).
+read the index with that digest, the catalog holds its packages (nothing to parse):
+`record_known_packages` has the run record them from the catalog in bulk
+(`stagekit.known`), and where the run cannot, `known_packages` gives their fields to
+declare them one by one.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from typing import Any
 from stagekit.context import RunContext
 from stagekit.download import DownloadResult
 from stagekit.errors import DownloadError, HTTPStatusError
+from stagekit.limits import limits_of
+from stagekit.models import DeclarativeContent
 
-__all__ = ["fetch_first", "held_in_store", "known_packages"]
+__all__ = ["fetch_first", "held_in_store", "known_packages", "record_known_packages"]
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +75,24 @@ async def known_packages(
         return None
     log.debug("%s: %d packages from the catalog, index not parsed", index_key, len(known))
     return known
+
+
+async def record_known_packages(
+    ctx: RunContext, dc: DeclarativeContent, sha256: str | None, remote: str
+) -> bool:
+    """Record the packages an earlier finished run of ``remote`` read from this very
+    index (``dc``, stored as ``sha256``) without parsing it; False when that cannot be
+    done (no such run, a package failed in it, or the run must fetch something)."""
+    if ctx.store is None or not sha256:
+        return False
+    known = await asyncio.to_thread(
+        ctx.store.catalog.known_units, dc.key, sha256, remote=remote, relation="package",
+        child_kind="deb.package")
+    # More than this run allows: parse, so that the limit fails the index as it would.
+    if known is None or len(known.units) > limits_of(ctx.downloader).children:
+        return False
+    if not await ctx.record_known(dc, known):
+        return False
+    log.debug("%s: %d packages recorded from the catalog, index not parsed", dc.key,
+              len(known.units))
+    return True

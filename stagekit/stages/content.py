@@ -13,6 +13,7 @@ from stagekit.stages._finish import to_thread_to_the_end
 from stagekit.stages.resolve import report_saved
 from stagekit.status import unit_status_of
 from stagekit.storage import Store
+from stagekit.storage.catalog import BaseCatalog
 from stagekit.urls import redact_url
 
 __all__ = ["ContentSaver", "QueryExistingContents", "catalog_rows", "unit_status"]
@@ -98,6 +99,14 @@ def catalog_rows(batch: list[DeclarativeContent]) -> dict[str, list[Any]]:
     return {"contents": contents, "artifacts": list(artifacts.values()), "links": links}
 
 
+def _save_rows(catalog: BaseCatalog, run_id: int, batch: list[DeclarativeContent]) -> list[Any]:
+    """Save ``batch`` (`catalog_rows`) in one transaction; its content rows."""
+    rows = catalog_rows(batch)
+    catalog.save_batch(run_id, **rows)
+    contents: list[Any] = rows["contents"]
+    return contents
+
+
 class ContentSaver(Stage):
     """Write units, their artifacts and content-artifact links to the catalog, per batch."""
 
@@ -112,10 +121,9 @@ class ContentSaver(Stage):
         if self.run_id is None:
             self.run_id = await asyncio.to_thread(catalog.start_run, "pipeline", {})
         async for batch in self.batches(self.minsize):
-            rows = catalog_rows(batch)
-            _, cancelled = await to_thread_to_the_end(
-                functools.partial(catalog.save_batch, self.run_id, **rows))
-            contents = rows["contents"]
+            # The rows are built in the thread too: a batch of them would hold the loop.
+            contents, cancelled = await to_thread_to_the_end(
+                functools.partial(_save_rows, catalog, self.run_id, batch))
             # Saved even when the run was cancelled meanwhile: report them all the same.
             for dc, row in zip(batch, contents, strict=True):
                 report_saved(self, dc, row["status"])

@@ -39,7 +39,7 @@ def default_stages(
     check_concurrency("max_concurrent_content", max_concurrent_content)
     shared = SharedDownloader(download_config, tmp_root=store.tmp_dir, downloader=downloader)
     engine = DiscoveryEngine(remote, store=store, downloader=shared, policy=policy,
-                             on_error=on_error, max_depth=max_depth)
+                             on_error=on_error, max_depth=max_depth, run_id=run_id)
     stored_by_run: set[str] = set()  # tells "shared within this run" from "existing"
     return [
         engine,

@@ -21,8 +21,9 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from stagekit.errors import StoreError
-from stagekit.storage import _children, _reads, _writes
+from stagekit.storage import _children, _known, _reads, _writes
 from stagekit.storage._dialect import SQLITE, Db
+from stagekit.storage._known import KnownChildren, KnownUnit
 from stagekit.storage._reads import RunRecords
 from stagekit.storage._rows import from_json, to_json, utc_now_iso
 from stagekit.storage._writes import COMPLETE_STATUSES, check_sha256
@@ -210,6 +211,26 @@ class BaseCatalog:
         with self._snapshot(f"reading the children of {parent_key}") as conn:
             return _children.known_children(conn, parent_key, sha256, redact_url(remote),
                                             relation, child_kind)
+
+    def known_units(
+        self, parent_key: str, sha256: str, *, remote: str, relation: str, child_kind: str
+    ) -> KnownChildren | None:
+        """The ``child_kind`` units (keys, statuses, artifacts) a finished run of ``remote``
+        saved below ``parent_key`` when it had the artifact ``sha256``; None if no such
+        run, or a child was not saved whole (see `stagekit.storage._known`)."""
+        with self._snapshot(f"reading the units below {parent_key}") as conn:
+            return _known.known_units(conn, parent_key, sha256, redact_url(remote), relation,
+                                      child_kind)
+
+    def copy_known_units(
+        self, run_id: int, known: KnownChildren, depth: int,
+        units: Iterable[tuple[KnownUnit, str, int, list[str]]],
+    ) -> None:
+        """Record ``known``'s units in run ``run_id`` at ``depth``, in one transaction, from
+        the earlier run's rows; ``units``: the new ones with their status, size and
+        artifact statuses in this run (see `stagekit.storage._known.copy_known_units`)."""
+        rows = _listed(units)
+        self._write(lambda conn: _known.copy_known_units(conn, run_id, known, depth, rows))
 
     def load_run(self, run_id: int) -> RunRecords:
         """Everything recorded about one run: its row, units, artifacts and edges."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 from stagekit.testing.maven_build import GenDep, GenPom, MavenRepo, MavenRepoBuilder
 from stagekit.testing.maven_scenarios import (
     add_bom,
+    add_conflict,
     add_cycle,
     add_deep,
     add_diamond,
@@ -65,6 +66,7 @@ def make_maven_repo(
     exclusions: bool = False,
     per_path_exclusions: bool = False,
     deep: int = 0,
+    conflict: bool = False,
     optional_missing: bool = True,
     test_scoped: bool = True,
     with_sidecars: bool = True,
@@ -78,6 +80,7 @@ def make_maven_repo(
     versions are written literally, as ``${project.version}`` or from parent properties.
     ``cycle`` adds back edges to it; ``optional_missing`` / ``test_scoped`` add optional and
     test/provided dependencies whose POMs are missing (never followed by default).
+    ``conflict`` adds one group:artifact reached at two versions (Maven's conflict column).
     Each scenario switch adds that scenario's POMs and root (disjoint groupIds).
     ``jar_size`` is the payload size inside each jar. Same arguments, same bytes.
     """
@@ -104,6 +107,8 @@ def make_maven_repo(
         add_per_path_exclusions(b)
     if deep > 0:
         add_deep(b, deep)
+    if conflict:
+        add_conflict(b)
     return b.build()
 
 

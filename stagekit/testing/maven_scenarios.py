@@ -12,6 +12,7 @@ from stagekit.testing.maven_build import GenDep, GenPom, MavenRepoBuilder
 
 __all__ = [
     "add_bom",
+    "add_conflict",
     "add_cycle",
     "add_deep",
     "add_diamond",
@@ -315,3 +316,17 @@ def add_wide(b: MavenRepoBuilder, n_poms: int, *, depth: int, fanout: int,
             if optional_missing and rng.random() < 0.1:
                 _dep(p, f"{MISSING}:opt-lib-{rng.randrange(50)}:1.0", optional=True)
     b.roots.append(layers[0][0].gav)
+
+
+def add_conflict(b: MavenRepoBuilder) -> None:
+    """app -> lib-a -> util:1.0 and app -> lib-b -> util:2.0: one g:a at two versions."""
+    g = "org.stagekit.conflict"
+    app = _pom(b, f"{g}:app:1.0")
+    lib_a, lib_b = _pom(b, f"{g}:lib-a:1.0"), _pom(b, f"{g}:lib-b:1.0")
+    _pom(b, f"{g}:util:1.0")
+    _pom(b, f"{g}:util:2.0")
+    _dep(app, f"{g}:lib-a:1.0")
+    _dep(app, f"{g}:lib-b:1.0")
+    _dep(lib_a, f"{g}:util:1.0")
+    _dep(lib_b, f"{g}:util:2.0")
+    b.roots.append(app.gav)

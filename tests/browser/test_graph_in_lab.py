@@ -6,9 +6,12 @@ import shutil
 from typing import Any
 
 import nbformat
+import pandas as pd
 from nbformat.v4 import new_code_cell, new_notebook
 
+from stagekit.diff import diff_columns
 from stagekit.notebook import graph_html
+from stagekit.notebook.diff_view import CHANGE_COLOURS
 from tests.browser.conftest import Lab, screenshot
 from tests.notebook.committed import NOTEBOOKS
 from tests.notebook.test_draw import layered_graph
@@ -139,3 +142,38 @@ def test_saved_notebook_without_widget_state_shows_the_final_summary(lab: Lab, p
     assert "240 units found, 240 done, 0 failed" in summaries[1]
     assert "model not found" not in page.inner_text("body")
     screenshot(page, "saved-notebook")
+
+
+def test_offline_page_colours_what_changed_and_draws_removed_units_as_ghosts(browser: Any,
+                                                                              tmp_path):
+    graph = layered_graph(40)
+    added, changed = "k2:5", "k0:6"
+    frame = pd.DataFrame({"key": [added, changed, "k1:gone"], "kind": ["kind2", "kind0", "kind1"],
+                          "change": ["added", "changed", "removed"], "depth": [5, 1, 2],
+                          "old_digest": None, "new_digest": None, "old_size": None,
+                          "new_size": None, "paths": ""}).astype(diff_columns())
+    path = tmp_path / "diff.html"
+    path.write_text(graph_html(graph, diff=frame), encoding="utf-8")
+    context = browser.new_context(offline=True, viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(path.as_uri())
+    page.wait_for_selector(GRAPH, timeout=30_000)
+    state = page.evaluate("() => ({...document.querySelector('.sk-graph').dataset})")
+    assert state["color"] == "diff" and state["ghosts"] == "1" and state["nodes"] == "41"
+    assert state["legend"] == "added=1;removed (faded: ghosts)=1;changed=1;unchanged=38"
+    assert "removed (faded: ghosts): 1" in page.inner_text(".sk-legend")
+    colour = page.evaluate("(ks) => ks.map((k) => document.querySelector('.sk-graph')"
+                           ".__stagekit.graph.getNodeAttribute(k, 'color'))",
+                           [added, changed, "k1:gone"])
+    assert colour == [CHANGE_COLOURS["added"], CHANGE_COLOURS["changed"],
+                      "rgba(228,87,86,0.35)"]
+    x, y, key = node_position(page, 0, "(a) => a.label.endsWith('(removed)')")
+    assert key == "k1:gone"
+    page.mouse.move(x, y)
+    page.wait_for_function("() => document.querySelector('.sk-tip').textContent"
+                           ".includes('change: removed')", timeout=10_000)
+    screenshot(page, "offline-diff")
+    assert errors == []
+    context.close()

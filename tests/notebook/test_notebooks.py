@@ -9,7 +9,10 @@ kernel runs the same Python (and stagekit) as the tests, in CI as here, whatever
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import queue
+from array import array
 from pathlib import Path
 
 import nbformat
@@ -70,6 +73,16 @@ def widget_states(nb) -> dict[str, dict]:
     return nb.metadata["widgets"][WIDGET_STATE]["state"]
 
 
+def saved_graph(entry: dict) -> dict:
+    """The snapshot a saved graph widget holds: its payload's buffers, decoded."""
+    buffers = {tuple(b["path"]): base64.b64decode(b["data"]) for b in entry.get("buffers", [])}
+    snap = json.loads(buffers["payload", "meta"])
+    snap["keys"] = json.loads(buffers["payload", "keys"])
+    for name in ("kind", "status", "depth", "src", "dst", "rel"):
+        snap[name] = array("i", buffers["payload", name]).tolist()
+    return snap
+
+
 def test_explore_notebook_replaces_each_live_view_by_its_final_summary_and_resumes(executed):
     nb = executed("01_explore_a_remote.ipynb")
     outputs = code_outputs(nb)
@@ -104,9 +117,14 @@ def test_depth_notebook_draws_the_graph_inline_and_the_depth_plot_as_saved_svg(e
     svgs = [o["data"]["image/svg+xml"] for o in outs if "image/svg+xml" in o.get("data", {})]
     assert len(svgs) == 1 and "units per depth by kind" in svgs[0]
     graphs = [o["data"][WIDGET_VIEW]["model_id"] for o in outs if WIDGET_VIEW in o.get("data", {})]
-    assert len(graphs) == 1
-    state = widget_states(nb)[graphs[0]]["state"]
-    assert len(state["data"]["keys"]) > 100 and not state["data"]["running"]
+    assert len(graphs) == 2
+    full, clash = (saved_graph(widget_states(nb)[g]) for g in graphs)
+    assert len(full["keys"]) > 100 and not full["running"]
+    # The generated repository holds a version conflict, and the second view shows it.
+    assert widget_states(nb)[graphs[1]]["state"]["color_by"] == "conflict"
+    assert sorted(full["conflict_ga"]) == ["org.stagekit.conflict:util"] * 2
+    assert sorted(clash["keys"][i] for i in clash["conflict_nodes"]) == [
+        "maven.pom:org.stagekit.conflict:util:1.0", "maven.pom:org.stagekit.conflict:util:2.0"]
     out = "\n".join(text(outs) for outs in code_outputs(nb))
     assert "relations: ['dependency', 'import', 'parent', 'relocation']" in out
     assert "found as expected: True" in out
