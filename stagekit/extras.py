@@ -17,6 +17,7 @@ EXTRAS = {
     "parquet": ("pyarrow", "writing and reading Parquet files"),
     "draw": ("matplotlib", "the depth chart (plot_depths)"),
     "graph": ("anywidget", "the interactive graph (show_graph)"),
+    "dask": ("distributed", "running on a Dask cluster (--scheduler, cluster=)"),
 }
 
 

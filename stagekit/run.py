@@ -140,11 +140,7 @@ class Run:
         temp_dir = self.store.tmp_dir / f"run-{self.run_id}"
         try:
             async with Downloader(self.download_config, temp_dir=temp_dir) as dl:
-                self.stages = default_stages(
-                    self._engine_remote(), self.store, self.policy, self.on_error,
-                    max_depth=self.max_depth, run_id=self.run_id,
-                    max_concurrent_content=self.max_concurrent_content, downloader=dl,
-                )
+                self.stages = self._build_stages(dl)
                 await create_pipeline(self.stages, self.maxsize, events=self.events)
             self.status = "finished"
         except asyncio.CancelledError:
@@ -159,12 +155,19 @@ class Run:
             shutil.rmtree(temp_dir, ignore_errors=True)
             await asyncio.shield(asyncio.to_thread(self._save_records))
 
-    def _engine_remote(self) -> Remote:
+    def _build_stages(self, dl: Downloader) -> list[Stage]:
         if self.cluster is None:
-            return self.remote
-        from stagekit.cluster import ClusterRemote
+            return default_stages(
+                self.remote, self.store, self.policy, self.on_error,
+                max_depth=self.max_depth, run_id=self.run_id,
+                max_concurrent_content=self.max_concurrent_content, downloader=dl)
+        from stagekit.cluster import cluster_stages  # needs the [dask] extra's packages
 
-        return ClusterRemote(self.remote, self.cluster, download_config=self.download_config)
+        return cluster_stages(
+            self.remote, self.cluster, self.store, self.policy, self.on_error,
+            max_depth=self.max_depth, run_id=self.run_id,
+            max_concurrent_content=self.max_concurrent_content, downloader=dl,
+            download_config=self.download_config)
 
     def _save_records(self) -> None:
         """Write the run's per-unit records, edges and outcome to the catalog."""

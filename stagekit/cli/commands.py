@@ -53,18 +53,33 @@ def execute(remote: Any, args: argparse.Namespace, store: Any, out: Output | Non
     ``new_store``: ``store`` was created for this run, so it is removed again if the
     remote could not be reached (a typo leaves nothing behind).
     """
+    from stagekit.cli.cluster import connected
+    from stagekit.run import Run
+
+    try:
+        with connected(getattr(args, "scheduler", None)) as client:
+            run = Run(
+                remote, store=store,
+                policy="metadata-only" if args.metadata_only else "immediate",
+                max_depth=getattr(args, "max_depth", None),
+                on_error=getattr(args, "on_error", "continue"),
+                concurrency=getattr(args, "concurrency", None),
+                cluster=client,
+            )
+            return _execute(run, args, out, command=command, quiet=quiet, as_json=as_json,
+                            new_store=new_store)
+    except StagekitError as exc:  # no scheduler there, or the [dask] extra is missing
+        if new_store:
+            _discard(store)
+        return _error(command, exc)
+
+
+def _execute(run: Any, args: argparse.Namespace, out: Output | None, *, command: str,
+             quiet: bool, as_json: bool, new_store: bool) -> int:
     from stagekit.cli.outcome import judge
     from stagekit.cli.progress import Progress
     from stagekit.cli.report import print_summary, summary, write_results
-    from stagekit.run import Run
 
-    run = Run(
-        remote, store=store,
-        policy="metadata-only" if args.metadata_only else "immediate",
-        max_depth=getattr(args, "max_depth", None),
-        on_error=getattr(args, "on_error", "continue"),
-        concurrency=getattr(args, "concurrency", None),
-    )
     progress = None if quiet else Progress(run, sys.stderr)
 
     def stop_progress(final: bool) -> None:

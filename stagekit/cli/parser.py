@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=_int_at_least(0, "--seed"), default=0,
                       help="seed of the generated remote")
     demo.add_argument("--metadata-only", action="store_true", help="do not fetch payloads")
+    demo.add_argument("--scheduler", metavar="ADDRESS",
+                      help="run the per-unit work on this Dask scheduler's workers "
+                           "(tcp://host:8786; needs stagekit[dask])")
     demo.add_argument("-v", "--verbose", action="store_true",
                       help="also print the library's warnings as they happen")
     demo.set_defaults(handler="demo")
@@ -180,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--platform", action="append", help="oci: os/arch (repeatable)")
     explore.add_argument("--scope", action="append", help="maven: scope (repeatable)")
     explore.add_argument("--metadata-only", action="store_true", help="do not fetch payloads")
+    explore.add_argument("--scheduler", metavar="ADDRESS",
+                         help="run the per-unit work on this Dask scheduler's workers "
+                              "(tcp://host:8786; needs stagekit[dask])")
     explore.add_argument("--on-error", choices=("continue", "abort"), default="continue",
                          help="continue past failed units (default) or stop at the first")
     explore.add_argument("--max-depth", type=max_depth, help="do not explore deeper than this")

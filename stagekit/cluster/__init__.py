@@ -6,6 +6,7 @@ they need, declaring their children -- to the workers of ``client`` in batches.
 """
 
 from stagekit.cluster._remote import ClusterRemote, store_spec
+from stagekit.cluster._stages import cluster_stages
 from stagekit.cluster._worker import StoreSpec
 
-__all__ = ["ClusterRemote", "StoreSpec", "store_spec"]
+__all__ = ["ClusterRemote", "StoreSpec", "cluster_stages", "store_spec"]

@@ -20,7 +20,14 @@ from typing import Any
 
 import pandas as pd
 
-from stagekit.cluster._worker import StoreSpec, discover_batch, lite_dc, shutdown_run
+from stagekit.cluster._wire import dc_in
+from stagekit.cluster._worker import (
+    StoreSpec,
+    cancel_run,
+    discover_batch,
+    lite_dc,
+    shutdown_run,
+)
 from stagekit.context import RunContext
 from stagekit.download import DownloadConfig
 from stagekit.errors import ConfigurationError
@@ -44,6 +51,9 @@ def store_spec(store: Any) -> StoreSpec:
 class ClusterRemote(Remote):
     """``remote`` with its `discover` run on the workers of Dask ``client``."""
 
+    #: Whether ``DownloadConfig.per_host`` holds across the cluster (see `_limits`).
+    host_limit = True
+
     def __init__(self, remote: Remote, client: Any, *, batch_size: int = 256,
                  batch_delay: float = 0.02, retries: int = 3,
                  download_config: DownloadConfig | None = None) -> None:
@@ -66,6 +76,71 @@ class ClusterRemote(Remote):
         self._flush_scheduled = False
         self._ctx: RunContext | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Children a worker declared for a unit it handled whole, until the engine asks.
+        self._stashed: dict[str, tuple[dict[str, Any], Any]] = {}
+        self.max_depth_of_run: int | None = None
+        #: The workers that ran a batch of this run: the only ones with anything to stop.
+        self.workers: set[str] = set()
+        self.options: dict[str, Any] = {}
+        self.max_concurrent_content = 200
+
+    # -- what `ClusterStage` uses -------------------------------------------------
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    @property
+    def blob(self) -> bytes:
+        return self._blob
+
+    def stash(self, dc: DeclarativeContent, children: Any) -> None:
+        """Keep the children a worker found for ``dc`` (or its error) for `discover`."""
+        self._stashed[dc.key] = (dict(dc.extra_data), children)
+
+    async def result_of(self, future: Any) -> Any:
+        """The result of a Dask future, with an asynchronous or a blocking client."""
+        if getattr(self.client, "asynchronous", False):
+            return await future
+        return await asyncio.to_thread(future.result)
+
+    async def cancel(self, futures: list[Any]) -> None:
+        """Cancel Dask futures, and stop this run's batches where they already run."""
+        keys = {future.key for future in futures}
+        client = self.client
+        if getattr(client, "asynchronous", False):
+            processing = await client.processing()
+            await client.cancel(futures, force=True)
+        else:
+            processing = await asyncio.to_thread(client.processing)
+            await asyncio.to_thread(client.cancel, futures, force=True)
+        self.workers.update(w for w, running in processing.items() if keys & set(running))
+        await self._on_workers(cancel_run)
+
+    async def _on_workers(self, function: Any) -> None:
+        """Call ``function(token)`` on the workers that ran batches of this run.
+
+        Only those: another worker may not have imported stagekit yet, and would take
+        seconds to, just to find it has nothing to stop.
+        """
+        workers = sorted(w for w in self.workers if w)
+        if not workers:
+            return
+        if getattr(self.client, "asynchronous", False):
+            await self.client.run(function, self._token, workers=workers)
+        else:  # a blocking client (a script): keep the loop free meanwhile
+            await asyncio.to_thread(self.client.run, function, self._token, workers=workers)
+
+    async def total_threads(self) -> int:
+        """Worker threads in the cluster now (at least 1)."""
+        try:
+            if getattr(self.client, "asynchronous", False):
+                nthreads = await self.client.scheduler.ncores()
+            else:
+                nthreads = await asyncio.to_thread(self.client.nthreads)
+        except Exception:
+            return 1
+        return max(1, sum(nthreads.values()))
 
     def __reduce__(self) -> Any:
         raise TypeError("ClusterRemote stays in the coordinator")
@@ -87,9 +162,13 @@ class ClusterRemote(Remote):
     async def open(self, ctx: RunContext) -> None:
         self._ctx = ctx
         self._token = uuid.uuid4().hex
-        self._options = {"on_error": ctx.on_error, "max_depth": ctx.max_depth,
-                         "policy": ctx.policy}
-        self._spec = store_spec(ctx.store)
+        self.options = {"on_error": ctx.on_error, "max_depth": ctx.max_depth,
+                        "policy": ctx.policy, "host_limit": self.host_limit,
+                        "max_concurrent_content": self.max_concurrent_content}
+        self.max_depth_of_run = ctx.max_depth
+        self.spec = store_spec(ctx.store)
+        self._stashed = {}
+        self.workers = set()
         await self.inner.open(ctx)
 
     async def close(self) -> None:
@@ -99,10 +178,7 @@ class ClusterRemote(Remote):
             for task in list(self._tasks):
                 task.cancel()
             with contextlib.suppress(Exception):
-                if getattr(self.client, "asynchronous", False):
-                    await self.client.run(shutdown_run, self._token)
-                else:  # a blocking client (a script): keep the loop free meanwhile
-                    await asyncio.to_thread(self.client.run, shutdown_run, self._token)
+                await self._on_workers(shutdown_run)
 
     async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
         async for dc in self.inner.roots(ctx):
@@ -112,6 +188,15 @@ class ClusterRemote(Remote):
 
     async def discover(self, ctx: RunContext, unit: Content, dc: DeclarativeContent
                        ) -> AsyncIterator[DeclarativeContent]:
+        stashed = self._stashed.pop(dc.key, None)
+        if stashed is not None and stashed[0] == dc.extra_data:
+            if isinstance(stashed[1], BaseException):
+                raise stashed[1]
+            for wire in stashed[1]:
+                yield dc_in(wire)
+            return
+        # Not explored on its worker (cut off by max_depth then), or to be explored
+        # again (a revisit changed its extra_data): `discover` alone, in a batch.
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((unit, lite_dc(dc), done))
         if len(self._pending) >= self.batch_size:
@@ -142,12 +227,13 @@ class ClusterRemote(Remote):
         items = [(unit, dc) for unit, dc, _ in part]
         try:
             future = self.client.submit(
-                discover_batch, self._token, self._blob, self._spec, self._options,
+                discover_batch, self._token, self._blob, self.spec, self.options,
                 self.download_config, items, retries=self.retries, pure=False)
             if getattr(self.client, "asynchronous", False):
-                results, failures = await future
+                results, failures, address = await future
             else:
-                results, failures = await asyncio.to_thread(future.result)
+                results, failures, address = await asyncio.to_thread(future.result)
+            self.workers.add(address)
         except BaseException as exc:
             for _, _, done in part:
                 if not done.done():
@@ -156,13 +242,13 @@ class ClusterRemote(Remote):
             if not isinstance(exc, Exception):
                 raise
             return
-        self._replay(failures, {dc.key: dc for _, dc, _ in part})
+        self.replay(failures, {dc.key: dc for _, dc, _ in part})
         by_key = dict(results)
         for _, dc, done in part:
             if not done.done():
                 done.set_result(by_key.get(dc.key, []))
 
-    def _replay(self, failures: list[tuple[Any, ...]], sent: dict[str, DeclarativeContent]
+    def replay(self, failures: list[tuple[Any, ...]], sent: dict[str, DeclarativeContent]
                 ) -> None:
         """Report on the coordinator what the remote reported on a worker."""
         ctx = self._ctx

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import concurrent.futures
 import contextlib
 import pickle
 import tempfile
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stagekit.cluster._limits import HostGate, gated_session
 from stagekit.context import RunContext
 from stagekit.download import DownloadConfig, Downloader
 from stagekit.events import EventBus
@@ -26,7 +28,8 @@ from stagekit.models import Artifact, Content, DeclarativeArtifact, DeclarativeC
 from stagekit.remote import Remote
 from stagekit.storage import Store
 
-__all__ = ["StoreSpec", "discover_batch", "lite_dc", "shutdown_run"]
+__all__ = ["StoreSpec", "cancel_run", "discover_batch", "lite_da", "lite_dc", "open_run",
+           "running_batches", "shutdown_run", "worker_address"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ class _Opened:
     store: Store
     downloader: Downloader
     failures: list[tuple[Any, ...]] = field(default_factory=list)
+    #: Digests this worker stored for the run ("shared" when a later unit needs one).
+    stored_by_run: set[str] = field(default_factory=set)
+    max_concurrent_content: int = 200
+    session: Any = None
+    gate: HostGate | None = None
     #: Children this worker declared with their artifacts, by key (see `_complete`).
     declared: dict[str, DeclarativeContent] = field(default_factory=dict)
     complete_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -69,9 +77,28 @@ class _Runtime:
         self.thread.start()
         self.runs: dict[str, _Opened] = {}
         self.lock = threading.Lock()
+        #: The batches running per run, so that stopping a run cancels them at once.
+        self.running: dict[str, set[concurrent.futures.Future[Any]]] = {}
 
-    def call(self, coro: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+    def call(self, coro: Any, token: str | None = None) -> Any:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        if token is None:
+            return future.result()
+        with self.lock:
+            self.running.setdefault(token, set()).add(future)
+        try:
+            return future.result()
+        finally:
+            with self.lock:
+                self.running.get(token, set()).discard(future)
+
+    def cancel(self, token: str) -> int:
+        """Cancel the batches of run ``token`` running here; how many there were."""
+        with self.lock:
+            futures = self.running.pop(token, set())
+        for future in futures:
+            future.cancel()
+        return len(futures)
 
 
 _runtime: _Runtime | None = None
@@ -88,11 +115,12 @@ def _get_runtime() -> _Runtime:
 
 
 async def _open(token: str, remote_blob: bytes, spec: StoreSpec, options: dict[str, Any],
-                config: DownloadConfig) -> _Opened:
+                config: DownloadConfig, gate: HostGate | None) -> _Opened:
     remote: Remote = pickle.loads(remote_blob)
     store = spec.open()
     temp = Path(tempfile.mkdtemp(prefix=f"run-{token[:8]}-", dir=store.tmp_dir))
-    downloader = Downloader(config, temp_dir=temp)
+    session = gated_session(config, gate) if gate is not None else None
+    downloader = Downloader(config, temp_dir=temp, session=session)
     await downloader.__aenter__()
     failures: list[tuple[Any, ...]] = []
 
@@ -106,7 +134,44 @@ async def _open(token: str, remote_blob: bytes, spec: StoreSpec, options: dict[s
     ctx = RunContext(downloader, store, EventBus(), options["on_error"], options["max_depth"],
                      options["policy"], record)
     await remote.open(ctx)
-    return _Opened(remote, ctx, store, downloader, failures)
+    return _Opened(remote, ctx, store, downloader, failures,
+                   max_concurrent_content=options.get("max_concurrent_content", 200),
+                   session=session, gate=gate)
+
+
+def worker_address() -> str:
+    """The address of the Dask worker running this task ("" outside one)."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return ""
+
+
+def _gate(token: str, options: dict[str, Any], config: DownloadConfig) -> HostGate | None:
+    """The cluster-wide per-host limit, from inside a Dask task (None outside a worker)."""
+    if not options.get("host_limit", True):
+        return None
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None
+    return HostGate(token, config.per_host, worker.scheduler, worker.loop)
+
+
+def open_run(runtime: _Runtime, token: str, remote_blob: bytes, spec: StoreSpec,
+             options: dict[str, Any], config: DownloadConfig) -> _Opened:
+    """This worker's state for run ``token``, opened by the first batch that needs it."""
+    with runtime.lock:
+        opened = runtime.runs.get(token)
+        if opened is None:
+            gate = _gate(token, options, config)
+            opened = runtime.call(_open(token, remote_blob, spec, options, config, gate))
+            runtime.runs[token] = opened
+    return opened
 
 
 async def _discover_all(opened: _Opened, items: list[tuple[Content, DeclarativeContent]]
@@ -132,21 +197,18 @@ async def _discover_all(opened: _Opened, items: list[tuple[Content, DeclarativeC
 
 def discover_batch(token: str, remote_blob: bytes, spec: StoreSpec, options: dict[str, Any],
                    config: DownloadConfig, items: list[tuple[Content, DeclarativeContent]]
-                   ) -> tuple[list[tuple[str, Any]], list[tuple[Any, ...]]]:
-    """Dask task: the children of each ``(unit, dc)``, and the failures reported meanwhile.
+                   ) -> tuple[list[tuple[str, Any]], list[tuple[Any, ...]], str]:
+    """Dask task: the children of each ``(unit, dc)``, the failures reported meanwhile,
+    and the worker's address.
 
     A unit whose `discover` raised gets the exception instead of its children. Nothing
     is written by this function itself: a retried batch only repeats reads.
     """
     runtime = _get_runtime()
-    with runtime.lock:
-        opened = runtime.runs.get(token)
-        if opened is None:
-            opened = runtime.call(_open(token, remote_blob, spec, options, config))
-            runtime.runs[token] = opened
-    results = runtime.call(_discover_all(opened, items))
+    opened = open_run(runtime, token, remote_blob, spec, options, config)
+    results = runtime.call(_discover_all(opened, items), token)
     failures, opened.failures[:] = list(opened.failures), []
-    return results, failures
+    return results, failures, worker_address()
 
 
 def _complete(
@@ -196,6 +258,11 @@ async def _close(opened: _Opened) -> None:
         await opened.remote.close()
     with contextlib.suppress(Exception):
         await opened.downloader.__aexit__(None, None, None)
+    if opened.session is not None:
+        with contextlib.suppress(Exception):
+            await opened.session.close()
+    if opened.gate is not None:
+        opened.gate.close()
     opened.store.close()
 
 
@@ -204,12 +271,25 @@ def shutdown_run(token: str) -> bool:
     runtime = _runtime
     if runtime is None:
         return False
+    runtime.cancel(token)
     with runtime.lock:
         opened = runtime.runs.pop(token, None)
     if opened is None:
         return False
     runtime.call(_close(opened))
     return True
+
+
+def cancel_run(token: str) -> int:
+    """Cancel the batches of run ``token`` running on this worker (a cancelled run)."""
+    runtime = _runtime
+    return 0 if runtime is None else runtime.cancel(token)
+
+
+def running_batches(token: str) -> int:
+    """How many batches of run ``token`` run on this worker now."""
+    runtime = _runtime
+    return 0 if runtime is None else len(runtime.running.get(token, ()))
 
 
 def _close_all() -> None:

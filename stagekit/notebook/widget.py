@@ -43,6 +43,17 @@ def in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+def _dashboard_html(run: Any) -> str:
+    """A link to the Dask dashboard of a run on a cluster ("" otherwise)."""
+    try:
+        link = getattr(getattr(run, "cluster", None), "dashboard_link", None)
+    except Exception:  # a client without a dashboard
+        return ""
+    if not isinstance(link, str) or not link:
+        return ""
+    return f' &middot; <a href="{escape(link)}" target="_blank">Dask dashboard</a>'
+
+
 class RunWidget(widgets.VBox):
     """Progress per stage, units per depth, bytes and rate, failures and a stop button."""
 
@@ -51,6 +62,7 @@ class RunWidget(widgets.VBox):
         self.interval = interval
         self.updates = 0
         self.header = widgets.HTML()
+        self._dashboard = _dashboard_html(run)
         self.bars: dict[str, widgets.IntProgress] = {}
         self._shown: dict[str, tuple[int, int, str]] = {}
         self.stages_box = widgets.VBox()
@@ -176,7 +188,7 @@ class RunWidget(widgets.VBox):
         stats = run.stats
         self.updates += 1
         status = stats["status"]
-        self.header.value = f"<b>{escape(headline(run, stats))}</b>"
+        self.header.value = f"<b>{escape(headline(run, stats))}</b>{self._dashboard}"
         self._update_stages(stats["stages"])
         self.depths.value = _depths_html(stats["depths"])
         if stats["errors"] != self._errors_seen:  # the error list is built only on change

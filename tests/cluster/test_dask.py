@@ -12,34 +12,21 @@ import pytest
 import stagekit
 from stagekit.download import DownloadConfig
 from stagekit.errors import ConfigurationError
+from stagekit.remotes.deb import DebRemote
 from stagekit.remotes.maven import MavenRemote
 from stagekit.testing import serve
 from stagekit.testing.checks import assert_run_matches
+from stagekit.testing.debian import make_deb_repo
 from stagekit.testing.maven import make_maven_repo
-from tests.backends import _require
 
 try:
     import distributed
-except ImportError:  # pragma: no cover - skips, except under CI=true (see tests.backends)
+except ImportError:  # pragma: no cover - the conftest skips these tests then
     distributed = None  # type: ignore[assignment]
 
 TIMEOUT = 180
 FAST = DownloadConfig(backoff_base=0.01, backoff_max=0.05, read_timeout=5.0)
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(TIMEOUT + 60)]
-
-
-@pytest.fixture(autouse=True)
-def _needs_distributed() -> None:
-    _require("distributed (pip install 'stagekit[dask]')", distributed is not None)
-
-
-@pytest.fixture
-async def client():
-    async with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, asynchronous=True,
-        dashboard_address=None, host="127.0.0.1",
-    ) as cluster, distributed.Client(cluster, asynchronous=True) as client:
-        yield client
 
 
 def _stored(run) -> set[tuple[str, str, str, str]]:
@@ -80,6 +67,28 @@ async def test_a_worker_killed_mid_run_loses_nothing(client, tmp_path: Path) -> 
         await run
     assert killed.is_set()
     assert_run_matches(run, repo.expected)
+    # Nothing twice in the catalog either: one row per unit, one link per artifact.
+    saved = run.store.catalog.load_run(run.run_id)
+    assert sorted(u["key"] for u in saved.units) == sorted(repo.expected.units)
+    links = [(a["unit_key"], a["relative_path"]) for a in saved.artifacts]
+    assert len(links) == len(set(links)) == sum(
+        len(u.artifacts) for u in repo.expected.units.values())
+
+
+async def test_a_debian_run_on_two_workers_matches_one_process(client, tmp_path: Path) -> None:
+    repo = make_deb_repo(packages=8, expected_release="InRelease", seed=3)
+    async with serve(repo) as server, asyncio.timeout(TIMEOUT):
+        remote = DebRemote(server.url, "stable")
+        alone = await stagekit.explore(remote, store=tmp_path / "one", download_config=FAST)
+        spread = await stagekit.explore(remote, store=tmp_path / "two", download_config=FAST,
+                                        cluster=client)
+    assert spread.errors == [] and alone.errors == []
+    assert_run_matches(spread, repo.expected)
+    assert spread.depths() == alone.depths()
+    assert spread.records.edge_set() == alone.records.edge_set()
+    assert _stored(spread) == _stored(alone)
+    # The workers' download events reached the coordinator's records.
+    assert spread.stats["bytes"] == alone.stats["bytes"] > 0
 
 
 def test_a_remote_that_does_not_pickle_is_refused_with_its_name(tmp_path: Path) -> None:

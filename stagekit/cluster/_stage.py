@@ -1,0 +1,182 @@
+"""The coordinator's second stage: units go to the workers in batches, results come back.
+
+`ClusterStage` follows the discovery engine. It queues the units the engine puts and
+sends them to the workers as Dask tasks of many units each, sized by what is queued
+(the queue split over the free task slots, between ``min_batch`` and ``max_batch``),
+with at most ``2 x`` the cluster's threads in flight. A worker handles each unit whole
+(downloads, storing, catalog rows, then `discover` when the unit is to be explored);
+the stage replays the worker's events on the run's bus, puts each unit's artifact
+records on it, hands its children to `ClusterRemote` and resolves its future, so the
+engine -- dedup, depth, the stopping rule, the graph -- goes on as in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stagekit.cluster._batch import BatchResult, process_batch
+from stagekit.cluster._wire import dc_out, dumps, events_in, loads
+from stagekit.errors import UnitFailedError
+from stagekit.events import UnitFinished
+from stagekit.models import Artifact, DeclarativeContent
+from stagekit.pipeline import Stage
+
+if TYPE_CHECKING:
+    from stagekit.cluster._remote import ClusterRemote
+
+__all__ = ["ClusterStage"]
+
+
+class ClusterStage(Stage):
+    """Sends the engine's units to the cluster of ``remote`` in adaptive batches."""
+
+    name = "Workers"
+
+    def __init__(self, remote: ClusterRemote, run_id: int | None, *, min_batch: int = 1,
+                 max_batch: int = 2000, coalesce: float = 0.005) -> None:
+        self.remote = remote
+        self.run_id = run_id
+        self.min_batch = min_batch
+        self.max_batch = max_batch
+        self.coalesce = coalesce
+        self._queue: deque[DeclarativeContent] = deque()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._futures: set[Any] = set()
+        self._slots = 4
+        self._timer: asyncio.TimerHandle | None = None
+        self._error: Exception | None = None
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._queue or self._tasks)
+
+    async def run(self) -> None:
+        """Queue what the engine puts, dispatch, and wait for the last batch."""
+        self._slots = max(2, 2 * await self.remote.total_threads())
+        try:
+            while True:
+                dc = await self.next_item()
+                if dc is None or self._error is not None:
+                    break
+                self._queue.append(dc)
+                while self.has_queued():
+                    more = self.next_queued()
+                    if more is None:
+                        break
+                    self._queue.append(more)
+                self._schedule()
+            while self._queue or self._tasks:
+                self._dispatch()
+                if self._tasks:
+                    await asyncio.wait(set(self._tasks))
+            if self._error is not None:
+                raise self._error
+        finally:
+            await self._stop()
+
+    def _schedule(self) -> None:
+        if len(self._queue) >= self.max_batch:
+            self._dispatch()
+        elif self._timer is None:
+            # Let the units put in the next few milliseconds join the batch.
+            self._timer = asyncio.get_running_loop().call_later(self.coalesce, self._dispatch)
+
+    def _dispatch(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        queue = self._queue
+        free = self._slots - len(self._tasks)
+        while queue and free > 0:
+            size = max(self.min_batch, min(self.max_batch, -(-len(queue) // free)))
+            part = [queue.popleft() for _ in range(min(size, len(queue)))]
+            task = asyncio.get_running_loop().create_task(self._run_batch(part))
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+            free -= 1
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._queue and not task.cancelled():
+            self._dispatch()
+
+    async def _run_batch(self, part: list[DeclarativeContent]) -> None:
+        remote = self.remote
+        max_depth = remote.max_depth_of_run
+        blob = dumps([(dc_out(dc), dc.future is not None
+                       and (max_depth is None or dc.depth < max_depth)) for dc in part])
+        future = remote.client.submit(
+            process_batch, remote.token, remote.blob, remote.spec, remote.options,
+            remote.download_config, self.run_id, blob, retries=remote.retries, pure=False)
+        self._futures.add(future)
+        try:
+            address, answer = await remote.result_of(future)
+        except Exception as exc:  # the task failed for good (e.g. its workers kept dying)
+            await self._lost(part, exc)
+            return
+        finally:
+            self._futures.discard(future)
+        remote.workers.add(address)
+        await self._absorb(part, loads(answer))
+
+    async def _absorb(self, part: list[DeclarativeContent], result: BatchResult) -> None:
+        saved, failed, events, failures = result
+        bus = self.events
+        if bus.active:
+            for event in events_in(events):
+                bus.emit(event)
+        remote = self.remote
+        if failures:
+            remote.replay(failures, {dc.key: dc for dc in part})
+        for i, status, records, children in saved:
+            dc = part[i]
+            if records:
+                by_path = {da.relative_path: da for da in dc.d_artifacts}
+                for record in records:
+                    da = by_path.get(record[1])
+                    if da is not None:
+                        da.status, da.tries = record[6], record[7]
+                        stored = record[8]
+                        if stored is not None:
+                            sha256, size, digests, where = stored
+                            da.artifact = Artifact(sha256, size, digests, Path(where))
+            dc.status = status
+            if children is not None:
+                remote.stash(dc, children)
+            dc.resolve()
+        for i, text in failed:
+            part[i].fail(UnitFailedError(text, unit_key=part[i].key))
+        put = self.put
+        for i, _status, _records, _children in saved:
+            await put(part[i])
+        for i, _text in failed:
+            await put(part[i])
+
+    async def _lost(self, part: list[DeclarativeContent], exc: Exception) -> None:
+        """Fail the units of a batch whose Dask task failed; stop the run under abort."""
+        text = f"cluster task failed: {type(exc).__name__}: {exc}"
+        bus = self.events
+        for dc in part:
+            dc.fail(UnitFailedError(text, unit_key=dc.key))
+            if bus.active:
+                bus.emit(UnitFinished(dc.key, "failed", text))
+        if self.remote.options.get("on_error") == "abort" and self._error is None:
+            self._error = exc
+        for dc in part:
+            await self.put(dc)
+
+    async def _stop(self) -> None:
+        """Cancel what is still queued or running on the cluster (a cancelled run)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for task in list(self._tasks):
+            task.cancel()
+        if self._futures:
+            futures, self._futures = list(self._futures), set()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.remote.cancel(futures))
