@@ -7,11 +7,11 @@ from typing import Any
 from stagekit.storage._dialect import Db
 from stagekit.storage._rows import from_json
 
-__all__ = ["known_children"]
+__all__ = ["EXPLORED_IN", "known_children"]
 
 # The newest finished run of the same remote in which the unit had this artifact, was not
 # failed, and was explored (not cut off by that run's max_depth).
-_EXPLORED_IN = """
+EXPLORED_IN = """
 SELECT ra.run_id FROM run_artifacts ra
 JOIN content c ON c.id = ra.content_id
 JOIN runs r ON r.id = ra.run_id
@@ -37,7 +37,7 @@ def known_children(
     None when no finished run of ``remote`` explored that unit with the artifact
     ``sha256``, or when one of its children was not saved with its fields (it failed).
     """
-    row = conn.execute(_EXPLORED_IN, (parent_key, sha256, remote)).fetchone()
+    row = conn.execute(EXPLORED_IN, (parent_key, sha256, remote)).fetchone()
     if row is None:
         return None
     children = []

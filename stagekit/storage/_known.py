@@ -16,24 +16,13 @@ from dataclasses import dataclass, field
 from json import loads
 from typing import Any
 
+from stagekit.storage._children import EXPLORED_IN
 from stagekit.storage._dialect import Db
 from stagekit.storage._rows import to_json
 from stagekit.storage._writes import COMPLETE_STATUSES
 
 __all__ = ["KnownArtifact", "KnownChildren", "KnownUnit", "copy_known_units", "known_units"]
 
-# The newest finished run of the same remote in which the unit had this artifact, was not
-# failed, and was explored (not cut off by that run's max_depth).
-_EXPLORED_IN = """
-SELECT ra.run_id FROM run_artifacts ra
-JOIN content c ON c.id = ra.content_id
-JOIN runs r ON r.id = ra.run_id
-JOIN run_units u ON u.run_id = ra.run_id AND u.content_id = ra.content_id
-WHERE c.key = ? AND ra.sha256 = ? AND r.status = 'finished' AND r.remote = ?
-  AND COALESCE(u.status, '') != 'failed'
-  AND COALESCE({run_max_depth}, 1099511627776) > COALESCE(u.depth, 0)
-ORDER BY ra.run_id DESC LIMIT 1
-"""
 # The children (by one relation) of a parent in one run; the placeholders are, in order,
 # the child kind, the run, the parent key and the relation.
 _BELOW = """
@@ -128,7 +117,7 @@ def known_units(
     None when there is no such run, or when a child was not saved whole in it (it
     failed, or is of another kind): a new run must find those again the same way.
     """
-    row = conn.execute(_EXPLORED_IN, (parent_key, sha256, remote)).fetchone()
+    row = conn.execute(EXPLORED_IN, (parent_key, sha256, remote)).fetchone()
     if row is None:
         return None
     run_id = row[0]
