@@ -9,7 +9,7 @@ Everything that belongs to one run reaches it as a `stagekit.RunContext`.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from stagekit.errors import ConfigurationError
 from stagekit.options import OnError, check_max_depth, check_on_error
@@ -35,6 +35,9 @@ class Remote:
 
     max_depth: int | None = None
     on_error: OnError | None = None
+    #: False for a remote whose answer needs every unit seen in one process (PyPI's
+    #: version choice): a run on a cluster refuses it rather than split that state.
+    distributable: ClassVar[bool] = True
 
     def __init__(self, *, max_depth: int | None = None, on_error: OnError | None = None) -> None:
         if max_depth is not None:

@@ -57,6 +57,10 @@ class ClusterRemote(Remote):
     def __init__(self, remote: Remote, client: Any, *, batch_size: int = 256,
                  batch_delay: float = 0.02, retries: int = 3,
                  download_config: DownloadConfig | None = None) -> None:
+        if not remote.distributable:
+            raise ConfigurationError(
+                f"remote {type(remote).__name__} keeps state across units and cannot run "
+                "on a cluster: explore it without cluster=")
         try:
             self._blob = pickle.dumps(remote)
         except Exception as exc:

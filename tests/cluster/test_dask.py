@@ -100,6 +100,15 @@ def test_a_remote_that_does_not_pickle_is_refused_with_its_name(tmp_path: Path) 
         ClusterRemote(remote, client=None)
 
 
+def test_a_remote_with_state_across_units_is_refused_on_a_cluster() -> None:
+    from stagekit.cluster import ClusterRemote
+    from stagekit.remotes.pypi import PyPIRemote
+
+    remote = PyPIRemote("http://127.0.0.1:1/simple/", ["app"])
+    with pytest.raises(ConfigurationError, match="PyPIRemote keeps state across units"):
+        ClusterRemote(remote, client=None)
+
+
 def test_explore_sync_with_a_blocking_client_finds_the_whole_tree(tmp_path: Path) -> None:
     from stagekit.testing.noop import NoopTree
 

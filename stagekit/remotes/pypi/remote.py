@@ -88,6 +88,8 @@ class PyPIRemote(HTTPRemote):
     callable on `DistFile`.
     """
 
+    distributable = False  # the chosen versions (`Fixpoint`) are state across units
+
     def __init__(
         self,
         index_url: str,
