@@ -83,3 +83,16 @@ def test_served_demo_remote_stops_its_thread():
     with _served(make_file_repo(1)) as url:
         assert url.startswith("http://127.0.0.1:")
     assert threading.active_count() == before
+
+
+@pytest.mark.parametrize("mode", [None, "header-or-sidecar", "sidecar", "ignore"])
+def test_maven_checksums_reach_the_remote(mode):
+    from stagekit.cli.parser import MAVEN_CHECKSUMS, build_parser
+    from stagekit.cli.remotes import build_remote
+    from stagekit.remotes.maven.checksums import CHECKSUM_MODES
+
+    assert MAVEN_CHECKSUMS == CHECKSUM_MODES  # the parser's copy of the modes
+    argv = ["explore", "maven", "http://127.0.0.1:1/", "g:a:1"]
+    args = build_parser().parse_args(argv + (["--checksums", mode] if mode else []))
+    remote = build_remote(args.kind, args.url, args.roots, args)
+    assert remote.checksums == (mode or "header-or-sidecar")

@@ -51,6 +51,8 @@ BAD_INPUTS = [
     (["explore", "maven", DEAD, "g:a:1:x:y"], "'g:a:1:x:y'"),
     (["explore", "maven", DEAD, "g::1"], "'g::1'"),
     (["explore", "maven", DEAD, "g:a", "--scope", "complie"], "'complie'"),
+    (["explore", "maven", DEAD, "g:a", "--checksums", "md5"], "'md5'"),
+    (["explore", "file", DEAD, "--checksums", "sidecar"], "--checksums"),
     (["explore", "oci", DEAD], "ROOT"),
     (["explore", "oci", DEAD, "library/app", "other/repo"], "other/repo"),
     (["explore", "oci", DEAD, "Library/App"], "'Library/App'"),

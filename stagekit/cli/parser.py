@@ -21,6 +21,8 @@ __all__ = ["KINDS", "build_parser", "check_roots", "check_url"]
 KINDS = ("maven", "file", "oci", "deb", "pypi")
 URL_SCHEMES = ("http", "https", "file")
 MAVEN_SCOPES = ("compile", "runtime", "provided", "test", "system")
+#: `stagekit.remotes.maven.checksums.CHECKSUM_MODES`, spelled here so --help imports no remote.
+MAVEN_CHECKSUMS = ("header-or-sidecar", "sidecar", "ignore")
 
 _OCI_REPOSITORY = re.compile(r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
                              r"(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*")
@@ -137,9 +139,9 @@ def check_roots(kind: str, roots: list[str], args: argparse.Namespace) -> None:
                 raise UsageError(f"pypi requirement {root!r} is a direct URL, not followed")
     elif kind == "file" and roots:
         raise UsageError(f"file takes no ROOT (got {' '.join(roots)})")
-    for flag in ("dist", "component", "arch", "tag", "platform", "scope"):
+    for flag in ("dist", "component", "arch", "tag", "platform", "scope", "checksums"):
         owner = {"dist": "deb", "component": "deb", "arch": "deb", "tag": "oci",
-                 "platform": "oci", "scope": "maven"}[flag]
+                 "platform": "oci", "scope": "maven", "checksums": "maven"}[flag]
         if getattr(args, flag, None) and owner != kind:
             raise UsageError(f"--{flag} is for {owner} remotes, not {kind}")
 
@@ -182,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--tag", action="append", help="oci: tag (repeatable; default all)")
     explore.add_argument("--platform", action="append", help="oci: os/arch (repeatable)")
     explore.add_argument("--scope", action="append", help="maven: scope (repeatable)")
+    explore.add_argument("--checksums", choices=MAVEN_CHECKSUMS,
+                         help="maven: where a POM's expected digest comes from: a checksum "
+                              "header or else the .sha1 file (header-or-sidecar, the "
+                              "default), always the .sha1 file (sidecar), or none (ignore)")
     explore.add_argument("--metadata-only", action="store_true", help="do not fetch payloads")
     explore.add_argument("--scheduler", metavar="ADDRESS",
                          help="run the per-unit work on this Dask scheduler's workers "

@@ -24,7 +24,8 @@ def build_remote(kind: str, url: str, roots: list[str], args: argparse.Namespace
         from stagekit.remotes.maven import MavenRemote
 
         scopes = tuple(args.scope) if getattr(args, "scope", None) else ("compile", "runtime")
-        return MavenRemote(url, roots, scopes=scopes)
+        return MavenRemote(url, roots, scopes=scopes,
+                           checksums=getattr(args, "checksums", None) or "header-or-sidecar")
     if kind == "pypi":
         from stagekit.remotes.pypi import PyPIRemote
 
