@@ -159,7 +159,8 @@ class Reset(Fault):
     async def respond(self, request: web.Request, handler: Handler,
                       ctx: FaultContext) -> web.StreamResponse:
         """Answer partly, then abort the connection."""
-        return await _send_partial(request, await handler(request), self.keep, reset=True)
+        return await _send_partial(request, await _answer(handler, request), self.keep,
+                                   reset=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,7 +173,8 @@ class Truncate(Fault):
     async def respond(self, request: web.Request, handler: Handler,
                       ctx: FaultContext) -> web.StreamResponse:
         """Answer partly, then close the connection cleanly."""
-        return await _send_partial(request, await handler(request), self.keep, reset=False)
+        return await _send_partial(request, await _answer(handler, request), self.keep,
+                                   reset=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +342,15 @@ def _body_of(resp: web.StreamResponse) -> bytes | bytearray | None:
         return None
     body = resp.body
     return body if isinstance(body, bytes | bytearray) else None
+
+
+async def _answer(handler: Handler, request: web.Request) -> web.StreamResponse:
+    """The handler's answer, an HTTP error it raised included (a 404 is cut like any
+    other answer, so a fault counted as applied always reaches the client)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        return web.Response(status=exc.status, reason=exc.reason, text=exc.text)
 
 
 async def _send_partial(request: web.Request, resp: web.StreamResponse, keep: float, *,

@@ -243,3 +243,14 @@ async def test_faults_apply_to_the_manifest_of_a_prefixed_repo(session):
     async with asyncio.timeout(TIMEOUT), serve(repo) as server:
         server.faults.add(status(500, path="sub/dir/PULP_MANIFEST"))
         assert (await get(session, server.url_for(repo.entry_path())))[0] == 500
+
+
+async def test_reset_cuts_an_error_answer_too(server, session, file_repo):
+    # A fault counted as applied must reach the client, also on a path that 404s:
+    # otherwise a retry count and the server's fault count disagree.
+    server.faults.add(reset(path="no/such/file"))
+    async with asyncio.timeout(TIMEOUT):
+        with pytest.raises((aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError,
+                            aiohttp.ClientOSError)):
+            await get(session, server.url_for("no/such/file"))
+    assert server.counters.faults_applied["reset"] == 1
