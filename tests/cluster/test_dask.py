@@ -34,6 +34,18 @@ def _stored(run) -> set[tuple[str, str, str, str]]:
             for r in run.artifacts_dataframe().itertuples(index=False)}
 
 
+def _same_files(spread, alone) -> None:
+    """The same files under the same digests for the same units, with the same statuses,
+    except that a batch Dask retried (its worker died, e.g. the one another test kills)
+    finds the files its first attempt stored: ``existing`` where one process says
+    ``downloaded`` (a known limitation, in the README)."""
+    one = {row[:3]: row[3] for row in _stored(alone)}
+    two = {row[:3]: row[3] for row in _stored(spread)}
+    assert one.keys() == two.keys()
+    for key, status in one.items():
+        assert two[key] == status or (status, two[key]) == ("downloaded", "existing"), key
+
+
 async def test_a_maven_run_on_two_workers_matches_one_process(client, tmp_path: Path) -> None:
     repo = make_maven_repo(n_poms=150, depth=5, seed=7, bom=True, parent_chain=3)
     async with serve(repo) as server, asyncio.timeout(TIMEOUT):
@@ -44,7 +56,7 @@ async def test_a_maven_run_on_two_workers_matches_one_process(client, tmp_path: 
     assert_run_matches(spread, repo.expected)
     assert spread.depths() == alone.depths()
     assert spread.records.edge_set() == alone.records.edge_set()
-    assert _stored(spread) == _stored(alone)
+    _same_files(spread, alone)
     files = {p.name for p in (tmp_path / "two" / "artifacts").rglob("*") if p.is_file()}
     assert files == {p.name for p in (tmp_path / "one" / "artifacts").rglob("*") if p.is_file()}
 
@@ -86,7 +98,7 @@ async def test_a_debian_run_on_two_workers_matches_one_process(client, tmp_path:
     assert_run_matches(spread, repo.expected)
     assert spread.depths() == alone.depths()
     assert spread.records.edge_set() == alone.records.edge_set()
-    assert _stored(spread) == _stored(alone)
+    _same_files(spread, alone)
     # The workers' download events reached the coordinator's records.
     assert spread.stats["bytes"] == alone.stats["bytes"] > 0
 
