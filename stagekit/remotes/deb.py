@@ -26,11 +26,12 @@ finished run of the same remote already read, with that digest, is not parsed ag
 packages are recorded from the catalog in bulk (`RunContext.record_known`), with the
 units, edges, depths and statuses a full re-run would give them.
 
-A Packages index is parsed from the stored file, decompressed as a stream, in chunks in
-a worker thread (python-debian's pure-Python parser), so a 60,000-stanza index is never
-held in memory whole and never blocks the loop for long; units are put as chunks come,
-under the pipeline's back-pressure. A stanza without SHA256 (or another needed field)
-fails that package unit with a message naming the index, the stanza and the field.
+A Packages index is parsed from the stored file, decompressed as a stream, in chunks of
+a few milliseconds on the event loop (`stagekit.remotes.deb_index.PackagesReader`), so a
+60,000-stanza index is never held in memory whole and never holds the loop for long;
+units are put as chunks come, under the pipeline's back-pressure. A stanza without
+SHA256 (or another needed field) fails that package unit with a message naming the
+index, the stanza and the field.
 """
 
 from __future__ import annotations
@@ -132,8 +133,9 @@ class DebRemote(HTTPRemote):
     ``components`` / ``architectures`` default to those of the Release (``all`` left out
     when the Release says arch-all packages are in every architecture's index).
     ``packages`` keeps only some packages: names, or a callable given each stanza (a
-    mapping of its fields, called in a worker thread) returning whether to keep it.
-    ``concurrency`` bounds index downloads; ``chunk_size`` is stanzas per parse step.
+    mapping of its fields, called on the event loop: keep it quick) returning whether to keep it.
+    ``concurrency`` bounds index downloads; ``chunk_size`` is stanzas per parse step (the
+    loop runs other work between steps).
     ``keyring`` (an OpenPGP keyring file, binary or armored) makes the Release signature
     checked with gpgv, as apt does: unsigned or badly signed metadata fails the release.
     Index downloads are written to the store's temporary directory by the run's
@@ -150,7 +152,7 @@ class DebRemote(HTTPRemote):
         *,
         release_files: Iterable[str] = ("InRelease", "Release"),
         concurrency: int = 4,
-        chunk_size: int = 1000,
+        chunk_size: int = 200,
         keyring: str | os.PathLike[str] | None = None,
         max_depth: int | None = None,
         on_error: OnError | None = None,
@@ -325,26 +327,23 @@ class DebRemote(HTTPRemote):
         if path is None:
             raise MetadataError(f"{where}: the index is not stored", url=where)
         fields = None if self._full_stanzas else STANZA_FIELDS
-        reader = await asyncio.to_thread(
-            PackagesReader, path, da.relative_path, where, fields=fields, select=self.select,
-            limits=limits_of(ctx.downloader))
-        try:
-            while True:
-                chunk = await asyncio.to_thread(self._read_units, reader, where, unit.architecture)
-                if not chunk:
-                    break
-                for item in chunk:
+        # Parsed on the loop, a bounded chunk at a time with a yield between chunks: a
+        # thread parsing beside the loop would take the GIL at each of the loop's system
+        # calls and make it lag by hundreds of milliseconds.
+        with PackagesReader(path, da.relative_path, where, fields=fields, select=self.select,
+                            limits=limits_of(ctx.downloader)) as reader:
+            while not reader.finished:
+                for item in self._read_units(reader, where):
                     if isinstance(item, DeclarativeContent):
                         yield item
                     else:
                         ctx.fail(item[1], unit=item[0], parent=dc, relation="package")
-        finally:
-            await asyncio.to_thread(reader.close)
+                await asyncio.sleep(0)
 
     def _read_units(
-        self, reader: PackagesReader, where: str, arch: str
+        self, reader: PackagesReader, where: str
     ) -> list[DeclarativeContent | tuple[DebPackage, Exception]]:
-        """Parse and build one chunk of units (runs in a worker thread)."""
+        """Parse and build one chunk of units (a few milliseconds of work)."""
         units: list[DeclarativeContent | tuple[DebPackage, Exception]] = []
         for number, stanza in reader.read(self.chunk_size):
             try:
