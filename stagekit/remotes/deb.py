@@ -77,7 +77,7 @@ __all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
 
 log = logging.getLogger(__name__)
 
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")  # matched in full, lowercased
 # A Filename of plain segments (none starting with "."; no "%", so nothing to decode) is a
 # safe relative path, and only its "+" needs quoting in a URL; others get the full checks.
 _PLAIN_FILENAME = re.compile(r"[\w+~-][\w+.~-]*(?:/[\w+~-][\w+.~-]*)*", re.ASCII)
@@ -353,45 +353,54 @@ class DebRemote(HTTPRemote):
         return units
 
     def _package_unit(
-        self, paragraph: Mapping[str, str], where: str, number: int
+        self, stanza: Mapping[str, str], where: str, number: int
     ) -> DeclarativeContent:
-        # python-debian's mapping is case-insensitive and slow to query: copy it once.
-        stanza = dict(paragraph.items())
-        name, version, arch = (stanza.get(f, "").strip() for f in
-                               ("Package", "Version", "Architecture"))
+        get = stanza.get
+        name, version = get("Package", "").strip(), get("Version", "").strip()
         # One string per architecture, not one per stanza: the run keeps every unit's key.
-        arch = sys.intern(arch)
-        content = DebPackage(name or f"<stanza {number}>", version or "?", arch or "?")
-
-        def bad(field_name: str, why: str) -> _BadStanza:
-            error = MetadataError(
-                f"{where}: stanza {number} (package {content.name} {content.version} "
-                f"{content.architecture}) {why}", url=where, field=field_name)
-            return _BadStanza(content, error)
-
-        for field_name in STANZA_FIELDS:
-            if not stanza.get(field_name, "").strip():
-                raise bad(field_name, f"has no {field_name} field"
-                          + ("; its .deb cannot be verified" if field_name == "SHA256" else ""))
-        filename, size_text = stanza["Filename"].strip(), stanza["Size"].strip()
-        sha256 = stanza["SHA256"].strip().lower()
-        if not _SHA256.match(sha256):
-            raise bad("SHA256", f"has a malformed SHA256 {sha256!r}")
-        if not size_text.isdigit() or len(size_text) > 18:
-            raise bad("Size", f"has a malformed Size {size_text[:40]!r}")
-        if _PLAIN_FILENAME.fullmatch(filename) is None:
+        arch = sys.intern(get("Architecture", "").strip())
+        filename, size_text = get("Filename", "").strip(), get("Size", "").strip()
+        sha256 = get("SHA256", "").strip().lower()
+        if not (name and version and arch and filename and size_text and sha256):
+            missing = next(f for f in STANZA_FIELDS if not get(f, "").strip())
+            raise self._bad(stanza, where, number, missing, f"has no {missing} field"
+                            + ("; its .deb cannot be verified" if missing == "SHA256" else ""))
+        if _SHA256.fullmatch(sha256) is None:
+            raise self._bad(stanza, where, number, "SHA256",
+                            f"has a malformed SHA256 {sha256[:80]!r}")
+        if not (size_text.isdigit() and size_text.isascii()) or len(size_text) > 18:
+            raise self._bad(stanza, where, number, "Size",
+                            f"has a malformed Size {size_text[:40]!r}")
+        plain = _PLAIN_FILENAME.fullmatch(filename) is not None
+        if not plain:
             try:
                 safe_segments(safe_relative_path(filename, what="Filename"), what="Filename")
             except ValueError as exc:
-                raise bad("Filename", str(exc)) from None
+                raise self._bad(stanza, where, number, "Filename", str(exc)) from None
         return self._declare_package(
-            DebPackage(name, version, arch, filename, int(size_text), sha256))
+            DebPackage(name, version, arch, filename, int(size_text), sha256), plain)
 
-    def _declare_package(self, package: DebPackage) -> DeclarativeContent:
-        """The unit of a checked package, its ``.deb`` deferred."""
+    @staticmethod
+    def _bad(stanza: Mapping[str, str], where: str, number: int, field_name: str,
+             why: str) -> _BadStanza:
+        """The failure of the package unit of a stanza that cannot be used."""
+        name, version, arch = (stanza.get(f, "").strip() for f in
+                               ("Package", "Version", "Architecture"))
+        content = DebPackage(name or f"<stanza {number}>", version or "?",
+                             sys.intern(arch) or "?")
+        error = MetadataError(
+            f"{where}: stanza {number} (package {content.name} {content.version} "
+            f"{content.architecture}) {why}", url=where, field=field_name)
+        return _BadStanza(content, error)
+
+    def _declare_package(self, package: DebPackage, plain: bool | None = None
+                         ) -> DeclarativeContent:
+        """The unit of a checked package, its ``.deb`` deferred (``plain``: whether its
+        Filename is known to match `_PLAIN_FILENAME`)."""
         # base_url ends with "/" and filename is a safe relative path: no urljoin needed.
         filename = package.filename
-        plain = _PLAIN_FILENAME.fullmatch(filename) is not None
+        if plain is None:
+            plain = _PLAIN_FILENAME.fullmatch(filename) is not None
         path = (filename.replace("+", "%2B") if plain else quote(filename))
         artifact = DeclarativeArtifact(
             self.base_url + path, filename,
