@@ -162,8 +162,6 @@ class StanzaParser:
         for part in parts:
             if max_chars is not None and len(part) > max_chars:
                 raise StanzaTooLarge(len(part))
-            if has_field(part) is None:
-                continue  # blank lines, or lines that are no field: not a stanza
             stanza: dict[str, str] = {}
             for name, value in findall(part):
                 if "\n" in value:
@@ -175,7 +173,8 @@ class StanzaParser:
                     stanza[name] = value
                 else:
                     stanza[names.get(name) or names[name.lower()]] = value
-            found.append(stanza)
+            if stanza or has_field(part) is not None:  # else blank or no field: no stanza
+                found.append(stanza)
         return found
 
 
