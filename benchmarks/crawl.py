@@ -138,9 +138,10 @@ def main(argv: list[str] | None = None) -> int:
     tree = make_page_tree(args.fanout, depth)
     n = tree.pages
 
-    small = make_page_tree(args.fanout, 1)
-    for mode in modes:  # warm-up: imports and first-call costs are no round's
-        crawl_once(small, mode, limits[0], 0.0)
+    if not args.quick:  # warm-up: imports and first-call costs are no round's
+        small = make_page_tree(args.fanout, 1)
+        for mode in modes:
+            crawl_once(small, mode, limits[0], 0.0)
     runs: dict[int, dict[str, list[dict[str, Any]]]] = {}
     for per_host in limits:
         runs[per_host] = {mode: [] for mode in modes}
