@@ -98,6 +98,12 @@ class ClusterRemote(Remote):
     def blob(self) -> bytes:
         return self._blob
 
+    @property
+    def store(self) -> Any:
+        """The run's store (once the run opened this remote)."""
+        assert self._ctx is not None, "ClusterRemote.open was not called"
+        return self._ctx.store
+
     def stash(self, dc: DeclarativeContent, children: Any) -> None:
         """Keep the children a worker found for ``dc`` (or its error) for `discover`."""
         self._stashed[dc.key] = (dict(dc.extra_data), children)

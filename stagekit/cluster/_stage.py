@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stagekit.cluster._batch import BatchResult, process_batch
+from stagekit.cluster._claims import create_claims_table, forget_claims
 from stagekit.cluster._wire import dc_out, dumps, events_in, loads
 from stagekit.errors import UnitFailedError
 from stagekit.events import UnitFinished
@@ -57,11 +58,18 @@ class ClusterStage(Stage):
     async def run(self) -> None:
         """Queue what the engine puts, dispatch, and wait for the last batch."""
         self._slots = max(2, 2 * await self.remote.total_threads())
+        catalog = None
         try:
             while True:
                 dc = await self.next_item()
                 if dc is None or self._error is not None:
                     break
+                if catalog is None and self.run_id is not None:
+                    # The engine opened the remote before its first unit came out.
+                    catalog = self.remote.store.catalog
+                    # The run's claims on the files it stores (see `_claims`).
+                    await asyncio.to_thread(create_claims_table, catalog)
+                    self.remote.options["run_id"] = self.run_id
                 self._queue.append(dc)
                 while self.has_queued():
                     more = self.next_queued()
@@ -77,6 +85,9 @@ class ClusterStage(Stage):
                 raise self._error
         finally:
             await self._stop()
+            if catalog is not None and self.run_id is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(forget_claims, catalog, self.run_id)
 
     def _schedule(self) -> None:
         if len(self._queue) >= self.max_batch:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stagekit.cluster._claims import Claims, owner_of, status_of
 from stagekit.cluster._limits import HostGate, gated_session
 from stagekit.context import RunContext
 from stagekit.download import DownloadConfig, Downloader
@@ -65,6 +66,8 @@ class _Opened:
     #: Children this worker declared with their artifacts, by key (see `_complete`).
     declared: dict[str, DeclarativeContent] = field(default_factory=dict)
     complete_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The run's claims on the files it stores (None: a run without a catalog run id).
+    claims: Claims | None = None
 
 
 class _Runtime:
@@ -134,9 +137,11 @@ async def _open(token: str, remote_blob: bytes, spec: StoreSpec, options: dict[s
     ctx = RunContext(downloader, store, EventBus(), options["on_error"], options["max_depth"],
                      options["policy"], record)
     await remote.open(ctx)
+    run_id = options.get("run_id")
     return _Opened(remote, ctx, store, downloader, failures,
                    max_concurrent_content=options.get("max_concurrent_content", 200),
-                   session=session, gate=gate)
+                   session=session, gate=gate,
+                   claims=None if run_id is None else Claims(store, run_id))
 
 
 def worker_address() -> str:
@@ -226,13 +231,7 @@ def _complete(
         for child in children:
             pending = [da for da in child.d_artifacts if da.download is not None]
             if pending:
-                items = []
-                for da in pending:
-                    res = da.download
-                    digests = {k: v for k, v in res.digests.items() if k != "sha256"}
-                    items.append((res.temp_path, res.digests["sha256"], res.size, digests))
-                for da, artifact in zip(pending, opened.store.commit_many(items), strict=True):
-                    da.artifact, da.download, da.status = artifact, None, "downloaded"
+                _commit_claimed(opened, child, pending)
             if child.d_artifacts:
                 opened.declared.setdefault(child.key, lite_dc(child))
     out: list[tuple[str, list[DeclarativeContent] | BaseException]] = []
@@ -251,6 +250,25 @@ def _complete(
                     extra_data=whole.extra_data, relation=child.relation))
         out.append((key, sent))
     return out
+
+
+def _commit_claimed(opened: _Opened, child: DeclarativeContent,
+                    pending: list[DeclarativeArtifact]) -> None:
+    """Store the files ``child``'s declaration downloaded, claimed first for the run."""
+    items = []
+    for da in pending:
+        res = da.download
+        digests = {k: v for k, v in res.digests.items() if k != "sha256"}
+        items.append((res.temp_path, res.digests["sha256"], res.size, digests))
+    owners: dict[str, str] | None = None
+    if opened.claims is not None:
+        owners = opened.claims.claim([(sha256, size, owner_of(child, da))
+                                      for da, (_t, sha256, size, _d) in zip(pending, items,
+                                                                             strict=True)])
+    for da, artifact in zip(pending, opened.store.commit_many(items), strict=True):
+        da.artifact, da.download = artifact, None
+        da.status = ("downloaded" if owners is None
+                     else status_of(owners, artifact.sha256, owner_of(child, da)))
 
 
 async def _close(opened: _Opened) -> None:
