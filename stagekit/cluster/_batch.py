@@ -75,7 +75,8 @@ async def _process(opened: _Opened, run_id: int | None, blob: bytes) -> bytes:
         if claims is None else
         ClaimedQuery(claims, stored_by_run=opened.stored_by_run, policy=ctx.policy))
     saver: Stage = (ArtifactSaver(store, stored_by_run=opened.stored_by_run) if claims is None
-                    else ClaimingSaver(claims, stored_by_run=opened.stored_by_run))
+                    # Fewer, larger claim transactions: a batch is many units already.
+                    else ClaimingSaver(claims, minsize=500, stored_by_run=opened.stored_by_run))
     stages: list[Stage] = [
         _Feed(dcs),
         query,

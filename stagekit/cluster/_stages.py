@@ -40,4 +40,4 @@ def cluster_stages(
     engine, _shared = run_engine(wrapped, store, policy, on_error, max_depth=max_depth,
                                  run_id=run_id, max_concurrent_content=max_concurrent_content,
                                  downloader=downloader, download_config=download_config)
-    return [engine, ClusterStage(wrapped, run_id)]
+    return [engine, ClusterStage(wrapped, run_id, engine=engine)]

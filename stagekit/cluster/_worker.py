@@ -24,6 +24,7 @@ from stagekit.cluster._claims import Claims, owner_of, status_of
 from stagekit.cluster._limits import HostGate, gated_session
 from stagekit.context import RunContext
 from stagekit.download import DownloadConfig, Downloader
+from stagekit.errors import PipelineError
 from stagekit.events import EventBus
 from stagekit.models import Artifact, Content, DeclarativeArtifact, DeclarativeContent
 from stagekit.remote import Remote
@@ -82,12 +83,20 @@ class _Runtime:
         self.lock = threading.Lock()
         #: The batches running per run, so that stopping a run cancels them at once.
         self.running: dict[str, set[concurrent.futures.Future[Any]]] = {}
+        #: The runs cancelled here: a batch of theirs that arrives later does not start.
+        self.stopped: set[str] = set()
 
     def call(self, coro: Any, token: str | None = None) -> Any:
+        if token is not None and token in self.stopped:
+            coro.close()
+            # A batch the scheduler had sent here before the run was cancelled.
+            raise PipelineError(f"run {token[:8]} was cancelled: batch not started")
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         if token is None:
             return future.result()
         with self.lock:
+            if token in self.stopped:
+                future.cancel()
             self.running.setdefault(token, set()).add(future)
         try:
             return future.result()
@@ -98,6 +107,7 @@ class _Runtime:
     def cancel(self, token: str) -> int:
         """Cancel the batches of run ``token`` running here; how many there were."""
         with self.lock:
+            self.stopped.add(token)
             futures = self.running.pop(token, set())
         for future in futures:
             future.cancel()

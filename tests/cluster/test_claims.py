@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import pickle
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +40,10 @@ def _unit(server: Any, name: str, *, declared: bool) -> DeclarativeContent:
     return DeclarativeContent(FileUnit(name, sha256, len(body)), [da])
 
 
-def _batch(token: str, store: Store, run_id: int, units: list[DeclarativeContent],
+def _batch(worker: str, store: Store, run_id: int, units: list[DeclarativeContent],
            remote: FileRemote) -> dict[str, str]:
-    """``process_batch`` on ``units``; the status of each unit's file, by unit key."""
+    """``process_batch`` on ``units`` in a fresh ``worker``; each file's status by unit key."""
+    token = f"{worker}-{uuid.uuid4().hex}"  # a stopped run's token is refused for good
     options = {"on_error": "continue", "max_depth": None, "policy": "immediate",
                "host_limit": False, "max_concurrent_content": 10, "run_id": run_id}
     blob = dumps([(dc_out(dc), False) for dc in units])

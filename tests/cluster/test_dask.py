@@ -57,12 +57,14 @@ async def test_a_maven_run_on_two_workers_matches_one_process(client, tmp_path: 
     assert files == {p.name for p in (tmp_path / "one" / "artifacts").rglob("*") if p.is_file()}
 
 
+@pytest.mark.timeout(2 * TIMEOUT + 60)
 async def test_a_worker_killed_mid_run_loses_nothing(client, tmp_path: Path) -> None:
     repo = make_maven_repo(n_poms=300, depth=6, seed=11)
     pids = list((await client.run(os.getpid)).values())
-    async with serve(repo) as server, asyncio.timeout(TIMEOUT):
+    async with serve(repo) as server:
         remote = MavenRemote(server.url_for(repo.entry_path()), repo.roots)
-        alone = await stagekit.explore(remote, store=tmp_path / "one", download_config=FAST)
+        async with asyncio.timeout(TIMEOUT):
+            alone = await stagekit.explore(remote, store=tmp_path / "one", download_config=FAST)
         run = stagekit.start(remote, store=tmp_path / "s", download_config=FAST, cluster=client)
         killed = asyncio.Event()
 
@@ -73,7 +75,8 @@ async def test_a_worker_killed_mid_run_loses_nothing(client, tmp_path: Path) -> 
                 os.kill(pids[0], signal.SIGKILL)
 
         run.events.subscribe(kill_once)
-        await run
+        async with asyncio.timeout(TIMEOUT):
+            await run
     assert killed.is_set()
     assert_run_matches(run, repo.expected)
     # Nothing twice in the catalog either: one row per unit, one link per artifact.
