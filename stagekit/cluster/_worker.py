@@ -235,13 +235,15 @@ def _complete(
     counting on the engine to meet the whole one first. Across workers and batches that
     order is lost, so a bare repeat goes back as the whole declaration made here.
     """
+    pending = [(child, da) for _key, children in results
+               if not isinstance(children, BaseException)
+               for child in children for da in child.d_artifacts if da.download is not None]
+    if pending:
+        _commit_claimed(opened, pending)
     for _key, children in results:
         if isinstance(children, BaseException):
             continue
         for child in children:
-            pending = [da for da in child.d_artifacts if da.download is not None]
-            if pending:
-                _commit_claimed(opened, child, pending)
             if child.d_artifacts:
                 opened.declared.setdefault(child.key, lite_dc(child))
     out: list[tuple[str, list[DeclarativeContent] | BaseException]] = []
@@ -262,20 +264,21 @@ def _complete(
     return out
 
 
-def _commit_claimed(opened: _Opened, child: DeclarativeContent,
-                    pending: list[DeclarativeArtifact]) -> None:
-    """Store the files ``child``'s declaration downloaded, claimed first for the run."""
+def _commit_claimed(opened: _Opened,
+                    pending: list[tuple[DeclarativeContent, DeclarativeArtifact]]) -> None:
+    """Store the files children's declarations downloaded, claimed first for the run
+    (one claim transaction for them all)."""
     items = []
-    for da in pending:
+    for _child, da in pending:
         res = da.download
         digests = {k: v for k, v in res.digests.items() if k != "sha256"}
         items.append((res.temp_path, res.digests["sha256"], res.size, digests))
     owners: dict[str, str] | None = None
     if opened.claims is not None:
-        owners = opened.claims.claim([(sha256, size, owner_of(child, da))
-                                      for da, (_t, sha256, size, _d) in zip(pending, items,
-                                                                             strict=True)])
-    for da, artifact in zip(pending, opened.store.commit_many(items), strict=True):
+        owners = opened.claims.claim([(item[1], item[2], owner_of(child, da))
+                                      for (child, da), item in zip(pending, items, strict=True)])
+    stored = opened.store.commit_many(items)
+    for (child, da), artifact in zip(pending, stored, strict=True):
         da.artifact, da.download = artifact, None
         da.status = ("downloaded" if owners is None
                      else status_of(owners, artifact.sha256, owner_of(child, da)))
