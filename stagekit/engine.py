@@ -343,16 +343,18 @@ class DiscoveryEngine(Stage):
         parent = self._nodes.get(parent_dc.identity)
         if type(parent) is not _Node or self._revisits:
             return None
-        depth, nodes, new = parent.depth + 1, self._nodes, []
-        for identity, key in units:
-            known = nodes.get(identity)
-            if known is not None:
-                self._found_again(identity, known, parent, relation, depth)
-            else:
-                nodes[identity] = depth
-                parent.children.append(identity)
-                self._edges.add((parent.key, key, relation))
-            new.append(known is None)
+        depth, nodes = parent.depth + 1, self._nodes
+        new = [identity not in nodes for identity, _ in units]
+        # The new ones in bulk (C loops): a large index has tens of thousands of them.
+        fresh = units if all(new) else [
+            unit for unit, is_new in zip(units, new, strict=True) if is_new]
+        nodes.update(dict.fromkeys([identity for identity, _ in fresh], depth))
+        parent.children.extend(identity for identity, _ in fresh)
+        self._edges.update([(parent.key, key, relation) for _, key in fresh])
+        if len(fresh) != len(units):
+            for (identity, _), is_new in zip(units, new, strict=True):
+                if not is_new:
+                    self._found_again(identity, nodes[identity], parent, relation, depth)
         return depth, new
 
     def _put_late(self, dc: DeclarativeContent, parent_dc: DeclarativeContent | None) -> None:

@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import partial
+from itertools import repeat
 from typing import Any
 
 from stagekit.events import EventBus, KnownBlock, KnownUnitsFinished, KnownUnitsFound
@@ -96,27 +97,33 @@ async def record_known(
     kind, relation, keys = known.kind, known.relation, known.keys
     load = partial(store.catalog.known_block_rows, run_id, known.run_id, known.parent_key,
                    relation, kind)
-    blocks: list[tuple[KnownBlock, list[int]]] = []  # with the indexes of their units
+    blocks: list[tuple[KnownBlock, Sequence[int]]] = []  # with the indexes of their units
     depth = 0
     # Registered and announced a chunk at a time, each chunk in one go: a unit another
     # parent reaches meanwhile is then either known with its record, or not known at all.
     for start in range(0, len(keys), _CHUNK):
-        chunk = range(start, min(start + _CHUNK, len(keys)))
-        identities = [((kind, known.natural_keys[i]), keys[i]) for i in chunk]
-        registered = register(parent, identities, relation)
+        end = min(start + _CHUNK, len(keys))
+        natural_keys = known.natural_keys[start:end]
+        identities = zip(repeat(kind), natural_keys)
+        registered = register(
+            parent, list(zip(identities, keys[start:end], strict=True)), relation)
         if registered is None:
             if start == 0:
                 return False
             raise RuntimeError(f"{parent.key}: the engine stopped taking known units")
         depth, new = registered
-        taken = [i for i, is_new in zip(chunk, new, strict=True) if is_new]
-        if not taken:
-            continue
-        block = KnownBlock(parent.key, relation, kind, depth, [keys[i] for i in taken],
-                           [known.natural_keys[i] for i in taken], load)
-        blocks.append((block, taken))
-        if events.active:
-            events.emit(KnownUnitsFound(block))
+        if all(new):
+            taken = range(start, end)
+            block = KnownBlock(parent.key, relation, kind, depth, keys[start:end],
+                               natural_keys, load)
+        else:
+            taken = [i for i, is_new in zip(range(start, end), new, strict=True) if is_new]
+            block = KnownBlock(parent.key, relation, kind, depth, [keys[i] for i in taken],
+                               [known.natural_keys[i] for i in taken], load)
+        if taken:
+            blocks.append((block, taken))
+            if events.active:
+                events.emit(KnownUnitsFound(block))
         await asyncio.sleep(0)
     now = {outcome[0].key: outcome for outcome in outcomes}  # worked out per unit
     fresh = [now[key] for block, _ in blocks for key in block.keys if key in now] if now else []

@@ -33,14 +33,16 @@ JOIN content c ON c.key = e.child_key AND c.kind = ?
 JOIN run_units u ON u.run_id = e.run_id AND u.content_id = c.id
 WHERE e.run_id = ? AND e.parent_key = ? AND e.relation = ?
 """
-# One row per child: a child that is not content of that kind has no id.
+# One row per child saved as that kind, read from the run's units (the cheap way round:
+# by rowid, then one index probe for the edge); placeholders: kind, parent, relation, run.
 _KEYS = """
-SELECT e.child_key, c.id, c.natural_key, u.status
-FROM run_edges e
-LEFT JOIN content c ON c.key = e.child_key AND c.kind = ?
-LEFT JOIN run_units u ON u.run_id = e.run_id AND u.content_id = c.id
-WHERE e.run_id = ? AND e.parent_key = ? AND e.relation = ?
+SELECT c.key, c.natural_key, u.status FROM run_units u
+JOIN content c ON c.id = u.content_id AND c.kind = ?
+JOIN run_edges e ON e.run_id = u.run_id AND e.parent_key = ? AND e.child_key = c.key
+                AND e.relation = ?
+WHERE u.run_id = ?
 """
+_CHILDREN = "SELECT COUNT(*) FROM run_edges WHERE run_id = ? AND parent_key = ? AND relation = ?"
 # An artifact's digest, declared for a deferred file (kept in ``extra``).
 _DIGEST = "COALESCE(ra.sha256, CASE WHEN ra.extra != '{}' THEN {declared_sha256} END)"
 # Each child whose outcome must be worked out now, with its artifacts, in one pass.
@@ -60,11 +62,14 @@ WHERE e.run_id = ? AND e.parent_key = ? AND e.relation = ?
 # Under metadata-only, a child whose files were all deferred, each with a digest the
 # catalog has never stored, is deferred again without looking at the store: only the
 # others are read in full. (A file stored in the earlier run is in ``artifacts``.)
+# Placeholders as `_KEYS`.
 _MAY_DIFFER = """
-  AND EXISTS (SELECT 1 FROM run_artifacts ra
-              WHERE ra.run_id = e.run_id AND ra.content_id = c.id
-                AND (ra.status != 'deferred' OR """ + _DIGEST + """ IS NULL
-                     OR EXISTS (SELECT 1 FROM artifacts a WHERE a.sha256 = """ + _DIGEST + """)))
+SELECT DISTINCT ra.content_id FROM run_artifacts ra
+JOIN content c ON c.id = ra.content_id AND c.kind = ?
+JOIN run_edges e ON e.run_id = ra.run_id AND e.parent_key = ? AND e.child_key = c.key
+                AND e.relation = ?
+WHERE ra.run_id = ? AND (ra.status != 'deferred' OR """ + _DIGEST + """ IS NULL
+                         OR EXISTS (SELECT 1 FROM artifacts a WHERE a.sha256 = """ + _DIGEST + """))
 """
 # A unit or artifact that was stored (downloaded, shared, existing) in the earlier run is
 # "existing" now if its files are still stored; a deferred one stays deferred. No file is
@@ -75,16 +80,17 @@ INSERT INTO run_units (run_id, content_id, depth, status, error, size, started_a
 SELECT ?, u.content_id, ?, CASE WHEN u.status = 'deferred' THEN 'deferred'
                                 ELSE 'existing' END, NULL, 0, NULL, NULL, '{}'
 """ + _BELOW + "ON CONFLICT DO NOTHING"
+# Placeholders: the new run, then as `_KEYS`.
 _COPY_ARTIFACTS = """
 INSERT INTO run_artifacts (run_id, content_id, relative_path, url, sha256, size, status,
                            error, tries, extra)
 SELECT ?, ra.content_id, ra.relative_path, ra.url, ra.sha256, ra.size,
        CASE WHEN ra.status = 'deferred' THEN 'deferred' ELSE 'existing' END, NULL, 0, ra.extra
-FROM run_edges e
-JOIN content c ON c.key = e.child_key AND c.kind = ?
-JOIN run_units u ON u.run_id = e.run_id AND u.content_id = c.id
-JOIN run_artifacts ra ON ra.run_id = e.run_id AND ra.content_id = c.id
-WHERE e.run_id = ? AND e.parent_key = ? AND e.relation = ?
+FROM run_artifacts ra
+JOIN content c ON c.id = ra.content_id AND c.kind = ?
+JOIN run_edges e ON e.run_id = ra.run_id AND e.parent_key = ? AND e.child_key = c.key
+                AND e.relation = ?
+WHERE ra.run_id = ?
 ON CONFLICT DO NOTHING
 """
 _COPY_EDGES = """
@@ -179,27 +185,32 @@ def known_units(
     if row is None:
         return None
     run_id = row[0]
-    where = (child_kind, run_id, parent_key, relation)
-    keys: list[str] = []
-    natural_keys: list[tuple[Any, ...]] = []
-    copied: list[str] = []
+    (children,) = conn.execute(_CHILDREN, (run_id, parent_key, relation)).fetchone()
+    rows = conn.execute(_KEYS, (child_kind, parent_key, relation, run_id)).fetchall()
     complete = COMPLETE_STATUSES
-    for key, content_id, natural_key, status in conn.execute(_KEYS, where):
-        if content_id is None or status not in complete:
-            return None
-        keys.append(key)
-        natural_keys.append(tuple(loads(natural_key)))
-        copied.append("deferred" if status == "deferred" else "existing")
-    query = _UNITS + _MAY_DIFFER if deferring else _UNITS
+    if len(rows) != children or any(status not in complete for _, _, status in rows):
+        return None
+    keys = [key for key, _, _ in rows]
+    # One parse for all: a call per unit costs several times as much.
+    natural_keys = list(map(tuple, loads("[" + ",".join(nk for _, nk, _ in rows) + "]")))
+    copied = ["deferred" if status == "deferred" else "existing" for _, _, status in rows]
+    where = (child_kind, run_id, parent_key, relation)
+    wanted: set[int] | None = None
+    if deferring:
+        wanted = {cid for (cid,) in conn.execute(
+            _MAY_DIFFER, (child_kind, parent_key, relation, run_id))}
     units: dict[int, KnownUnit] = {}
-    for (key, content_id, natural_key, status, size, path, url, sha, a_size, a_status,
-         deferred) in conn.execute(query, where):
-        unit = units.get(content_id)
-        if unit is None:
-            unit = units[content_id] = KnownUnit(content_id, key, tuple(loads(natural_key)),
-                                                 status, size)
-        unit.artifacts.append(KnownArtifact(path, url or "", sha, a_size,
-                                            a_status != "deferred", bool(deferred)))
+    if wanted is None or wanted:
+        for (key, content_id, natural_key, status, size, path, url, sha, a_size, a_status,
+             deferred) in conn.execute(_UNITS, where):
+            if wanted is not None and content_id not in wanted:
+                continue
+            unit = units.get(content_id)
+            if unit is None:
+                unit = units[content_id] = KnownUnit(content_id, key,
+                                                     tuple(loads(natural_key)), status, size)
+            unit.artifacts.append(KnownArtifact(path, url or "", sha, a_size,
+                                                a_status != "deferred", bool(deferred)))
     return KnownChildren(run_id, parent_key, relation, child_kind, keys, natural_keys,
                          copied, list(units.values()))
 
@@ -214,7 +225,8 @@ def copy_known_units(
     copy are corrected)."""
     where = (known.kind, known.run_id, known.parent_key, known.relation)
     conn.execute(_COPY_UNITS, (run_id, depth, *where))
-    conn.execute(_COPY_ARTIFACTS, (run_id, *where))
+    conn.execute(_COPY_ARTIFACTS, (run_id, known.kind, known.parent_key, known.relation,
+                                   known.run_id))
     conn.execute(_COPY_EDGES, (run_id, known.run_id, known.parent_key, known.relation))
     fix_units, fix_artifacts = [], []
     for unit, status, size, statuses in units:
