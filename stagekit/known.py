@@ -112,6 +112,7 @@ async def record_known(
                 return False
             raise RuntimeError(f"{parent.key}: the engine stopped taking known units")
         depth, new = registered
+        taken: Sequence[int]
         if all(new):
             taken = range(start, end)
             block = KnownBlock(parent.key, relation, kind, depth, keys[start:end],
@@ -131,10 +132,10 @@ async def record_known(
         store.catalog.copy_known_units, run_id, known, depth, fresh)
     # Saved even when cancelled meanwhile: reported all the same.
     copied, finished_at = known.copied, time.time()
-    for block, taken in blocks:
+    for block, indexes in blocks:
         statuses = Counter(
-            now[keys[i]][1] if keys[i] in now else copied[i] for i in taken
-        ) if now else Counter(copied[i] for i in taken)
+            now[keys[i]][1] if keys[i] in now else copied[i] for i in indexes
+        ) if now else Counter(copied[i] for i in indexes)
         block.statuses = dict(statuses)
         block.finished_at = finished_at
         if events.active:
