@@ -39,10 +39,11 @@ from stagekit.storage._known import KnownChildren, KnownUnit
 __all__ = ["KnownLeaves", "record_known"]
 
 Identity = tuple[str, tuple[Any, ...]]
-#: Registers leaves below a parent in the engine: ``(parent, [(identity, key)], relation)``
-#: -> ``(depth, [whether each is new to this run])``, or None if the engine cannot.
-KnownLeaves = Callable[[DeclarativeContent, Sequence[tuple[Identity, str]], str],
-                       "tuple[int, list[bool]] | None"]
+#: Registers leaves below a parent in the engine: ``(parent, identities, keys, relation)``
+#: -> ``(depth, [whether each is new to this run] or None when all are)``, or None if the
+#: engine cannot.
+KnownLeaves = Callable[[DeclarativeContent, Sequence[Identity], Sequence[str], str],
+                       "tuple[int, list[bool] | None] | None"]
 # Units registered per loop turn (each chunk is one block), so that a large index never
 # holds the loop for long.
 _CHUNK = 5000
@@ -104,16 +105,15 @@ async def record_known(
     for start in range(0, len(keys), _CHUNK):
         end = min(start + _CHUNK, len(keys))
         natural_keys = known.natural_keys[start:end]
-        identities = zip(repeat(kind), natural_keys)
-        registered = register(
-            parent, list(zip(identities, keys[start:end], strict=True)), relation)
+        registered = register(parent, list(zip(repeat(kind), natural_keys)),
+                              keys[start:end], relation)
         if registered is None:
             if start == 0:
                 return False
             raise RuntimeError(f"{parent.key}: the engine stopped taking known units")
         depth, new = registered
         taken: Sequence[int]
-        if all(new):
+        if new is None:
             taken = range(start, end)
             block = KnownBlock(parent.key, relation, kind, depth, keys[start:end],
                                natural_keys, load)
@@ -133,9 +133,13 @@ async def record_known(
     # Saved even when cancelled meanwhile: reported all the same.
     copied, finished_at = known.copied, time.time()
     for block, indexes in blocks:
-        statuses = Counter(
-            now[keys[i]][1] if keys[i] in now else copied[i] for i in indexes
-        ) if now else Counter(copied[i] for i in indexes)
+        if now:
+            statuses = Counter(now[keys[i]][1] if keys[i] in now else copied[i]
+                               for i in indexes)
+        elif isinstance(indexes, range):
+            statuses = Counter(copied[indexes.start:indexes.stop])
+        else:
+            statuses = Counter(copied[i] for i in indexes)
         block.statuses = dict(statuses)
         block.finished_at = finished_at
         if events.active:
