@@ -244,12 +244,12 @@ class RunRecorder:
             self.status_counts.update(block.statuses)
             return
         # Its rows were read before they were copied: read them again.
-        units, _ = block.load()
+        rows = block.load()
         for key in block.keys:
-            status, error, size, _n = units.get(key) or (None, None, None, 0)
+            status, error, size, _n = rows[0].get(key) or (None, None, None, 0)
             if status is not None:
                 self._finished(UnitFinished(key, status, error, size, block.finished_at or 0.0))
-        self._read_artifacts([block])
+        self._read_artifacts([block], {block.load: rows})
 
     def _read_blocks(self) -> None:
         """Turn the pending blocks into records, reading their rows from the catalog."""
