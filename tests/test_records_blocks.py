@@ -3,6 +3,7 @@ recorded one event at a time give, whenever the records are read."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pandas as pd
@@ -12,6 +13,7 @@ from stagekit.events import (
     ArtifactFinished,
     EdgeAdded,
     Event,
+    EventBus,
     KnownBlock,
     KnownUnitsFinished,
     KnownUnitsFound,
@@ -145,3 +147,27 @@ def test_a_block_never_copied_is_saved_as_discovered_like_its_units() -> None:
     assert sorted((r.key, r.status, r.depth) for r in lazy.to_save()) == sorted(
         (r.key, r.status, r.depth) for r in eager.to_save())
     assert loader.calls == 1
+
+
+def test_cli_progress_counts_a_block_as_its_units() -> None:
+    from stagekit.cli.progress import Progress
+
+    class Source:  # what Progress reads of a run
+        def __init__(self) -> None:
+            self.events = EventBus()
+
+    def counted(events: list[Event]) -> tuple[Any, ...]:
+        source = Source()
+        progress = Progress(source, io.StringIO())  # type: ignore[arg-type]
+        for event in events:
+            source.events.emit(event)
+        return +progress.found, +progress.done, +progress.failed
+
+    loader = Loader()
+    known = block(loader)
+    found = counted([eager_events()[0], KnownUnitsFound(known)])
+    assert found == counted(eager_events())
+    known.statuses, known.finished_at = {"deferred": 1, "existing": 2}, 2.0
+    done = counted([eager_events()[0], KnownUnitsFound(known), KnownUnitsFinished(known)])
+    assert done == counted([*eager_events(), *finish_events()])
+    assert done[1] == {"pkg": 3} and loader.calls == 0
