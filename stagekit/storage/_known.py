@@ -25,14 +25,6 @@ from stagekit.storage._writes import COMPLETE_STATUSES
 __all__ = ["KnownArtifact", "KnownChildren", "KnownUnit", "copy_known_units",
            "known_block_rows", "known_units"]
 
-# The children (by one relation) of a parent in one run; the placeholders are, in order,
-# the child kind, the run, the parent key and the relation.
-_BELOW = """
-FROM run_edges e
-JOIN content c ON c.key = e.child_key AND c.kind = ?
-JOIN run_units u ON u.run_id = e.run_id AND u.content_id = c.id
-WHERE e.run_id = ? AND e.parent_key = ? AND e.relation = ?
-"""
 # One row per child saved as that kind, read from the run's units (the cheap way round:
 # by rowid, then one index probe for the edge); placeholders: kind, parent, relation, run.
 _KEYS = """
@@ -71,26 +63,30 @@ JOIN run_edges e ON e.run_id = ra.run_id AND e.parent_key = ? AND e.child_key = 
 WHERE ra.run_id = ? AND (ra.status != 'deferred' OR """ + _DIGEST + """ IS NULL
                          OR EXISTS (SELECT 1 FROM artifacts a WHERE a.sha256 = """ + _DIGEST + """))
 """
+# The content ids of the children, from the edges and the key index alone (a unit's key
+# starts with its kind; `known_units` has checked they are all of the kind): probing a
+# list of ids costs much less than joining every row of the run to the content and the
+# edges. Placeholders: the run, the parent, the relation.
+_CHILD_IDS = """(SELECT c.id FROM run_edges e JOIN content c ON c.key = e.child_key
+                 WHERE e.run_id = ? AND e.parent_key = ? AND e.relation = ?)"""
 # A unit or artifact that was stored (downloaded, shared, existing) in the earlier run is
 # "existing" now if its files are still stored; a deferred one stays deferred. No file is
-# held for a unit that is not corrected afterwards, so its size is 0.
+# held for a unit that is not corrected afterwards, so its size is 0. Placeholders: the
+# new run (and the depth), the earlier run, then as `_CHILD_IDS`.
 _COPY_UNITS = """
 INSERT INTO run_units (run_id, content_id, depth, status, error, size, started_at,
                        finished_at, extra)
 SELECT ?, u.content_id, ?, CASE WHEN u.status = 'deferred' THEN 'deferred'
                                 ELSE 'existing' END, NULL, 0, NULL, NULL, '{}'
-""" + _BELOW + "ON CONFLICT DO NOTHING"
-# Placeholders: the new run, then as `_KEYS`.
+FROM run_units u WHERE u.run_id = ? AND u.content_id IN """ + _CHILD_IDS + """
+ON CONFLICT DO NOTHING
+"""
 _COPY_ARTIFACTS = """
 INSERT INTO run_artifacts (run_id, content_id, relative_path, url, sha256, size, status,
                            error, tries, extra)
 SELECT ?, ra.content_id, ra.relative_path, ra.url, ra.sha256, ra.size,
        CASE WHEN ra.status = 'deferred' THEN 'deferred' ELSE 'existing' END, NULL, 0, ra.extra
-FROM run_artifacts ra
-JOIN content c ON c.id = ra.content_id AND c.kind = ?
-JOIN run_edges e ON e.run_id = ra.run_id AND e.parent_key = ? AND e.child_key = c.key
-                AND e.relation = ?
-WHERE ra.run_id = ?
+FROM run_artifacts ra WHERE ra.run_id = ? AND ra.content_id IN """ + _CHILD_IDS + """
 ON CONFLICT DO NOTHING
 """
 _COPY_EDGES = """
@@ -223,10 +219,9 @@ def copy_known_units(
     this run holds already are kept. ``units`` gives, for units of ``known.units`` new to
     this run, their status, size and artifacts' statuses now (rows that differ from the
     copy are corrected)."""
-    where = (known.kind, known.run_id, known.parent_key, known.relation)
-    conn.execute(_COPY_UNITS, (run_id, depth, *where))
-    conn.execute(_COPY_ARTIFACTS, (run_id, known.kind, known.parent_key, known.relation,
-                                   known.run_id))
+    below = (known.run_id, known.run_id, known.parent_key, known.relation)
+    conn.execute(_COPY_UNITS, (run_id, depth, *below))
+    conn.execute(_COPY_ARTIFACTS, (run_id, *below))
     conn.execute(_COPY_EDGES, (run_id, known.run_id, known.parent_key, known.relation))
     fix_units, fix_artifacts = [], []
     for unit, status, size, statuses in units:
