@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import repeat
 from pathlib import Path
 from typing import Any, final
 
@@ -403,24 +404,33 @@ class DiscoveryEngine(Stage):
         except Exception as exc:
             self._discover_failed(node, dc, exc)
 
-    def _known_leaves(self, parent_dc: DeclarativeContent,
-                      units: Sequence[tuple[_Identity, str]], relation: str | None
-                      ) -> tuple[int, list[bool]] | None:
+    def _known_leaves(self, parent_dc: DeclarativeContent, identities: Sequence[_Identity],
+                      keys: Sequence[str], relation: str | None
+                      ) -> tuple[int, list[bool] | None] | None:
         """Take leaves an earlier run found below ``parent_dc`` (`stagekit.known`) as
-        `_submit` takes a leaf, without putting them; their depth and which are new."""
+        `_submit` takes a leaf, without putting them; their depth and which are new
+        (None: all of them)."""
         parent = self._nodes.get(parent_dc.identity)
         if type(parent) is not _Node or self._revisits:
             return None
-        depth, nodes, new = parent.depth + 1, self._nodes, []
-        for identity, key in units:
-            known = nodes.get(identity)
-            if known is not None:
-                self._found_again(identity, known, parent, relation, depth)
-            else:
-                nodes[identity] = depth
-                parent.children.append(identity)
-                self._edges.add((parent.key, key, relation))
-            new.append(known is None)
+        depth, nodes = parent.depth + 1, self._nodes
+        # In C loops where they are all new (the usual case): an index has tens of
+        # thousands of them.
+        new = None if nodes.keys().isdisjoint(identities) else [
+            identity not in nodes for identity in identities]
+        if new is None:
+            fresh, fresh_keys = identities, keys
+        else:
+            fresh = [identity for identity, is_new in zip(identities, new, strict=True)
+                     if is_new]
+            fresh_keys = [key for key, is_new in zip(keys, new, strict=True) if is_new]
+        nodes.update(dict.fromkeys(fresh, depth))
+        parent.children.extend(fresh)
+        self._edges.update(zip(repeat(parent.key), fresh_keys, repeat(relation)))
+        if new is not None:
+            for identity, is_new in zip(identities, new, strict=True):
+                if not is_new:
+                    self._found_again(identity, nodes[identity], parent, relation, depth)
         return depth, new
 
     def _put_late(self, dc: DeclarativeContent, parent_dc: DeclarativeContent | None) -> None:

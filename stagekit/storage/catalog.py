@@ -213,24 +213,36 @@ class BaseCatalog:
                                             relation, child_kind)
 
     def known_units(
-        self, parent_key: str, sha256: str, *, remote: str, relation: str, child_kind: str
+        self, parent_key: str, sha256: str, *, remote: str, relation: str, child_kind: str,
+        deferring: bool = False,
     ) -> KnownChildren | None:
-        """The ``child_kind`` units (keys, statuses, artifacts) a finished run of ``remote``
-        saved below ``parent_key`` when it had the artifact ``sha256``; None if no such
-        run, or a child was not saved whole (see `stagekit.storage._known`)."""
+        """The ``child_kind`` units a finished run of ``remote`` saved below ``parent_key``
+        when it had the artifact ``sha256`` (keys; in full those whose outcome may differ
+        now); None if no such run, or a child was not saved whole (see
+        `stagekit.storage._known`)."""
         with self._snapshot(f"reading the units below {parent_key}") as conn:
             return _known.known_units(conn, parent_key, sha256, redact_url(remote), relation,
-                                      child_kind)
+                                      child_kind, deferring=deferring)
 
     def copy_known_units(
         self, run_id: int, known: KnownChildren, depth: int,
         units: Iterable[tuple[KnownUnit, str, int, list[str]]],
     ) -> None:
-        """Record ``known``'s units in run ``run_id`` at ``depth``, in one transaction, from
-        the earlier run's rows; ``units``: the new ones with their status, size and
-        artifact statuses in this run (see `stagekit.storage._known.copy_known_units`)."""
+        """Record ``known``'s units and edges in run ``run_id`` at ``depth``, in one
+        transaction, from the earlier run's rows; ``units``: those worked out now, with
+        their status, size and artifact statuses in this run (see
+        `stagekit.storage._known.copy_known_units`)."""
         rows = _listed(units)
         self._write(lambda conn: _known.copy_known_units(conn, run_id, known, depth, rows))
+
+    def known_block_rows(
+        self, run_id: int, source_run: int, parent_key: str, relation: str, kind: str
+    ) -> tuple[dict[str, tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Run ``run_id``'s rows of the units ``source_run`` found below ``parent_key``
+        (see `stagekit.storage._known.known_block_rows`)."""
+        with self._snapshot(f"reading the units below {parent_key}") as conn:
+            return _known.known_block_rows(conn, run_id, source_run, parent_key, relation,
+                                           kind)
 
     def load_run(self, run_id: int) -> RunRecords:
         """Everything recorded about one run: its row, units, artifacts and edges."""
