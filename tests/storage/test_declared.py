@@ -144,3 +144,22 @@ def test_save_declared_refuses_what_save_batch_refuses(backend: Backend, tmp_pat
         with pytest.raises(StoreError, match="no run with id 99"):
             catalog.save_declared(99, _batch(), ["deferred"] * 5)
         assert catalog.load_run(run_id).units == []
+
+
+def test_the_quick_path_check_agrees_with_safe_relative_path() -> None:
+    from stagekit.models import safe_relative_path
+    from stagekit.storage._declared import _safe_path
+
+    alphabet = ["a", "/", ".", "\\", "\x00", ":", "C"]
+    for length in range(1, 6):
+        for parts in itertools.product(alphabet, repeat=length):
+            path = "".join(parts)
+            try:
+                expected: object = safe_relative_path(path)
+            except UnsafePathError as exc:
+                expected = str(exc)
+            try:
+                got: object = _safe_path(path)
+            except UnsafePathError as exc:
+                got = str(exc)
+            assert got == expected, path
