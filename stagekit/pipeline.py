@@ -152,6 +152,7 @@ class Stage:
         queue = self._in_q
         assert queue is not None, f"stage {self.name} has no input queue"
         name = self.name
+        count = self.items_in
         pipeline = self._pipeline
         pending = pipeline.registry.pending if pipeline is not None else ()
         backlog = self._backlog
@@ -177,7 +178,8 @@ class Stage:
                 self._input_done = True
                 return
             item.owner = name
-            self.items_in += 1
+            count += 1
+            self.items_in = count
             yield item
 
     async def available(self) -> AsyncIterator[list[DeclarativeContent]]:
@@ -185,8 +187,8 @@ class Stage:
         at once, else the next unit (or bulk of units) to arrive.
 
         For stages that handle each unit at once and pass it on (like
-        `ResolveContentFutures`): no unit waits for another, and a batch from an
-        earlier stage is handed on with one `put` of its own (see `_put_batch`).
+        `ResolveContentFutures`): no unit waits for another, and what an earlier
+        batch stage handed on together arrives together.
         """
         if self._input_done:
             return
@@ -305,6 +307,10 @@ class Stage:
             elif type(item) is Bulk:
                 if not batch and max_wait:
                     deadline = loop.time() + max_wait
+                need = minsize - len(batch)
+                if len(item) > need:  # batches stay at most minsize; the rest waits
+                    backlog.extend(item[need:])
+                    item = item[:need]
                 for dc in item:
                     dc.owner = name
                     if dc._future is not None:

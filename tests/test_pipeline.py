@@ -391,9 +391,10 @@ async def test_a_batch_larger_than_the_queue_passes_whole_and_in_order():
     async with asyncio.timeout(TIMEOUT):
         await create_pipeline(stages, maxsize=2)
     assert collector.seen == [f"c{i}" for i in range(1, 61)]
-    # The second batcher took each bulk of 20 whole: its batches are never cut below it.
-    assert all(len(batch) >= 20 for batch in second.batches_seen)
-    assert sum(map(len, taker.lists)) == 60 and max(map(len, taker.lists)) >= 20
+    # Bulks are cut to the next stage's minsize, the rest taken in the next batch.
+    assert first.batches_seen == [[f"c{i}" for i in range(j, j + 20)] for j in (1, 21, 41)]
+    assert [len(batch) for batch in second.batches_seen] == [7] * 8 + [4]
+    assert sum(map(len, taker.lists)) == 60 and max(map(len, taker.lists)) >= 7
     assert [s.items_out for s in stages] == [60] * 5
     assert [s.items_in for s in stages[1:]] == [60] * 4
 
