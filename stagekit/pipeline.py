@@ -294,6 +294,7 @@ class Stage:
         deadline = 0.0
         backlog = self._backlog
         name = self.name
+        item: Any
         while True:
             if backlog:
                 item = Bulk(backlog)
