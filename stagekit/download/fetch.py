@@ -189,9 +189,8 @@ async def read_limited(
     setting: str = "Limits.metadata_bytes",
 ) -> bytes:
     """The whole body, or `AttemptFailed` ("fatal") once it exceeds ``limit`` bytes."""
-    too_big = too_large(limit, setting)
     if (response.content_length or 0) > limit:
-        raise too_big
+        raise too_large(limit, setting)
     parts: list[bytes] = []
     received = 0
 
@@ -199,7 +198,7 @@ async def read_limited(
         nonlocal received
         received += len(chunk)
         if received > limit:
-            raise too_big
+            raise too_large(limit, setting)  # made only when needed: one per page adds up
         parts.append(chunk)
 
     await stream_body(response, collect, chunk_size)
