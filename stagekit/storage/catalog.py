@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from stagekit.errors import StoreError
-from stagekit.storage import _children, _known, _reads, _writes
+from stagekit.models import DeclarativeContent
+from stagekit.storage import _children, _declared, _known, _reads, _writes
 from stagekit.storage._dialect import SQLITE, Db
 from stagekit.storage._known import KnownChildren, KnownUnit
 from stagekit.storage._reads import RunRecords
@@ -168,6 +169,15 @@ class BaseCatalog:
         """Everything a pipeline batch produced, in one transaction, in a safe order."""
         parts = _listed(contents), _listed(artifacts), _listed(links), _listed(edges)
         self._write(lambda conn: _writes.save_batch(conn, run_id, *parts))
+
+    def save_declared(
+        self, run_id: int, batch: Sequence[DeclarativeContent], statuses: Sequence[str]
+    ) -> None:
+        """Save a pipeline batch whose units have ``statuses``, in one transaction: the
+        same rows as `save_batch` of `stagekit.stages.content.catalog_rows` (``batch``),
+        without building them as dicts first."""
+        rows = _declared.declared_rows(batch, statuses)
+        self._write(lambda conn: _declared.save_declared(conn, run_id, rows))
 
     # Reads
 
