@@ -102,7 +102,13 @@ def _inherit(own: Iterable[RawDependency], parent: Iterable[RawDependency]):
     return tuple(merged)
 
 
-def _interpolate_dependency(raw: RawDependency, interp: Interpolator) -> Dependency:
+# A dependency's fields in `Dependency` order, before management is applied.
+_Fields = tuple[str, str, str | None, str, str | None, str | None, bool | None,
+                frozenset[tuple[str, str]], str, str, str | None]
+
+
+def _interpolated(raw: RawDependency, interp: Interpolator) -> _Fields:
+    """The fields of ``raw`` interpolated (problems recorded in the last one)."""
     problems: list[str] = []
 
     def value(text: str | None, part: str) -> str | None:
@@ -124,25 +130,22 @@ def _interpolate_dependency(raw: RawDependency, interp: Interpolator) -> Depende
          value(a, "exclusions/exclusion/artifactId") or "*")
         for g, a in raw.exclusions
     )
-    return Dependency(
-        group=group or "",
-        artifact=artifact or "",
-        version=value(raw.version, "version"),
-        type=value(raw.type, "type") or "jar",
-        classifier=value(raw.classifier, "classifier"),
-        scope=value(raw.scope, "scope"),
-        optional=None if optional is None else optional.lower() == "true",
-        exclusions=exclusions,
-        where=raw.where,
-        source_url=raw.source_url,
-        problem="; ".join(problems) or None,
-    )
+    return (group or "", artifact or "", value(raw.version, "version"),
+            value(raw.type, "type") or "jar", value(raw.classifier, "classifier"),
+            value(raw.scope, "scope"), None if optional is None else optional.lower() == "true",
+            exclusions, raw.where, raw.source_url, "; ".join(problems) or None)
 
 
-def _manage(dep: Dependency, management: dict[ManagementKey, Dependency]) -> Dependency:
-    managed = management.get(dep.key)
-    version, scope, optional, exclusions = dep.version, dep.scope, dep.optional, dep.exclusions
-    problem = dep.problem
+def _interpolate_dependency(raw: RawDependency, interp: Interpolator) -> Dependency:
+    return Dependency(*_interpolated(raw, interp))
+
+
+def _managed_dependency(raw: RawDependency, interp: Interpolator,
+                        management: dict[ManagementKey, Dependency]) -> Dependency:
+    """``raw`` interpolated, with management applied (one `Dependency` made, not two)."""
+    (group, artifact, version, type_, classifier, scope, optional, exclusions, where,
+     source_url, problem) = _interpolated(raw, interp)
+    managed = management.get((group, artifact, type_, classifier))
     if managed is not None:
         if version is None:
             version = managed.version
@@ -152,20 +155,9 @@ def _manage(dep: Dependency, management: dict[ManagementKey, Dependency]) -> Dep
         optional = managed.optional if optional is None else optional
         exclusions = exclusions or managed.exclusions
     if version is None and problem is None:
-        problem = f"{dep.where}/version: is missing and not managed"
-    return Dependency(
-        group=dep.group,
-        artifact=dep.artifact,
-        version=version,
-        type=dep.type,
-        classifier=dep.classifier,
-        scope=scope or "compile",
-        optional=bool(optional),
-        exclusions=exclusions,
-        where=dep.where,
-        source_url=dep.source_url,
-        problem=problem,
-    )
+        problem = f"{where}/version: is missing and not managed"
+    return Dependency(group, artifact, version, type_, classifier, scope or "compile",
+                      bool(optional), exclusions, where, source_url, problem)
 
 
 def _coordinate(raw: RawPom, interp: Interpolator, text: str | None, part: str) -> str:
@@ -282,7 +274,7 @@ def finish_effective(base: ModelBase, imports: Sequence[EffectivePom] = ()) -> E
                 management.setdefault(key, dep)
 
     dependencies = tuple(
-        _manage(_interpolate_dependency(d, interp), management) for d in base.raw_dependencies
+        _managed_dependency(d, interp, management) for d in base.raw_dependencies
     )
     coords = base.coords
     relocation = None

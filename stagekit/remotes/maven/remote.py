@@ -440,8 +440,10 @@ class MavenRemote(HTTPRemote):
         artifact and its digests) stands for the sidecars, and nothing is requested.
         """
         store = self._run.store
+        if store is None or not self._saved_before:  # a first run: no key to build per POM
+            return None, None
         key = MavenPom(coords.group, coords.artifact, coords.version).key
-        if store is None or key not in self._saved_before:
+        if key not in self._saved_before:
             return None, None
         row = store.catalog.existing_contents([key]).get(key)
         rel = pom_path(coords)
