@@ -8,6 +8,7 @@ of lines, not hundreds of bar updates.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import time
 from collections import Counter
@@ -78,14 +79,22 @@ class Progress:
         """Redraw the status line (terminal) or write one line (redirected stream)."""
         text = self.line()
         if self.tty:
-            columns = shutil.get_terminal_size().columns - 1
+            columns = self._columns() - 1  # a line that wraps cannot be redrawn in place
             text = text[:columns]
-            self.stream.write("\r" + text.ljust(self._width) + ("\n" if final else ""))
+            self.stream.write("\r" + text.ljust(min(self._width, columns))
+                              + ("\n" if final else ""))
             self._width = len(text)
         else:
             self.stream.write(("done: " if final else "exploring: ") + text + "\n")
         self._lines += 1
         self.stream.flush()
+
+    def _columns(self) -> int:
+        """The width of the terminal this stream is on (now: it may have been resized)."""
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):  # not a real file: a test's stream
+            return shutil.get_terminal_size().columns
 
     async def follow(self) -> None:
         """Show progress until cancelled."""
