@@ -156,6 +156,7 @@ class Stage:
         pipeline = self._pipeline
         pending = pipeline.registry.pending if pipeline is not None else ()
         backlog = self._backlog
+        item: Any  # a unit, a `Bulk` of units, or the end of the stream
         while True:
             # The hot path of every pipeline: `_accept` and `_get` inlined, so neither a
             # waiting item nor a blocking get costs a coroutine frame of ours.
