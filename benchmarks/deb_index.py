@@ -4,7 +4,8 @@ The parent generates an archive with one ``Packages`` index of N stanzas (served
 ``.xz``, ``.gz`` and plain; no ``.deb`` files) and serves it on 127.0.0.1. A fresh
 subprocess explores it with ``DebRemote`` under ``policy="metadata-only"`` (the Release,
 the index and N package units through the whole pipeline and catalog), sampling the
-event loop's lag meanwhile; then, in the same process, it decompresses the stored index
+event loop's lag, the loop thread's CPU time between ticks and garbage-collection pauses
+meanwhile; then, in the same process, it decompresses the stored index
 to a file and times python-debian parsing it alone (``iter_paragraphs``, pure Python):
 the baseline. A second fresh process only parses that file, for a baseline peak RSS.
 
@@ -14,12 +15,15 @@ the baseline. A second fresh process only parses that file, for a baseline peak 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import lzma
+import os
 import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +49,29 @@ def _self_peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+class _GcPauses:
+    """A `gc.callbacks` hook: the CPU time collections took, on the loop thread and in
+    others (a collection in a worker thread holds the GIL, so the loop waits for it)."""
+
+    def __init__(self) -> None:
+        self.loop_thread = threading.get_ident()
+        self.started = 0.0
+        self.max_loop = self.max_other = self.total = 0.0
+        self.count = 0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.thread_time()
+            return
+        took = time.thread_time() - self.started  # CPU: steadier than wall time
+        self.total += took
+        self.count += 1
+        if threading.get_ident() == self.loop_thread:
+            self.max_loop = max(self.max_loop, took)
+        else:
+            self.max_other = max(self.max_other, took)
+
+
 def _parse_seconds(path: Path) -> tuple[float, int, float]:
     """Wall seconds, stanzas and CPU seconds of python-debian parsing ``path``."""
     from debian import deb822
@@ -61,17 +88,25 @@ def worker_explore(url: str, store_dir: str) -> dict[str, Any]:
     from stagekit.remotes.deb import DebRemote
 
     imported_rss = _self_peak_rss()
+    pauses = _GcPauses()
     lags: list[float] = []
     held: list[float] = []  # the loop thread's own CPU time between two ticks
 
+    rss: list[tuple[float, int]] = []  # (seconds into the run, RSS) every 10 ticks
+    page = os.sysconf("SC_PAGE_SIZE")
+
     async def ticker() -> None:
-        last, last_cpu = time.perf_counter(), time.thread_time()
+        first = last = time.perf_counter()
+        last_cpu = time.thread_time()
         while True:
             await asyncio.sleep(TICK)
             now, now_cpu = time.perf_counter(), time.thread_time()
             lags.append(now - last - TICK)
             held.append(now_cpu - last_cpu)
             last, last_cpu = now, now_cpu
+            if len(lags) % 10 == 0:
+                statm.seek(0)
+                rss.append((now - first, int(statm.read().split()[1]) * page))
 
     async def explore() -> tuple[Any, float, float]:
         tick = asyncio.create_task(ticker())
@@ -84,7 +119,13 @@ def worker_explore(url: str, store_dir: str) -> dict[str, Any]:
             tick.cancel()
             await asyncio.gather(tick, return_exceptions=True)
 
-    run, seconds, cpu_seconds = asyncio.run(explore())
+    gc.callbacks.append(pauses)
+    statm = open("/proc/self/statm", "rb", buffering=0)  # read by the ticker
+    try:
+        run, seconds, cpu_seconds = asyncio.run(explore())
+    finally:
+        gc.callbacks.remove(pauses)
+        statm.close()
     explore_rss = _self_peak_rss()
     stats = run.stats
     artifacts = run.artifacts_dataframe().set_index("unit_key")
@@ -107,6 +148,9 @@ def worker_explore(url: str, store_dir: str) -> dict[str, Any]:
         "loop_cpu_max": held[-1] if held else 0.0,
         "loop_cpu_p99": held[int(len(held) * 0.99)] if held else 0.0,
         "after_baseline_rss": _self_peak_rss(),
+        "gc_max_pause_loop": pauses.max_loop, "gc_max_pause_other": pauses.max_other,
+        "gc_seconds": pauses.total, "gc_collections": pauses.count,
+        "rss_peak_at": max(rss, key=lambda r: r[1])[0] / seconds if rss else None,
     }
 
 
@@ -165,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parse_args(__doc__.splitlines()[0], argv, extra)
     packages = args.packages or (3_000 if args.quick else 60_000)
+    load_before = os.getloadavg()
     details = asyncio.run(_measure(packages, args.timeout))
+    details["load_average"] = {"before": load_before, "after": os.getloadavg()}
     e, p = details["explore"], details["parse"]
     size = f"{packages:,}-package index ({e['index_bytes'] / MB:.0f} MB)"
     measures = [
@@ -186,18 +232,26 @@ def main(argv: list[str] | None = None) -> int:
         Measure(f"deb: explore {size}, max event-loop lag", e["loop_lag_max"] * 1000, "ms",
                 target="<= 50", target_on="value",
                 notes="wall time between 10 ms ticks beyond 10 ms: includes waiting for "
-                      "the GIL and for a CPU on a busy machine",
-                extra={"p99_ms": e["loop_lag_p99"] * 1000}),
+                      "the GIL (held by a worker thread, or a garbage collection in one) "
+                      "and for a CPU on a busy machine",
+                extra={"p99_ms": e["loop_lag_p99"] * 1000,
+                       "gc_max_pause_other_thread_ms": e["gc_max_pause_other"] * 1000}),
         Measure(f"deb: explore {size}, max loop CPU time between two ticks",
                 e["loop_cpu_max"] * 1000, "ms", target="<= 50", target_on="value",
                 notes="the loop thread's own CPU time (thread_time) between two ticks: "
-                      "how long stagekit held the loop, whatever the machine's load",
-                extra={"p99_ms": e["loop_cpu_p99"] * 1000}),
+                      "how long stagekit held the loop, whatever the machine's load "
+                      "(garbage collections on the loop thread included)",
+                extra={"p99_ms": e["loop_cpu_p99"] * 1000,
+                       "gc_max_pause_loop_thread_ms": e["gc_max_pause_loop"] * 1000}),
     ]
     report("deb_index", args, measures, details)
     print(f"python-debian alone in a fresh process: {p['seconds']:.1f} s, "
           f"{p['peak_rss'] / MB:.0f} MB peak; fixture generated in "
           f"{details['generate_seconds']:.1f} s")
+    print(f"garbage collection during the run: {e['gc_collections']} collections, "
+          f"{e['gc_seconds']:.2f} s; longest {e['gc_max_pause_loop'] * 1000:.0f} ms on the "
+          f"loop thread, {e['gc_max_pause_other'] * 1000:.0f} ms in a worker thread; load "
+          f"average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
     return 0
 
 

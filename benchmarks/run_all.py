@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import BENCH_DIR, RESULTS_DIR, machine_info, print_table, write_json
 
 # Run first, in this order; any other script in benchmarks/ follows, by name.
-FIRST = ("bench_pipeline.py", "bench_downloads.py", "bench_scale.py", "deb_index.py",
-         "live_view.py")
+FIRST = ("bench_pipeline.py", "bench_downloads.py", "bench_scale.py", "crawl.py",
+         "deb_index.py", "live_view.py")
 ROW_LISTS = ("measures", "rows", "results")
 
 

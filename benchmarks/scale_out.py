@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -143,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
                 notes=(f"= {noop / ns['cpu']:,.0f} units per coordinator CPU-second; "
                        "baseline = one process doing all the work")),
     ]
-    details = {k: {m: round(x, 3) for m, x in v.items()} for k, v in t.items()}
+    details: dict[str, Any] = {k: {m: round(x, 3) for m, x in v.items()} for k, v in t.items()}
+    # Wall figures on a shared machine say little without it.
+    details["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"load average at the end: {details['load_average']}")
     report("scale_out", args, measures, details=details)
     return 0
 

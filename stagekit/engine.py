@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import repeat
 from pathlib import Path
 from typing import Any, final
 
@@ -69,6 +70,8 @@ class _Node:
     # Kept only for a remote that revisits units reached again (see `Remote.revisit`).
     declared: DeclarativeContent | None = None
     unit: Content | None = None
+    # Waiting to be settled by the next stage (`DiscoveryEngine.settle`), not a future.
+    awaited: bool = False
 
 
 @final
@@ -114,6 +117,9 @@ class DiscoveryEngine(Stage):
         self._group: asyncio.TaskGroup | None = None
         self._finished = asyncio.Event()
         self._ctx: RunContext | None = None
+        #: Set by a next stage that reports each saved unit itself (`settle`) instead of
+        #: resolving a future per unit: a cluster's stage, which learns of many at once.
+        self.settled_by_next = False
 
     # -- the stage ----------------------------------------------------------------
 
@@ -215,6 +221,10 @@ class DiscoveryEngine(Stage):
                 key, dc.content.kind, depth, parent.key if parent is not None else None,
                 relation, len(dc.d_artifacts), identity[1]))
         if node is not None and futured:
+            if self.settled_by_next:
+                node.awaited = True
+                self._futures += 1
+                return True
             futured_node = node
             future = dc.get_or_create_future()
             self._futures += 1
@@ -309,6 +319,72 @@ class DiscoveryEngine(Stage):
             node.saved = (future.result(), dc)
         self._check_finished()
 
+    # -- settled by the next stage, in bulk (see `settled_by_next`) -----------------
+
+    def awaits(self, dc: DeclarativeContent) -> bool:
+        """Whether ``dc`` waits for `settle` (the unit may have children to explore)."""
+        node = self._nodes.get(dc.identity)
+        return type(node) is _Node and node.awaited
+
+    def settle(self, units: Sequence[tuple[DeclarativeContent,
+                                           list[DeclarativeContent] | BaseException | None]]
+               ) -> list[DeclarativeContent]:
+        """What resolving each unit's future and exploring it does, without a future or
+        a task per unit.
+
+        Per ``(dc, children)``: ``dc`` was saved (or failed: ``dc.error``); ``children``
+        is what its `discover` declared where it was saved (an exception if it raised;
+        None if it was not explored there, then the engine explores it as usual). The
+        children are linked, deduplicated and given depths as `discover`'s are; the new
+        ones come back, in order, for the caller to handle as if they had been put.
+        """
+        new: list[DeclarativeContent] = []
+        try:
+            for dc, children in units:
+                self._settle_one(dc, children, new)
+        finally:
+            self._check_finished()
+        return new
+
+    def _settle_one(self, dc: DeclarativeContent,
+                    children: list[DeclarativeContent] | BaseException | None,
+                    new: list[DeclarativeContent]) -> None:
+        node = self._nodes[dc.identity]
+        assert type(node) is _Node and node.awaited, f"{dc.key} does not await settle()"
+        node.awaited = False
+        self._futures -= 1
+        if dc.error is not None:
+            log.debug("unit %s failed: %s", node.key, dc.error)
+        elif not self._may_explore(node):
+            if self.max_depth is not None:
+                node.saved = (dc.content, dc)
+        else:
+            if self._revisits:
+                node.unit = dc.content
+            if children is None:
+                self._explore(node, dc.content, dc)
+            elif isinstance(children, BaseException):
+                node.explored = True
+                self._discover_failed(node, dc, children)
+            elif not node.explored:
+                node.explored = True
+                declare, depth = self._declare, node.depth + 1
+                for child in children:
+                    child.parent = dc
+                    if declare(child, node, depth):
+                        new.append(child)
+
+    def _discover_failed(self, node: _Node, dc: DeclarativeContent, exc: BaseException
+                         ) -> None:
+        if self.on_error == "abort" or not isinstance(exc, Exception):
+            raise exc
+        error = UnitFailedError(f"discover() failed: {exc}", unit_key=node.key)
+        error.__cause__ = exc
+        log.warning("%s", error)
+        dc.error = error
+        if self.events.active:
+            self.events.emit(UnitFinished(node.key, "failed", failure_text(error)))
+
     def _explore(self, node: _Node, unit: Content, dc: DeclarativeContent) -> None:
         if node.explored or self._group is None:
             return
@@ -326,33 +402,35 @@ class DiscoveryEngine(Stage):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if self.on_error == "abort":
-                raise
-            error = UnitFailedError(f"discover() failed: {exc}", unit_key=node.key)
-            error.__cause__ = exc
-            log.warning("%s", error)
-            dc.error = error
-            if self.events.active:
-                self.events.emit(UnitFinished(node.key, "failed", failure_text(error)))
+            self._discover_failed(node, dc, exc)
 
-    def _known_leaves(self, parent_dc: DeclarativeContent,
-                      units: Sequence[tuple[_Identity, str]], relation: str | None
-                      ) -> tuple[int, list[bool]] | None:
+    def _known_leaves(self, parent_dc: DeclarativeContent, identities: Sequence[_Identity],
+                      keys: Sequence[str], relation: str | None
+                      ) -> tuple[int, list[bool] | None] | None:
         """Take leaves an earlier run found below ``parent_dc`` (`stagekit.known`) as
-        `_submit` takes a leaf, without putting them; their depth and which are new."""
+        `_submit` takes a leaf, without putting them; their depth and which are new
+        (None: all of them)."""
         parent = self._nodes.get(parent_dc.identity)
         if type(parent) is not _Node or self._revisits:
             return None
-        depth, nodes, new = parent.depth + 1, self._nodes, []
-        for identity, key in units:
-            known = nodes.get(identity)
-            if known is not None:
-                self._found_again(identity, known, parent, relation, depth)
-            else:
-                nodes[identity] = depth
-                parent.children.append(identity)
-                self._edges.add((parent.key, key, relation))
-            new.append(known is None)
+        depth, nodes = parent.depth + 1, self._nodes
+        # In C loops where they are all new (the usual case): an index has tens of
+        # thousands of them.
+        new = None if nodes.keys().isdisjoint(identities) else [
+            identity not in nodes for identity in identities]
+        if new is None:
+            fresh, fresh_keys = identities, keys
+        else:
+            fresh = [identity for identity, is_new in zip(identities, new, strict=True)
+                     if is_new]
+            fresh_keys = [key for key, is_new in zip(keys, new, strict=True) if is_new]
+        nodes.update(dict.fromkeys(fresh, depth))
+        parent.children.extend(fresh)
+        self._edges.update(zip(repeat(parent.key), fresh_keys, repeat(relation)))
+        if new is not None:
+            for identity, is_new in zip(identities, new, strict=True):
+                if not is_new:
+                    self._found_again(identity, nodes[identity], parent, relation, depth)
         return depth, new
 
     def _put_late(self, dc: DeclarativeContent, parent_dc: DeclarativeContent | None) -> None:

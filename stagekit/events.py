@@ -18,6 +18,9 @@ __all__ = [
     "EdgeAdded",
     "Event",
     "EventBus",
+    "KnownBlock",
+    "KnownUnitsFinished",
+    "KnownUnitsFound",
     "UnitDepthChanged",
     "UnitDiscovered",
     "UnitFinished",
@@ -86,7 +89,52 @@ class ArtifactFinished:
     time: float = field(default_factory=_now)
 
 
-Event = UnitDiscovered | EdgeAdded | UnitDepthChanged | UnitFinished | ArtifactFinished
+#: Reads a block's rows from the catalog: ``{key: (status, error, size, n_artifacts)}``
+#: (status None while not copied) and ``(key, relative_path, url, sha256, size, status,
+#: error, tries)`` per artifact (see `stagekit.storage.Catalog.known_block_rows`).
+BlockLoader = Callable[[], "tuple[dict[str, tuple[Any, ...]], list[tuple[Any, ...]]]"]
+
+
+@dataclass(slots=True, eq=False)
+class KnownBlock:
+    """Leaves an earlier run found below ``parent``, recorded in bulk (`stagekit.known`).
+
+    ``keys`` (with ``natural_keys``) are the units new to this run, all at ``depth``
+    unless ``depths`` says otherwise; what else a run knows of them (statuses, sizes,
+    artifacts) is read from the catalog by ``load`` when somebody asks. ``statuses``
+    counts them by status once their rows are copied (``finished_at`` set).
+    """
+
+    parent: str
+    relation: str
+    kind: str
+    depth: int
+    keys: list[str]
+    natural_keys: list[tuple[Any, ...]]
+    load: BlockLoader
+    discovered_at: float = field(default_factory=_now)
+    finished_at: float | None = None
+    statuses: dict[str, int] = field(default_factory=dict)
+    #: Shorter depths some of them got later, by key.
+    depths: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class KnownUnitsFound:
+    """The units of ``block`` were found (as many `UnitDiscovered` would say)."""
+
+    block: KnownBlock
+
+
+@dataclass(slots=True)
+class KnownUnitsFinished:
+    """The units of ``block`` were recorded; ``block.statuses`` counts them by status."""
+
+    block: KnownBlock
+
+
+Event = (UnitDiscovered | EdgeAdded | UnitDepthChanged | UnitFinished | ArtifactFinished
+         | KnownUnitsFound | KnownUnitsFinished)
 
 
 class EventBus:

@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 _HEX = re.compile(r"^[0-9a-f]+$")
+_DRIVE = re.compile(r"[A-Za-z]:")
 _DIGEST_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
 
 
@@ -44,7 +45,7 @@ def safe_relative_path(path: str, *, what: str = "relative_path") -> str:
         raise UnsafePathError(f"{what} {path!r} contains a NUL byte")
     if "\\" in path:
         raise UnsafePathError(f"{what} {path!r} contains a backslash")
-    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+    if path.startswith("/") or _DRIVE.match(path):
         raise UnsafePathError(f"{what} {path!r} is absolute")
     for segment in path.split("/"):
         if segment in ("", ".", ".."):

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, NoReturn
 
-from stagekit._channel import Channel
+from stagekit._channel import Bulk, Channel
 from stagekit._gc import relaxed_gc
 from stagekit.errors import PipelineError, UnitNotResolvedError
 from stagekit.events import EventBus
@@ -47,9 +48,10 @@ def _not_resolved(reason: str) -> Any:
 class Stage:
     """One step of a pipeline: subclass it and implement ``async def run(self)``.
 
-    Inside ``run``: ``async for dc in self.items()`` or ``async for batch in
-    self.batches(minsize)``, and ``await self.put(dc)``. A stage that keeps units in
-    tasks of its own while it waits for input must report it through `busy`.
+    Inside ``run``: ``async for dc in self.items()``, ``async for batch in
+    self.batches(minsize)`` or ``async for units in self.available()``, and ``await
+    self.put(dc)``. A stage that keeps units in tasks of its own while it waits for
+    input must report it through `busy`.
     """
 
     #: The stage's name in errors and progress: its class name unless a subclass (or an
@@ -63,6 +65,8 @@ class Stage:
     _input_done = False
     _sent_end = False
     _thaw: asyncio.Event | None = None
+    # Units taken from the input queue in one bulk and not yet handed to `run`.
+    _backlog: deque[DeclarativeContent] = deque()
     items_in = 0
 
     @property
@@ -73,7 +77,8 @@ class Stage:
             return 0
         following = pipeline.stages[pipeline.stages.index(self) + 1]
         end_waiting = self._sent_end and not following._input_done
-        return following.items_in + self._out_q.qsize() - end_waiting
+        return (following.items_in + len(following._backlog) + self._out_q.qsize()
+                - end_waiting)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -94,6 +99,7 @@ class Stage:
         self._waiting = 0
         self._input_done = self._sent_end = False
         self._thaw = None
+        self._backlog = deque()
         self.items_in = 0
 
     @property
@@ -121,6 +127,8 @@ class Stage:
             await self.put(dc)
 
     async def _get(self) -> Any:
+        if self._backlog:
+            return self._backlog.popleft()
         queue = self._in_q
         assert queue is not None, f"stage {self.name} has no input queue"
         try:
@@ -147,10 +155,13 @@ class Stage:
         count = self.items_in
         pipeline = self._pipeline
         pending = pipeline.registry.pending if pipeline is not None else ()
+        backlog = self._backlog
         while True:
             # The hot path of every pipeline: `_accept` and `_get` inlined, so neither a
             # waiting item nor a blocking get costs a coroutine frame of ours.
-            if queue.qsize():
+            if backlog:
+                item = backlog.popleft()
+            elif queue.qsize():
                 item = queue.get_nowait()
             else:
                 self._idle = True
@@ -160,6 +171,9 @@ class Stage:
                     item = await queue.get()
                 finally:
                     self._idle = False
+            if type(item) is Bulk:
+                backlog.extend(item)
+                continue
             if item is _END:
                 self._input_done = True
                 return
@@ -168,18 +182,73 @@ class Stage:
             self.items_in = count
             yield item
 
+    async def available(self) -> AsyncIterator[list[DeclarativeContent]]:
+        """Yield lists of the units queued, until the stream ends: everything waiting
+        at once, else the next unit (or bulk of units) to arrive.
+
+        For stages that handle each unit at once and pass it on (like
+        `ResolveContentFutures`): no unit waits for another, and what an earlier
+        batch stage handed on together arrives together.
+        """
+        if self._input_done:
+            return
+        queue = self._in_q
+        assert queue is not None, f"stage {self.name} has no input queue"
+        name = self.name
+        pipeline = self._pipeline
+        pending = pipeline.registry.pending if pipeline is not None else ()
+        backlog = self._backlog
+        while True:
+            units: list[DeclarativeContent] = list(backlog)
+            backlog.clear()
+            ended = False
+            if not units and not queue.qsize():
+                self._idle = True
+                if pending:
+                    pipeline.check_stall()  # type: ignore[union-attr]
+                try:
+                    item = await queue.get()
+                finally:
+                    self._idle = False
+                if item is _END:
+                    ended = True
+                elif type(item) is Bulk:
+                    units.extend(item)
+                else:
+                    units.append(item)
+            while not ended and queue.qsize():
+                item = queue.get_nowait()
+                if item is _END:
+                    ended = True
+                elif type(item) is Bulk:
+                    units.extend(item)
+                else:
+                    units.append(item)
+            if units:
+                for dc in units:
+                    dc.owner = name
+                self.items_in += len(units)
+                yield units
+            if ended:
+                self._input_done = True
+                return
+
     def has_queued(self) -> bool:
         """Whether input is waiting, so `next_queued` returns without blocking.
 
         For stages that take units while their own tasks run (like `ArtifactDownloader`).
         """
-        return not self._input_done and self._in_q is not None and not self._in_q.empty()
+        if self._input_done:
+            return False
+        return bool(self._backlog) or (self._in_q is not None and not self._in_q.empty())
 
     def next_queued(self) -> DeclarativeContent | None:
         """The next queued unit, without waiting (check `has_queued` first).
 
         Returns None once the stream has ended.
         """
+        if self._backlog:
+            return self._accept(self._backlog.popleft())
         assert self._in_q is not None
         return self._accept(self._in_q.get_nowait())
 
@@ -190,6 +259,9 @@ class Stage:
         return self._accept(await self._get())
 
     def _accept(self, item: Any) -> DeclarativeContent | None:
+        if type(item) is Bulk:  # take its first unit; the rest wait in the backlog
+            self._backlog.extend(item)
+            item = self._backlog.popleft()
         if item is _END:
             self._input_done = True
             return None
@@ -220,13 +292,34 @@ class Stage:
         thaw = asyncio.Event()
         release = False
         deadline = 0.0
+        backlog = self._backlog
+        name = self.name
+        item: Any
         while True:
-            if queue.qsize():
+            if backlog:
+                item = Bulk(backlog)
+                backlog.clear()
+            elif queue.qsize():
                 item = queue.get_nowait()
             else:
                 item = await self._next_or_thaw(batch, thaw, deadline if max_wait else None)
             if item is _EXPIRED:
                 release = True
+            elif type(item) is Bulk:
+                if not batch and max_wait:
+                    deadline = loop.time() + max_wait
+                need = minsize - len(batch)
+                if len(item) > need:  # batches stay at most minsize; the rest waits
+                    backlog.extend(item[need:])
+                    item = item[:need]
+                for dc in item:
+                    dc.owner = name
+                    if dc._future is not None:
+                        release = True
+                    else:
+                        dc._thaw_event = thaw
+                batch.extend(item)
+                self.items_in += len(item)
             elif item is not None:
                 item = self._accept(item)
                 if item is None:  # the end of the stream
@@ -294,10 +387,15 @@ class Stage:
         for dc in batch:
             if queue is None or not isinstance(dc, DeclarativeContent):
                 self._bad_put(dc)
-            if queue.full():
-                await queue.put(dc)
-            else:
-                queue.put_nowait(dc)
+        if not batch:
+            return
+        assert queue is not None
+        # One queue entry for the whole batch: the next stage takes it at once.
+        bulk = Bulk(batch)
+        if queue.full():
+            await queue.put(bulk)
+        else:
+            queue.put_nowait(bulk)
 
     def _bad_put(self, dc: object) -> NoReturn:
         if not isinstance(dc, DeclarativeContent):
@@ -317,11 +415,12 @@ class EndStage(Stage):
     async def run(self) -> None:
         """Drain every unit, failing the futures nobody resolved."""
         make_error = _not_resolved("passed to the end of the pipeline")
-        async for dc in self.items():
-            future = dc._future
-            if future is not None and not future.done():
-                dc.owner = None
-                dc.fail(make_error(dc))
+        async for units in self.available():
+            for dc in units:
+                future = dc._future
+                if future is not None and not future.done():
+                    dc.owner = None
+                    dc.fail(make_error(dc))
 
 
 class _Pipeline:
@@ -353,7 +452,7 @@ class _Pipeline:
             if queue.qsize():
                 return
         for stage in self.stages:
-            if not stage.is_idle():
+            if stage._backlog or not stage.is_idle():
                 return
         failed = self.registry.fail_all(_not_resolved("dropped"))
         if failed:

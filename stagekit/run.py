@@ -181,19 +181,19 @@ class Run:
                 {"kind": r.kind, "key": r.key, "natural_key": r.natural_key,
                  "depth": r.depth, "status": r.status, "error": r.error,
                  "n_artifacts": r.n_artifacts}
-                for r in records.units.values()
-                if r.status in ("failed", "discovered") or r.key in records.depth_changed
+                for r in records.to_save()
             ]
             # Failed artifacts never reach ContentSaver; keep them for load_run's table.
+            failed = {r.key for r in records.failed()}
             links = [
                 {"key": a.unit_key, "relative_path": a.relative_path, "url": a.url,
                  "sha256": None, "size": a.size, "status": a.status, "error": a.error,
                  "tries": a.tries}
-                for a in records.artifacts.values()
-                if a.status == "failed" and records.units.get(a.unit_key) is not None
-                and records.units[a.unit_key].status == "failed"
+                for (key, _), a in records.eager_artifacts().items()
+                if a.status == "failed" and key in failed
             ]
-            edges = [(p, c, rel or "") for (p, c), rel in records.edges.items()]
+            # A block's edges were copied with its rows (`stagekit.known`).
+            edges = [(p, c, rel or "") for (p, c), rel in records.eager_edges().items()]
             catalog.save_batch(self.run_id, contents=rows, links=links, edges=edges)
         except Exception as exc:  # the run's own outcome matters more than its bookkeeping
             log.exception("could not record run %s in the catalog", self.run_id)
@@ -229,7 +229,7 @@ class Run:
     @property
     def errors(self) -> list[tuple[str, str]]:
         """``(unit key, error)`` for every failed unit."""
-        return [(r.key, r.error or "") for r in self.records.units.values() if r.status == "failed"]
+        return [(r.key, r.error or "") for r in self.records.failed()]
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -240,7 +240,7 @@ class Run:
         return {
             "status": self.status,
             "elapsed": elapsed,
-            "units": len(records.units),
+            "units": records.unit_count,
             "statuses": {k: v for k, v in records.status_counts.items() if v},
             "depths": {d: n for d, n in sorted(records.depth_counts.items()) if n},
             "stages": {s.name: {"in": s.items_in, "out": s.items_out} for s in self.stages},
@@ -295,7 +295,7 @@ class Run:
         display_run(self)
 
     def __repr__(self) -> str:
-        return f"<Run {self.remote.describe()} {self.status}: {len(self.records.units)} units>"
+        return f"<Run {self.remote.describe()} {self.status}: {self.records.unit_count} units>"
 
 
 def _remove_store(store: Store) -> None:

@@ -16,8 +16,9 @@ segment percent-decoded, then refused if it could leave the directory.
 from __future__ import annotations
 
 import base64
+import functools
 import re
-from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urljoin, urlsplit, urlunsplit
 
 from stagekit.errors import UnsafePathError, UnsafeURLError
 
@@ -103,8 +104,10 @@ def split_userinfo(url: str, *, strict: bool = True) -> tuple[str, str | None]:
     ``user:password`` rather than ``host:port/path``. With ``strict=False`` (redaction)
     an ambiguous ``a:123/b@host`` counts as userinfo too: better hide a path than leak.
     """
+    if "@" not in url:  # no userinfo possible: the common case, kept cheap
+        return url, None
     match = _SCHEME.match(url)
-    if match is None or "@" not in url:
+    if match is None:
         return url, None
     start = match.end()
     rest = url[start:]
@@ -207,13 +210,40 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def origin(url: str) -> tuple[str, str, int | None]:
     """``(scheme, host, port)`` of ``url``, lower-cased, with the scheme's default port."""
-    parts = urlsplit(split_userinfo(url)[0])
+    return _origin_of(urlsplit(split_userinfo(url)[0]))
+
+
+def _origin_of(parts: SplitResult) -> tuple[str, str, int | None]:
     scheme = parts.scheme.lower()
     try:
         port = parts.port
     except ValueError:
         port = None
     return scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
+# A remote hands many URLs over from one page: its base is parsed once. Keyed by the
+# base without userinfo, so no credentials are kept here.
+@functools.lru_cache(maxsize=64)
+def _base_view(bare_base: str) -> tuple[str | None, tuple[str, str, int | None]]:
+    """``scheme://netloc`` of a plain http(s) base (None otherwise), and its origin."""
+    parts = urlsplit(bare_base)
+    plain = parts.scheme.lower() in ("http", "https") and "@" not in parts.netloc
+    return (f"{parts.scheme}://{parts.netloc}" if plain else None), _origin_of(parts)
+
+
+# What `urljoin` would rewrite in an absolute path (dot segments, empty segments,
+# characters urlsplit drops) or what needs the userinfo checks: the slow path.
+_NOT_PLAIN_PATH = re.compile(r"/\.|//|[@\\\t\r\n]")
+
+
+def _plain_join(bare_base: str, url: str) -> str | None:
+    """``urljoin(bare_base, url)`` when ``url`` is a plain absolute path on an http(s)
+    base, which stays on the base's origin and needs no other check; None otherwise."""
+    if url[:1] != "/" or _NOT_PLAIN_PATH.search(url):
+        return None
+    prefix = _base_view(bare_base)[0]
+    return None if prefix is None else prefix + url
 
 
 def handed_url(url: str, *, base: str, what: str, same_origin: bool = True) -> str:
@@ -227,7 +257,11 @@ def handed_url(url: str, *, base: str, what: str, same_origin: bool = True) -> s
     """
     bare_base, base_userinfo = split_userinfo(base)
     try:
-        target = urljoin(bare_base, url.strip())
+        stripped = url.strip()
+        target = _plain_join(bare_base, stripped)
+        if target is not None:
+            return _with_userinfo(target, base_userinfo)
+        target = urljoin(bare_base, stripped)
         parts = urlsplit(target)
     except (TypeError, ValueError, AttributeError):
         raise UnsafeURLError(f"{what}: {redact_url(str(url))} from {redact_url(base)} is "
@@ -239,14 +273,20 @@ def handed_url(url: str, *, base: str, what: str, same_origin: bool = True) -> s
     if split_userinfo(target)[1] is not None or "@" in parts.netloc:
         raise UnsafeURLError(f"{what}: refused {shown} from {redact_url(base)}: it carries "
                              "credentials", url=redact_url(base), field=what)
-    same = origin(target) == origin(bare_base)
+    # No userinfo in target (refused above): its origin is that of ``parts``.
+    same = _origin_of(parts) == _base_view(bare_base)[1]
     if same_origin and not same:
         raise UnsafeURLError(f"{what}: refused {shown}: it is not on the origin of "
                              f"{redact_url(base)}", url=redact_url(base), field=what)
-    if same and base_userinfo is not None:
-        scheme, rest = target.split("://", 1)
-        target = f"{scheme}://{base_userinfo}@{rest}"
-    return target
+    return _with_userinfo(target, base_userinfo) if same else target
+
+
+def _with_userinfo(target: str, userinfo: str | None) -> str:
+    """``target`` with the user's own ``userinfo`` (for a URL on their base's origin)."""
+    if userinfo is None:
+        return target
+    scheme, rest = target.split("://", 1)
+    return f"{scheme}://{userinfo}@{rest}"
 
 
 def safe_segments(path: str, *, what: str) -> str:

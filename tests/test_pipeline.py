@@ -363,3 +363,81 @@ async def test_partial_batch_is_released_after_max_wait():
     async with asyncio.timeout(TIMEOUT):
         await create_pipeline([First(), batcher, Watch()])
     assert batcher.batches_seen == [["c1", "c2"], ["c3"]]
+
+
+class BulkBatcher(Batcher):
+    """A batch stage handing each batch on as one queue entry (as the default stages do)."""
+
+    async def run(self):
+        async for batch in self.batches(self.minsize, max_wait=self.max_wait):
+            self.batches_seen.append([dc.content.name for dc in batch])
+            await self._put_batch(batch)
+
+
+class TakeAvailable(Stage):
+    def __init__(self):
+        self.lists: list[list[str]] = []
+
+    async def run(self):
+        async for units in self.available():
+            self.lists.append([dc.content.name for dc in units])
+            await self._put_batch(units)
+
+
+async def test_a_batch_larger_than_the_queue_passes_whole_and_in_order():
+    dcs = make(60)
+    first, second, taker, collector = BulkBatcher(20), BulkBatcher(7), TakeAvailable(), Collector()
+    stages = [Producer(dcs), first, second, taker, collector]
+    async with asyncio.timeout(TIMEOUT):
+        await create_pipeline(stages, maxsize=2)
+    assert collector.seen == [f"c{i}" for i in range(1, 61)]
+    # Bulks are cut to the next stage's minsize, the rest taken in the next batch.
+    assert first.batches_seen == [[f"c{i}" for i in range(j, j + 20)] for j in (1, 21, 41)]
+    assert [len(batch) for batch in second.batches_seen] == [7] * 8 + [4]
+    assert sum(map(len, taker.lists)) == 60 and max(map(len, taker.lists)) >= 7
+    assert [s.items_out for s in stages] == [60] * 5
+    assert [s.items_in for s in stages[1:]] == [60] * 4
+
+
+async def test_an_awaited_unit_inside_a_bulk_releases_the_next_batch():
+    """A bulk holding a futured unit, taken by a batch stage whose minsize it does not
+    reach, is released at once (Pulp #4296): no wait for max_wait or more units."""
+    dcs = make(3)
+
+    class Awaiting(Stage):
+        async def run(self):
+            future = dcs[1].get_or_create_future()
+            for dc in dcs:
+                await self.put(dc)
+            await dcs[1].resolution()
+            assert future.done()
+
+    stages = [Awaiting(), BulkBatcher(3), BulkBatcher(1000, max_wait=None), ResolveContentFutures()]
+    async with asyncio.timeout(TIMEOUT):
+        await create_pipeline(stages)
+    assert stages[2].batches_seen == [["c1", "c2", "c3"]]
+
+
+async def test_units_waiting_in_a_stage_backlog_are_not_taken_for_a_stall():
+    """A stage that takes one unit of a bulk and then awaits that unit's future keeps
+    the rest in its backlog: the stall check must not fail them meanwhile."""
+    dcs = make(4)
+
+    class Source(Stage):
+        async def run(self):
+            futures = [dc.get_or_create_future() for dc in dcs]
+            for dc in dcs:
+                await self.put(dc)
+            await asyncio.gather(*(dc.resolution() for dc in dcs))
+            assert all(f.done() and f.exception() is None for f in futures)
+
+    class OneAtATime(Stage):
+        async def run(self):
+            while (dc := await self.next_item()) is not None:
+                await self.put(dc)
+                await dc.resolution()  # waiting (idle), the rest of the bulk in the backlog
+
+    stages = [Source(), BulkBatcher(4, max_wait=None), OneAtATime(), ResolveContentFutures()]
+    async with asyncio.timeout(TIMEOUT):
+        await create_pipeline(stages)
+    assert all(dc.future.result() is dc.content for dc in dcs)

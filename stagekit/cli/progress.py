@@ -15,7 +15,13 @@ from collections import Counter
 from typing import TextIO
 
 from stagekit.cli.text import human_bytes
-from stagekit.events import Event, UnitDiscovered, UnitFinished
+from stagekit.events import (
+    Event,
+    KnownUnitsFinished,
+    KnownUnitsFound,
+    UnitDiscovered,
+    UnitFinished,
+)
 from stagekit.run import Run
 
 __all__ = ["Progress"]
@@ -57,6 +63,12 @@ class Progress:
             elif event.status != "discovered":
                 self.done[kind] += 1
             self._units[event.key] = (kind, event.status)
+        elif isinstance(event, KnownUnitsFound):  # a block of units an earlier run found
+            self.found[event.block.kind] += len(event.block.keys)
+        elif isinstance(event, KnownUnitsFinished):  # never failed, never found twice
+            block = event.block
+            self.done[block.kind] += sum(n for s, n in block.statuses.items()
+                                         if s not in ("failed", "discovered"))
 
     def line(self) -> str:
         """``12.0 s  1,234 found, 1,100 done (91/s), 2 failed, bytes (rate)  per depth

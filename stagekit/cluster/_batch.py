@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stagekit.cluster._claimed import ClaimedQuery, ClaimingSaver
 from stagekit.cluster._wire import da_out, dc_in, dc_out, dumps, events_out, loads
 from stagekit.cluster._worker import (
     StoreSpec,
@@ -68,12 +69,20 @@ async def _process(opened: _Opened, run_id: int | None, blob: bytes) -> bytes:
     events: list[Event] = []
     bus.subscribe(events.append)
     collect = _Collect()
+    claims = opened.claims
+    query: Stage = (
+        QueryExistingArtifacts(store, stored_by_run=opened.stored_by_run, policy=ctx.policy)
+        if claims is None else
+        ClaimedQuery(claims, stored_by_run=opened.stored_by_run, policy=ctx.policy))
+    saver: Stage = (ArtifactSaver(store, stored_by_run=opened.stored_by_run) if claims is None
+                    # Fewer, larger claim transactions: a batch is many units already.
+                    else ClaimingSaver(claims, minsize=500, stored_by_run=opened.stored_by_run))
     stages: list[Stage] = [
         _Feed(dcs),
-        QueryExistingArtifacts(store, stored_by_run=opened.stored_by_run, policy=ctx.policy),
+        query,
         ArtifactDownloader(store, max_concurrent_content=opened.max_concurrent_content,
                            policy=ctx.policy, on_error=ctx.on_error, downloader=opened.downloader),
-        ArtifactSaver(store, stored_by_run=opened.stored_by_run),
+        saver,
         QueryExistingContents(store),
         ContentSaver(store, run_id),
         collect,

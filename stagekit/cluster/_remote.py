@@ -54,6 +54,13 @@ class ClusterRemote(Remote):
     #: Whether ``DownloadConfig.per_host`` holds across the cluster (see `_limits`).
     host_limit = True
 
+    def __new__(cls, remote: Remote, *args: Any, **kwargs: Any) -> ClusterRemote:
+        # Only a remote that revisits units gets a `revisit`: the engine keeps a whole
+        # node per unit for those (see `DiscoveryEngine`), which the others do without.
+        if cls is ClusterRemote and type(remote).revisit is not Remote.revisit:
+            cls = _RevisitingClusterRemote
+        return super().__new__(cls)
+
     def __init__(self, remote: Remote, client: Any, *, batch_size: int = 256,
                  batch_delay: float = 0.02, retries: int = 3,
                  download_config: DownloadConfig | None = None) -> None:
@@ -87,6 +94,8 @@ class ClusterRemote(Remote):
         self.workers: set[str] = set()
         self.options: dict[str, Any] = {}
         self.max_concurrent_content = 200
+        #: Dask futures of the `discover`-only batches in flight (cancelled with the run).
+        self.in_flight: set[Any] = set()
 
     # -- what `ClusterStage` uses -------------------------------------------------
 
@@ -97,6 +106,17 @@ class ClusterRemote(Remote):
     @property
     def blob(self) -> bytes:
         return self._blob
+
+    @property
+    def store(self) -> Any:
+        """The run's store (once the run opened this remote)."""
+        assert self._ctx is not None, "ClusterRemote.open was not called"
+        return self._ctx.store
+
+    @property
+    def revisits(self) -> bool:
+        """Whether the remote may widen a unit reached again (`Remote.revisit`)."""
+        return type(self.inner).revisit is not Remote.revisit
 
     def stash(self, dc: DeclarativeContent, children: Any) -> None:
         """Keep the children a worker found for ``dc`` (or its error) for `discover`."""
@@ -160,9 +180,6 @@ class ClusterRemote(Remote):
     def annotate(self, frame: pd.DataFrame) -> pd.DataFrame:
         return self.inner.annotate(frame)
 
-    def revisit(self, known: DeclarativeContent, found: DeclarativeContent) -> Any:
-        return self.inner.revisit(known, found)
-
     async def open(self, ctx: RunContext) -> None:
         self._ctx = ctx
         self._token = uuid.uuid4().hex
@@ -181,8 +198,12 @@ class ClusterRemote(Remote):
         finally:
             for task in list(self._tasks):
                 task.cancel()
-            with contextlib.suppress(Exception):
-                await self._on_workers(shutdown_run)
+
+    async def shutdown(self) -> None:
+        """Close what the workers opened for this run (once its last batch is done: the
+        engine may be done before `ClusterStage`, which still sends leaves)."""
+        with contextlib.suppress(Exception):
+            await self._on_workers(shutdown_run)
 
     async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
         async for dc in self.inner.roots(ctx):
@@ -233,12 +254,14 @@ class ClusterRemote(Remote):
             future = self.client.submit(
                 discover_batch, self._token, self._blob, self.spec, self.options,
                 self.download_config, items, retries=self.retries, pure=False)
-            if getattr(self.client, "asynchronous", False):
-                results, failures, address = await future
-            else:
-                results, failures, address = await asyncio.to_thread(future.result)
+            self.in_flight.add(future)
+            # A cancelled run leaves it there, for `ClusterStage` to cancel on the cluster.
+            results, failures, address = await self.result_of(future)
+            self.in_flight.discard(future)
             self.workers.add(address)
         except BaseException as exc:
+            if isinstance(exc, Exception):
+                self.in_flight = {f for f in self.in_flight if f.status == "pending"}
             for _, _, done in part:
                 if not done.done():
                     done.set_exception(exc if isinstance(exc, Exception) else
@@ -262,3 +285,10 @@ class ClusterRemote(Remote):
             key, kind = (named or (None, None))
             ctx.fail(error, unit=unit, key=key, kind=kind, parent=parent,
                      relation=relation, artifacts=artifacts)
+
+
+class _RevisitingClusterRemote(ClusterRemote):
+    """A `ClusterRemote` over a remote that widens units reached again."""
+
+    def revisit(self, known: DeclarativeContent, found: DeclarativeContent) -> Any:
+        return self.inner.revisit(known, found)

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stagekit.cluster._batch import BatchResult, process_batch
-from stagekit.cluster._wire import dc_out, dumps, events_in, loads
+from stagekit.cluster._claims import create_claims_table, forget_claims
+from stagekit.cluster._wire import dc_in, dc_out, dumps, events_in, loads
 from stagekit.errors import UnitFailedError
 from stagekit.events import UnitFinished
 from stagekit.models import Artifact, DeclarativeContent
@@ -27,6 +28,7 @@ from stagekit.pipeline import Stage
 
 if TYPE_CHECKING:
     from stagekit.cluster._remote import ClusterRemote
+    from stagekit.engine import DiscoveryEngine
 
 __all__ = ["ClusterStage"]
 
@@ -37,8 +39,15 @@ class ClusterStage(Stage):
     name = "Workers"
 
     def __init__(self, remote: ClusterRemote, run_id: int | None, *, min_batch: int = 1,
-                 max_batch: int = 2000, coalesce: float = 0.005) -> None:
+                 max_batch: int = 2000, coalesce: float = 0.005,
+                 engine: DiscoveryEngine | None = None) -> None:
         self.remote = remote
+        #: The engine before this stage, settled in bulk (`DiscoveryEngine.settle`): the
+        #: children a batch brings back are declared there and queued here at once,
+        #: without a future, a task or a pipeline hop per unit.
+        self.engine = engine
+        if engine is not None:
+            engine.settled_by_next = True
         self.run_id = run_id
         self.min_batch = min_batch
         self.max_batch = max_batch
@@ -49,6 +58,7 @@ class ClusterStage(Stage):
         self._slots = 4
         self._timer: asyncio.TimerHandle | None = None
         self._error: Exception | None = None
+        self._stopped = False
 
     @property
     def busy(self) -> bool:
@@ -57,11 +67,18 @@ class ClusterStage(Stage):
     async def run(self) -> None:
         """Queue what the engine puts, dispatch, and wait for the last batch."""
         self._slots = max(2, 2 * await self.remote.total_threads())
+        catalog = None
         try:
             while True:
                 dc = await self.next_item()
                 if dc is None or self._error is not None:
                     break
+                if catalog is None and self.run_id is not None:
+                    # The engine opened the remote before its first unit came out.
+                    catalog = self.remote.store.catalog
+                    # The run's claims on the files it stores (see `_claims`).
+                    await asyncio.to_thread(create_claims_table, catalog)
+                    self.remote.options["run_id"] = self.run_id
                 self._queue.append(dc)
                 while self.has_queued():
                     more = self.next_queued()
@@ -75,8 +92,14 @@ class ClusterStage(Stage):
                     await asyncio.wait(set(self._tasks))
             if self._error is not None:
                 raise self._error
+            if catalog is not None and self.run_id is not None:
+                # Not when cancelled: a cancel is not to wait on the catalog's lock.
+                await asyncio.to_thread(forget_claims, catalog, self.run_id)
         finally:
-            await self._stop()
+            try:
+                await self._stop()
+            finally:
+                await asyncio.shield(self.remote.shutdown())
 
     def _schedule(self) -> None:
         if len(self._queue) >= self.max_batch:
@@ -89,6 +112,8 @@ class ClusterStage(Stage):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._stopped:  # a batch that ended as the run stopped sends nothing more
+            return
         queue = self._queue
         free = self._slots - len(self._tasks)
         while queue and free > 0:
@@ -104,11 +129,19 @@ class ClusterStage(Stage):
         if self._queue and not task.cancelled():
             self._dispatch()
 
+    def _awaited(self, dc: DeclarativeContent) -> bool:
+        engine = self.engine
+        return engine.awaits(dc) if engine is not None else dc.future is not None
+
     async def _run_batch(self, part: list[DeclarativeContent]) -> None:
         remote = self.remote
         max_depth = remote.max_depth_of_run
-        blob = dumps([(dc_out(dc), dc.future is not None
+        awaited = self._awaited
+        blob = dumps([(dc_out(dc), awaited(dc)
                        and (max_depth is None or dc.depth < max_depth)) for dc in part])
+        # What a revisit may change meanwhile: children found with other extra_data are
+        # found again (see `ClusterRemote.discover`).
+        extras = [dict(dc.extra_data) for dc in part] if remote.revisits else None
         future = remote.client.submit(
             process_batch, remote.token, remote.blob, remote.spec, remote.options,
             remote.download_config, self.run_id, blob, retries=remote.retries, pure=False)
@@ -121,10 +154,12 @@ class ClusterStage(Stage):
         finally:
             self._futures.discard(future)
         remote.workers.add(address)
-        await self._absorb(part, loads(answer))
+        await self._absorb(part, loads(answer), extras)
 
-    async def _absorb(self, part: list[DeclarativeContent], result: BatchResult) -> None:
+    async def _absorb(self, part: list[DeclarativeContent], result: BatchResult,
+                      extras: list[dict[str, Any]] | None = None) -> None:
         saved, failed, events, failures = result
+        engine = self.engine
         bus = self.events
         if bus.active:
             for event in events_in(events):
@@ -145,16 +180,40 @@ class ClusterStage(Stage):
                             sha256, size, digests, where = stored
                             da.artifact = Artifact(sha256, size, digests, Path(where))
             dc.status = status
-            if children is not None:
-                remote.stash(dc, children)
-            dc.resolve()
+            if engine is None:
+                if children is not None:
+                    remote.stash(dc, children)
+                dc.resolve()
         for i, text in failed:
             part[i].fail(UnitFailedError(text, unit_key=part[i].key))
-        put = self.put
-        for i, _status, _records, _children in saved:
-            await put(part[i])
-        for i, _text in failed:
-            await put(part[i])
+        if engine is not None:
+            self._settle(part, saved, failed, extras)
+        done = [part[i] for i, _status, _records, _children in saved]
+        done.extend(part[i] for i, _text in failed)
+        await self._put_batch(done)
+
+    def _settle(self, part: list[DeclarativeContent], saved: list[Any],
+                failed: list[tuple[int, str]], extras: list[dict[str, Any]] | None) -> None:
+        """Hand the engine each awaited unit with its children; queue the new ones."""
+        engine = self.engine
+        assert engine is not None
+        awaits = engine.awaits
+        units: list[tuple[DeclarativeContent, Any]] = []
+        for i, _status, _records, children in saved:
+            dc = part[i]
+            if not awaits(dc):
+                continue
+            if isinstance(children, list):
+                if extras is not None and extras[i] != dc.extra_data:
+                    children = None  # a revisit widened it meanwhile: explore it again
+                else:
+                    children = [dc_in(wire) for wire in children]
+            units.append((dc, children))
+        units.extend((part[i], None) for i, _text in failed if awaits(part[i]))
+        if units:
+            self._queue.extend(engine.settle(units))
+        if self._queue:
+            self._schedule()
 
     async def _lost(self, part: list[DeclarativeContent], exc: Exception) -> None:
         """Fail the units of a batch whose Dask task failed; stop the run under abort."""
@@ -166,17 +225,21 @@ class ClusterStage(Stage):
                 bus.emit(UnitFinished(dc.key, "failed", text))
         if self.remote.options.get("on_error") == "abort" and self._error is None:
             self._error = exc
-        for dc in part:
-            await self.put(dc)
+        if self.engine is not None:
+            self._settle(part, [], [(i, text) for i in range(len(part))], None)
+        await self._put_batch(part)
 
     async def _stop(self) -> None:
         """Cancel what is still queued or running on the cluster (a cancelled run)."""
+        self._stopped = True
+        self._queue.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         for task in list(self._tasks):
             task.cancel()
-        if self._futures:
-            futures, self._futures = list(self._futures), set()
+        if self._futures or self.remote.in_flight:
+            futures = [*self._futures, *self.remote.in_flight]
+            self._futures = set()
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.remote.cancel(futures))

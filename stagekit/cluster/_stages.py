@@ -7,11 +7,10 @@ from typing import Any
 from stagekit.cluster._remote import ClusterRemote
 from stagekit.cluster._stage import ClusterStage
 from stagekit.download import DownloadConfig, Downloader
-from stagekit.download.shared import SharedDownloader
-from stagekit.engine import DiscoveryEngine
 from stagekit.options import OnError, Policy
 from stagekit.pipeline import Stage
 from stagekit.remote import Remote
+from stagekit.stages.default import run_engine
 from stagekit.storage import Store
 
 __all__ = ["cluster_stages"]
@@ -38,7 +37,7 @@ def cluster_stages(
     """
     wrapped = ClusterRemote(remote, client, download_config=download_config)
     wrapped.max_concurrent_content = max_concurrent_content
-    shared = SharedDownloader(download_config, tmp_root=store.tmp_dir, downloader=downloader)
-    engine = DiscoveryEngine(wrapped, store=store, downloader=shared, policy=policy,
-                             on_error=on_error, max_depth=max_depth)
-    return [engine, ClusterStage(wrapped, run_id)]
+    engine, _shared = run_engine(wrapped, store, policy, on_error, max_depth=max_depth,
+                                 run_id=run_id, max_concurrent_content=max_concurrent_content,
+                                 downloader=downloader, download_config=download_config)
+    return [engine, ClusterStage(wrapped, run_id, engine=engine)]

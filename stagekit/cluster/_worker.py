@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stagekit.cluster._claims import Claims, owner_of, status_of
 from stagekit.cluster._limits import HostGate, gated_session
 from stagekit.context import RunContext
 from stagekit.download import DownloadConfig, Downloader
+from stagekit.errors import PipelineError
 from stagekit.events import EventBus
 from stagekit.models import Artifact, Content, DeclarativeArtifact, DeclarativeContent
 from stagekit.remote import Remote
@@ -65,6 +67,8 @@ class _Opened:
     #: Children this worker declared with their artifacts, by key (see `_complete`).
     declared: dict[str, DeclarativeContent] = field(default_factory=dict)
     complete_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: The run's claims on the files it stores (None: a run without a catalog run id).
+    claims: Claims | None = None
 
 
 class _Runtime:
@@ -79,12 +83,20 @@ class _Runtime:
         self.lock = threading.Lock()
         #: The batches running per run, so that stopping a run cancels them at once.
         self.running: dict[str, set[concurrent.futures.Future[Any]]] = {}
+        #: The runs cancelled here: a batch of theirs that arrives later does not start.
+        self.stopped: set[str] = set()
 
     def call(self, coro: Any, token: str | None = None) -> Any:
+        if token is not None and token in self.stopped:
+            coro.close()
+            # A batch the scheduler had sent here before the run was cancelled.
+            raise PipelineError(f"run {token[:8]} was cancelled: batch not started")
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         if token is None:
             return future.result()
         with self.lock:
+            if token in self.stopped:
+                future.cancel()
             self.running.setdefault(token, set()).add(future)
         try:
             return future.result()
@@ -95,6 +107,7 @@ class _Runtime:
     def cancel(self, token: str) -> int:
         """Cancel the batches of run ``token`` running here; how many there were."""
         with self.lock:
+            self.stopped.add(token)
             futures = self.running.pop(token, set())
         for future in futures:
             future.cancel()
@@ -134,9 +147,11 @@ async def _open(token: str, remote_blob: bytes, spec: StoreSpec, options: dict[s
     ctx = RunContext(downloader, store, EventBus(), options["on_error"], options["max_depth"],
                      options["policy"], record)
     await remote.open(ctx)
+    run_id = options.get("run_id")
     return _Opened(remote, ctx, store, downloader, failures,
                    max_concurrent_content=options.get("max_concurrent_content", 200),
-                   session=session, gate=gate)
+                   session=session, gate=gate,
+                   claims=None if run_id is None else Claims(store, run_id))
 
 
 def worker_address() -> str:
@@ -220,19 +235,15 @@ def _complete(
     counting on the engine to meet the whole one first. Across workers and batches that
     order is lost, so a bare repeat goes back as the whole declaration made here.
     """
+    pending = [(child, da) for _key, children in results
+               if not isinstance(children, BaseException)
+               for child in children for da in child.d_artifacts if da.download is not None]
+    if pending:
+        _commit_claimed(opened, pending)
     for _key, children in results:
         if isinstance(children, BaseException):
             continue
         for child in children:
-            pending = [da for da in child.d_artifacts if da.download is not None]
-            if pending:
-                items = []
-                for da in pending:
-                    res = da.download
-                    digests = {k: v for k, v in res.digests.items() if k != "sha256"}
-                    items.append((res.temp_path, res.digests["sha256"], res.size, digests))
-                for da, artifact in zip(pending, opened.store.commit_many(items), strict=True):
-                    da.artifact, da.download, da.status = artifact, None, "downloaded"
             if child.d_artifacts:
                 opened.declared.setdefault(child.key, lite_dc(child))
     out: list[tuple[str, list[DeclarativeContent] | BaseException]] = []
@@ -251,6 +262,26 @@ def _complete(
                     extra_data=whole.extra_data, relation=child.relation))
         out.append((key, sent))
     return out
+
+
+def _commit_claimed(opened: _Opened,
+                    pending: list[tuple[DeclarativeContent, DeclarativeArtifact]]) -> None:
+    """Store the files children's declarations downloaded, claimed first for the run
+    (one claim transaction for them all)."""
+    items = []
+    for _child, da in pending:
+        res = da.download
+        digests = {k: v for k, v in res.digests.items() if k != "sha256"}
+        items.append((res.temp_path, res.digests["sha256"], res.size, digests))
+    owners: dict[str, str] | None = None
+    if opened.claims is not None:
+        owners = opened.claims.claim([(item[1], item[2], owner_of(child, da))
+                                      for (child, da), item in zip(pending, items, strict=True)])
+    stored = opened.store.commit_many(items)
+    for (child, da), artifact in zip(pending, stored, strict=True):
+        da.artifact, da.download = artifact, None
+        da.status = ("downloaded" if owners is None
+                     else status_of(owners, artifact.sha256, owner_of(child, da)))
 
 
 async def _close(opened: _Opened) -> None:

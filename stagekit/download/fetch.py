@@ -32,6 +32,7 @@ __all__ = [
     "copy_file",
     "file_path",
     "is_file_url",
+    "open_followed",
     "open_response",
     "read_limited",
     "read_small_file",
@@ -132,16 +133,28 @@ async def open_response(
     whatever the aiohttp version. Raises `AttemptFailed` for error statuses and
     connection faults; the caller must release the returned response.
     """
+    response, final, _redirected = await open_followed(session, url, headers)
+    return response, final
+
+
+async def open_followed(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: Mapping[str, str],
+) -> tuple[aiohttp.ClientResponse, URL, bool]:
+    """`open_response`, also saying whether a redirect was followed (then the final URL
+    is not ``url``, and carries no credentials)."""
     current, basic = split_credentials(url)
     request_headers = CIMultiDict(headers)
     if basic is not None and "Authorization" not in request_headers:
         request_headers["Authorization"] = basic
-    for _hop in range(MAX_REDIRECTS + 1):
+    for hop in range(MAX_REDIRECTS + 1):
         try:
             response = await session.get(current, headers=request_headers, allow_redirects=False)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise AttemptFailed("transient", describe_exception(exc)) from None
-        if response.status in REDIRECT_STATUSES and "Location" in response.headers:
+        status = response.status
+        if status in REDIRECT_STATUSES and "Location" in response.headers:
             location = response.headers["Location"]
             response.release()
             try:  # the one policy for URLs a remote hands over: http(s), no userinfo
@@ -157,8 +170,8 @@ async def open_response(
                 request_headers.popall("Proxy-Authorization", None)
             current = target
             continue
-        if response.status >= 300:
-            status, reason = response.status, response.reason or ""
+        if status >= 300:
+            reason = response.reason or ""
             response_headers = CIMultiDictProxy(CIMultiDict(response.headers))
             response.release()
             raise AttemptFailed(
@@ -167,7 +180,7 @@ async def open_response(
                 status=status,
                 headers=response_headers,
             )
-        return response, current
+        return response, current, hop > 0
     raise AttemptFailed("fatal", f"more than {MAX_REDIRECTS} redirects")
 
 
@@ -189,9 +202,19 @@ async def read_limited(
     setting: str = "Limits.metadata_bytes",
 ) -> bytes:
     """The whole body, or `AttemptFailed` ("fatal") once it exceeds ``limit`` bytes."""
-    too_big = too_large(limit, setting)
-    if (response.content_length or 0) > limit:
-        raise too_big
+    length = response.content_length
+    if length is not None:
+        if length > limit:
+            raise too_large(limit, setting)
+        # A declared length within the limit: the HTTP parser delivers no byte past it,
+        # so the body is read in one call instead of chunk by chunk.
+        try:
+            data = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AttemptFailed("transient", describe_exception(exc)) from None
+        if len(data) > limit:  # pragma: no cover - the parser stops at Content-Length
+            raise too_large(limit, setting)
+        return data
     parts: list[bytes] = []
     received = 0
 
@@ -199,7 +222,7 @@ async def read_limited(
         nonlocal received
         received += len(chunk)
         if received > limit:
-            raise too_big
+            raise too_large(limit, setting)  # made only when needed: one per page adds up
         parts.append(chunk)
 
     await stream_body(response, collect, chunk_size)

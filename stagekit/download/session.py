@@ -15,7 +15,6 @@ from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
-from yarl import URL
 
 from stagekit.download.auth import Auth
 from stagekit.download.config import INTERESTING_HEADERS, DownloadConfig, DownloadResult
@@ -24,10 +23,10 @@ from stagekit.download.fetch import (
     Outcome,
     copy_file,
     is_file_url,
+    open_followed,
     open_response,
     read_limited,
     read_small_file,
-    split_credentials,
     stream_body,
     too_large,
 )
@@ -99,13 +98,6 @@ class Page:
     def content_type(self) -> str:
         """The Content-Type header ("" when none)."""
         return self.headers.get("Content-Type", "")
-
-
-def _final_url(requested: str, final: URL) -> str:
-    """``requested`` itself when no redirect happened (it keeps its credentials), else
-    where the redirects ended (without credentials, as they were sent)."""
-    bare, _basic = split_credentials(requested)
-    return requested if final == bare else str(final)
 
 
 class Downloader:
@@ -250,38 +242,40 @@ class Downloader:
         """
         limit = self.config.limits.metadata_bytes if max_size is None else max_size
         setting = "Limits.metadata_bytes" if max_size is None else "max_size"
-        rurl = redact_url(url)
-
-        async def read(request_headers: Mapping[str, str]) -> Page:
-            if is_file_url(url):
-                data = await read_small_file(url, limit, self._executor, setting)
-                return Page(data, url, CIMultiDictProxy(CIMultiDict()))
-            response, final = await open_response(self.session, url, request_headers)
-            try:
-                data = await read_limited(response, limit, self.config.chunk_size, setting)
-            except BaseException:
-                response.close()
-                raise
-            response.release()
-            return Page(data, _final_url(url, final),
-                        CIMultiDictProxy(CIMultiDict(response.headers)))
-
-        async def once(request_headers: Mapping[str, str]) -> Page:
-            return await _within(self.config.metadata_timeout, "DownloadConfig.metadata_timeout",
-                                 read(request_headers))
-
+        deadline = self.config.metadata_timeout
         tries = 0
         challenged = False
         while True:
             tries += 1
-            request_headers = await self._with_auth(url, headers or {})
+            request_headers = (headers or {}) if self.auth is None else \
+                await self._with_auth(url, headers or {})
             try:
-                return await once(request_headers)
+                if deadline is None:
+                    return await self._read_page(url, request_headers, limit, setting)
+                return await _within(deadline, "DownloadConfig.metadata_timeout",
+                                     self._read_page(url, request_headers, limit, setting))
             except AttemptFailed as failure:
                 if not challenged and await self._challenged(failure, url, request_headers):
                     challenged = True
                     continue
-                await self._retry_or_raise(failure, rurl, tries)
+                await self._retry_or_raise(failure, redact_url(url), tries)
+
+    async def _read_page(
+        self, url: str, headers: Mapping[str, str], limit: int, setting: str
+    ) -> Page:
+        """One try of `get_page` (no per-call closures: it runs once per metadata file)."""
+        if is_file_url(url):
+            data = await read_small_file(url, limit, self._executor, setting)
+            return Page(data, url, CIMultiDictProxy(CIMultiDict()))
+        response, final, redirected = await open_followed(self.session, url, headers)
+        try:
+            data = await read_limited(response, limit, self.config.chunk_size, setting)
+        except BaseException:
+            response.close()
+            raise
+        response.release()
+        # The response's own headers: a read-only view that outlives the connection.
+        return Page(data, str(final) if redirected else url, response.headers)
 
     async def _fetch_one(
         self,

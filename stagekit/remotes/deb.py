@@ -26,11 +26,12 @@ finished run of the same remote already read, with that digest, is not parsed ag
 packages are recorded from the catalog in bulk (`RunContext.record_known`), with the
 units, edges, depths and statuses a full re-run would give them.
 
-A Packages index is parsed from the stored file, decompressed as a stream, in chunks in
-a worker thread (python-debian's pure-Python parser), so a 60,000-stanza index is never
-held in memory whole and never blocks the loop for long; units are put as chunks come,
-under the pipeline's back-pressure. A stanza without SHA256 (or another needed field)
-fails that package unit with a message naming the index, the stanza and the field.
+A Packages index is parsed from the stored file, decompressed as a stream, in chunks of
+a few milliseconds on the event loop (`stagekit.remotes.deb_index.PackagesReader`), so a
+60,000-stanza index is never held in memory whole and never holds the loop for long;
+units are put as chunks come, under the pipeline's back-pressure. A stanza without
+SHA256 (or another needed field) fails that package unit with a message naming the
+index, the stanza and the field.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ __all__ = ["DebPackage", "DebPackagesIndex", "DebRelease", "DebRemote"]
 
 log = logging.getLogger(__name__)
 
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_SHA256 = re.compile(r"[0-9a-f]{64}")  # matched in full, lowercased
 # A Filename of plain segments (none starting with "."; no "%", so nothing to decode) is a
 # safe relative path, and only its "+" needs quoting in a URL; others get the full checks.
 _PLAIN_FILENAME = re.compile(r"[\w+~-][\w+.~-]*(?:/[\w+~-][\w+.~-]*)*", re.ASCII)
@@ -132,8 +133,9 @@ class DebRemote(HTTPRemote):
     ``components`` / ``architectures`` default to those of the Release (``all`` left out
     when the Release says arch-all packages are in every architecture's index).
     ``packages`` keeps only some packages: names, or a callable given each stanza (a
-    mapping of its fields, called in a worker thread) returning whether to keep it.
-    ``concurrency`` bounds index downloads; ``chunk_size`` is stanzas per parse step.
+    mapping of its fields, called on the event loop: keep it quick) returning whether to keep it.
+    ``concurrency`` bounds index downloads; ``chunk_size`` is stanzas per parse step (the
+    loop runs other work between steps).
     ``keyring`` (an OpenPGP keyring file, binary or armored) makes the Release signature
     checked with gpgv, as apt does: unsigned or badly signed metadata fails the release.
     Index downloads are written to the store's temporary directory by the run's
@@ -150,7 +152,7 @@ class DebRemote(HTTPRemote):
         *,
         release_files: Iterable[str] = ("InRelease", "Release"),
         concurrency: int = 4,
-        chunk_size: int = 1000,
+        chunk_size: int = 200,
         keyring: str | os.PathLike[str] | None = None,
         max_depth: int | None = None,
         on_error: OnError | None = None,
@@ -325,26 +327,23 @@ class DebRemote(HTTPRemote):
         if path is None:
             raise MetadataError(f"{where}: the index is not stored", url=where)
         fields = None if self._full_stanzas else STANZA_FIELDS
-        reader = await asyncio.to_thread(
-            PackagesReader, path, da.relative_path, where, fields=fields, select=self.select,
-            limits=limits_of(ctx.downloader))
-        try:
-            while True:
-                chunk = await asyncio.to_thread(self._read_units, reader, where, unit.architecture)
-                if not chunk:
-                    break
-                for item in chunk:
+        # Parsed on the loop, a bounded chunk at a time with a yield between chunks: a
+        # thread parsing beside the loop would take the GIL at each of the loop's system
+        # calls and make it lag by hundreds of milliseconds.
+        with PackagesReader(path, da.relative_path, where, fields=fields, select=self.select,
+                            limits=limits_of(ctx.downloader)) as reader:
+            while not reader.finished:
+                for item in self._read_units(reader, where):
                     if isinstance(item, DeclarativeContent):
                         yield item
                     else:
                         ctx.fail(item[1], unit=item[0], parent=dc, relation="package")
-        finally:
-            await asyncio.to_thread(reader.close)
+                await asyncio.sleep(0)
 
     def _read_units(
-        self, reader: PackagesReader, where: str, arch: str
+        self, reader: PackagesReader, where: str
     ) -> list[DeclarativeContent | tuple[DebPackage, Exception]]:
-        """Parse and build one chunk of units (runs in a worker thread)."""
+        """Parse and build one chunk of units (a few milliseconds of work)."""
         units: list[DeclarativeContent | tuple[DebPackage, Exception]] = []
         for number, stanza in reader.read(self.chunk_size):
             try:
@@ -354,45 +353,54 @@ class DebRemote(HTTPRemote):
         return units
 
     def _package_unit(
-        self, paragraph: Mapping[str, str], where: str, number: int
+        self, stanza: Mapping[str, str], where: str, number: int
     ) -> DeclarativeContent:
-        # python-debian's mapping is case-insensitive and slow to query: copy it once.
-        stanza = dict(paragraph.items())
-        name, version, arch = (stanza.get(f, "").strip() for f in
-                               ("Package", "Version", "Architecture"))
+        get = stanza.get
+        name, version = get("Package", "").strip(), get("Version", "").strip()
         # One string per architecture, not one per stanza: the run keeps every unit's key.
-        arch = sys.intern(arch)
-        content = DebPackage(name or f"<stanza {number}>", version or "?", arch or "?")
-
-        def bad(field_name: str, why: str) -> _BadStanza:
-            error = MetadataError(
-                f"{where}: stanza {number} (package {content.name} {content.version} "
-                f"{content.architecture}) {why}", url=where, field=field_name)
-            return _BadStanza(content, error)
-
-        for field_name in STANZA_FIELDS:
-            if not stanza.get(field_name, "").strip():
-                raise bad(field_name, f"has no {field_name} field"
-                          + ("; its .deb cannot be verified" if field_name == "SHA256" else ""))
-        filename, size_text = stanza["Filename"].strip(), stanza["Size"].strip()
-        sha256 = stanza["SHA256"].strip().lower()
-        if not _SHA256.match(sha256):
-            raise bad("SHA256", f"has a malformed SHA256 {sha256!r}")
-        if not size_text.isdigit() or len(size_text) > 18:
-            raise bad("Size", f"has a malformed Size {size_text[:40]!r}")
-        if _PLAIN_FILENAME.fullmatch(filename) is None:
+        arch = sys.intern(get("Architecture", "").strip())
+        filename, size_text = get("Filename", "").strip(), get("Size", "").strip()
+        sha256 = get("SHA256", "").strip().lower()
+        if not (name and version and arch and filename and size_text and sha256):
+            missing = next(f for f in STANZA_FIELDS if not get(f, "").strip())
+            raise self._bad(stanza, where, number, missing, f"has no {missing} field"
+                            + ("; its .deb cannot be verified" if missing == "SHA256" else ""))
+        if _SHA256.fullmatch(sha256) is None:
+            raise self._bad(stanza, where, number, "SHA256",
+                            f"has a malformed SHA256 {sha256[:80]!r}")
+        if not (size_text.isdigit() and size_text.isascii()) or len(size_text) > 18:
+            raise self._bad(stanza, where, number, "Size",
+                            f"has a malformed Size {size_text[:40]!r}")
+        plain = _PLAIN_FILENAME.fullmatch(filename) is not None
+        if not plain:
             try:
                 safe_segments(safe_relative_path(filename, what="Filename"), what="Filename")
             except ValueError as exc:
-                raise bad("Filename", str(exc)) from None
+                raise self._bad(stanza, where, number, "Filename", str(exc)) from None
         return self._declare_package(
-            DebPackage(name, version, arch, filename, int(size_text), sha256))
+            DebPackage(name, version, arch, filename, int(size_text), sha256), plain)
 
-    def _declare_package(self, package: DebPackage) -> DeclarativeContent:
-        """The unit of a checked package, its ``.deb`` deferred."""
+    @staticmethod
+    def _bad(stanza: Mapping[str, str], where: str, number: int, field_name: str,
+             why: str) -> _BadStanza:
+        """The failure of the package unit of a stanza that cannot be used."""
+        name, version, arch = (stanza.get(f, "").strip() for f in
+                               ("Package", "Version", "Architecture"))
+        content = DebPackage(name or f"<stanza {number}>", version or "?",
+                             sys.intern(arch) or "?")
+        error = MetadataError(
+            f"{where}: stanza {number} (package {content.name} {content.version} "
+            f"{content.architecture}) {why}", url=where, field=field_name)
+        return _BadStanza(content, error)
+
+    def _declare_package(self, package: DebPackage, plain: bool | None = None
+                         ) -> DeclarativeContent:
+        """The unit of a checked package, its ``.deb`` deferred (``plain``: whether its
+        Filename is known to match `_PLAIN_FILENAME`)."""
         # base_url ends with "/" and filename is a safe relative path: no urljoin needed.
         filename = package.filename
-        plain = _PLAIN_FILENAME.fullmatch(filename) is not None
+        if plain is None:
+            plain = _PLAIN_FILENAME.fullmatch(filename) is not None
         path = (filename.replace("+", "%2B") if plain else quote(filename))
         artifact = DeclarativeArtifact(
             self.base_url + path, filename,

@@ -2,10 +2,13 @@
 
 `parse_release` unwraps a clearsigned InRelease (its signature is not checked) and keeps
 what the remote needs: components, architectures and the ``SHA256`` entries.
-`PackagesReader` decompresses a stored ``Packages``/``.gz``/``.xz`` file as a stream and
-hands out stanzas chunk by chunk; each chunk is meant to be read in a worker thread
-(``asyncio.to_thread(reader.read, n)``), so a 60,000-stanza index is never in memory
-twice and never blocks the event loop for more than one chunk's worth of GIL time.
+`PackagesReader` decompresses a stored ``Packages``/``.gz``/``.xz`` file as a stream,
+block by block (``read(n)`` on the decompressing file is bounded by ``n``), and parses
+each block's whole lines at once (`StanzaParser`); it hands out stanzas chunk by chunk,
+each chunk a few milliseconds of work. The remote reads chunks on the event loop itself,
+yielding between them: a parsing thread beside the loop would hold the GIL whenever the
+loop released it for a system call (a convoy of switch intervals), and the loop would lag
+by hundreds of milliseconds. A 60,000-stanza index is never in memory whole.
 Lines, stanzas, the decompressed size and the number of stanzas are capped
 (`stagekit.limits.Limits`): an xz bomb or a 6 GiB line stops at its cap with a clear error.
 """
@@ -13,24 +16,29 @@ Lines, stanzas, the decompressed size and the number of stanzas are capped
 from __future__ import annotations
 
 import gzip
-import itertools
 import lzma
-from collections.abc import Callable, Iterator, Mapping
+import zlib
+from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from debian import deb822
 
 from stagekit.errors import LimitExceededError, MetadataError
 from stagekit.limits import DEFAULT_LIMITS, Limits
-from stagekit.remotes.deb_stanzas import iter_stanzas
+from stagekit.remotes.deb_stanzas import StanzaParser, StanzaTooLarge
 
 __all__ = ["VARIANTS", "PackagesReader", "Release", "parse_release", "release_payload"]
 
 # Best first: the order apt prefers (smallest download).
 VARIANTS = (".xz", ".gz", "")
 STANZA_FIELDS = ["Package", "Version", "Architecture", "Filename", "Size", "SHA256"]
+# Decompressed bytes parsed at once, and blocks at most per `PackagesReader.read`: a read
+# costs a few milliseconds, whatever the index and the filter.
+_STEP = 64 * 1024
+_BLOCKS_PER_READ = 4
 _BEGIN_SIGNED = "-----BEGIN PGP SIGNED MESSAGE-----"
 _BEGIN_SIGNATURE = "-----BEGIN PGP SIGNATURE-----"
 
@@ -117,10 +125,12 @@ class PackagesReader:
 
     ``name`` is the index's name in the archive (``.xz``/``.gz`` say how to decompress
     it: the store keeps files by digest, without their suffix).
-    ``fields`` limits what is kept of each stanza (`iter_stanzas`: a plain dict per
+    ``fields`` limits what is kept of each stanza (`StanzaParser`: a plain dict per
     stanza, the field names spelled as in ``fields``); ``select`` is
-    called with each stanza and returns whether to keep it. `read` is blocking: call
-    it in a worker thread, never two at once. Use as a context manager.
+    called with each stanza and returns whether to keep it. Each `read` does a bounded
+    amount of work (a few blocks of ``_STEP`` decompressed bytes at most), so it can be
+    called on the event loop between other work; `finished` says when the index is done.
+    Use as a context manager.
     """
 
     def __init__(
@@ -139,7 +149,15 @@ class PackagesReader:
         self.stanzas_read = 0
         self.bytes_read = 0
         self._file = _open_decompressed(Path(path), name)
-        self._paragraphs: Iterator[Any] = iter_stanzas(self._lines(), fields)
+        self._parser = StanzaParser(fields, limits.stanza_bytes)
+        self._pending = b""  # the start of a line the last block cut
+        self._ready: deque[dict[str, str]] = deque()
+        self._ended = False
+
+    @property
+    def finished(self) -> bool:
+        """Whether every stanza of the index was read."""
+        return self._ended and not self._ready
 
     def _exceeded(self, what: str, setting: str) -> LimitExceededError:
         value = getattr(self.limits, setting)
@@ -147,44 +165,59 @@ class PackagesReader:
             f"{self.where}: {what} is larger than the limit of {value} bytes (Limits.{setting}"
             f"), after stanza {self.stanzas_read}", url=self.where, limit=setting, value=value)
 
-    def _lines(self) -> Iterator[str]:
-        """Decoded lines, each read with a bound: a line never has to fit whole in memory."""
-        max_line, max_stanza = self.limits.line_bytes, self.limits.stanza_bytes
-        max_total = self.limits.decompressed_bytes
-        stanza = 0
-        readline = self._file.readline
-        while line := readline(max_line + 1):
-            self.bytes_read += len(line)
-            if len(line) > max_line and not line.endswith(b"\n"):
-                raise self._exceeded("a line", "line_bytes")
-            if self.bytes_read > max_total:
+    def _fill(self) -> None:
+        """Decompress the next block (at most ``_STEP`` bytes) and parse its whole lines."""
+        max_line = self.limits.line_bytes
+        block = self._file.read(_STEP)
+        try:
+            if not block:
+                self._ended = True
+                tail, self._pending = self._pending, b""
+                if tail:
+                    self._ready.extend(self._parser.feed(tail.decode("utf-8", "replace") + "\n"))
+                self._ready.extend(self._parser.finish())
+                return
+            self.bytes_read += len(block)
+            if self.bytes_read > self.limits.decompressed_bytes:
                 raise self._exceeded("the decompressed index", "decompressed_bytes")
-            if line.isspace():
-                stanza = 0
-            else:
-                stanza += len(line)
-                if stanza > max_stanza:
-                    raise self._exceeded("a stanza", "stanza_bytes")
-            yield line.decode("utf-8", errors="replace")
+            data = self._pending + block if self._pending else block
+            cut = data.rfind(b"\n") + 1
+            self._pending = data[cut:]
+            if len(self._pending) > max_line:
+                raise self._exceeded("a line", "line_bytes")
+            if not cut:
+                return
+            whole = data[:cut] if cut < len(data) else data
+            if cut > max_line and max(map(len, whole.split(b"\n"))) > max_line:
+                raise self._exceeded("a line", "line_bytes")
+            self._ready.extend(self._parser.feed(whole.decode("utf-8", "replace")))
+        except StanzaTooLarge:
+            raise self._exceeded("a stanza", "stanza_bytes") from None
 
     def read(self, count: int) -> list[tuple[int, Mapping[str, str]]]:
-        """Up to ``count`` selected stanzas with their 1-based number; empty at the end."""
+        """The selected stanzas, with their 1-based number, among the next ``count`` (or
+        fewer: one call decompresses at most ``_BLOCKS_PER_READ`` blocks)."""
         chosen: list[tuple[int, Mapping[str, str]]] = []
+        ready, select, cap = self._ready, self.select, self.limits.children
+        blocks = 0
         try:
-            while len(chosen) < count:
-                batch = list(itertools.islice(self._paragraphs, count - len(chosen)))
-                if not batch:
-                    break
-                for paragraph in batch:
-                    self.stanzas_read += 1
-                    if self.stanzas_read > self.limits.children:
-                        raise LimitExceededError(
-                            f"{self.where}: more stanzas than the limit of "
-                            f"{self.limits.children} (Limits.children)", url=self.where,
-                            limit="children", value=self.limits.children)
-                    if self.select is None or self.select(paragraph):
-                        chosen.append((self.stanzas_read, paragraph))
-        except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+            for _ in range(count):
+                if not ready:
+                    if self._ended or blocks == _BLOCKS_PER_READ:
+                        break
+                    blocks += 1
+                    self._fill()
+                    if not ready:
+                        continue
+                stanza = ready.popleft()
+                self.stanzas_read += 1
+                if self.stanzas_read > cap:
+                    raise LimitExceededError(
+                        f"{self.where}: more stanzas than the limit of {cap} "
+                        f"(Limits.children)", url=self.where, limit="children", value=cap)
+                if select is None or select(stanza):
+                    chosen.append((self.stanzas_read, stanza))
+        except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
             raise MetadataError(f"{self.where}: cannot read the index after stanza "
                                 f"{self.stanzas_read}: {exc}", url=self.where) from exc
         return chosen

@@ -87,12 +87,12 @@ async def record_known_packages(
         return False
     known = await asyncio.to_thread(
         ctx.store.catalog.known_units, dc.key, sha256, remote=remote, relation="package",
-        child_kind="deb.package")
+        child_kind="deb.package", deferring=ctx.policy == "metadata-only")
     # More than this run allows: parse, so that the limit fails the index as it would.
-    if known is None or len(known.units) > limits_of(ctx.downloader).children:
+    if known is None or len(known.keys) > limits_of(ctx.downloader).children:
         return False
     if not await ctx.record_known(dc, known):
         return False
     log.debug("%s: %d packages recorded from the catalog, index not parsed", dc.key,
-              len(known.units))
+              len(known.keys))
     return True

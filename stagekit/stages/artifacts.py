@@ -184,12 +184,23 @@ class ArtifactDownloader(Stage):
                 if self._held is not None and len(in_flight) < limit:
                     held, self._held = self._held[0], None
                     await admit(held)
-                # Take what is queued without a task per unit; one unit may wait for a
-                # free slot while the units without downloads behind it pass it.
+                # Take what is queued without a task per unit; the units with nothing
+                # to download are handed on together (one queue entry). One unit may
+                # wait for a free slot; the units behind it wait with it.
+                ready: list[DeclarativeContent] = []
                 while getter is None and self._held is None and self.has_queued():
                     dc = self.next_queued()
-                    if dc is not None:
-                        await admit(dc)
+                    if dc is None:
+                        continue
+                    todo = self.wanted(dc)
+                    if not todo:
+                        ready.append(dc)
+                    elif len(in_flight) < limit:
+                        in_flight.add(asyncio.create_task(self._fetch_unit(downloader, dc, todo)))
+                    else:
+                        self._held = (dc, todo)
+                if ready:
+                    await self._hand_on_many(ready)
                 if getter is None and not self._input_done and self._held is None:
                     getter = asyncio.ensure_future(self.next_item())
                 waitables: set[asyncio.Future[Any]] = set(in_flight)
@@ -216,6 +227,13 @@ class ArtifactDownloader(Stage):
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             in_flight.clear()
+
+    async def _hand_on_many(self, units: list[DeclarativeContent]) -> None:
+        self._putting = True
+        try:
+            await self._put_batch(units)
+        finally:
+            self._putting = False
 
     async def _hand_on(self, dc: DeclarativeContent) -> None:
         self._putting = True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 from typing import Any
 
@@ -13,6 +12,7 @@ from stagekit.stages._finish import to_thread_to_the_end
 from stagekit.stages.resolve import report_saved
 from stagekit.status import ARTIFACT_STATUSES, unit_status_of
 from stagekit.storage import Store
+from stagekit.storage._declared import content_fields
 from stagekit.storage.catalog import BaseCatalog
 from stagekit.urls import redact_url
 
@@ -50,26 +50,6 @@ class QueryExistingContents(Stage):
             await self._put_batch(batch)
 
 
-# Field names per dataclass, looked up once per class rather than once per unit.
-_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...] | None:
-    names = _FIELD_NAMES.get(cls, ())
-    if names == ():
-        names = (tuple(f.name for f in dataclasses.fields(cls))
-                 if dataclasses.is_dataclass(cls) else None)
-        _FIELD_NAMES[cls] = names
-    return names
-
-
-def _fields(content: Any) -> dict[str, Any]:
-    names = _field_names(type(content))
-    if names is not None:
-        return {name: getattr(content, name) for name in names}
-    return dict(getattr(content, "__dict__", {}))
-
-
 def catalog_rows(batch: list[DeclarativeContent]) -> dict[str, list[Any]]:
     """The ``contents``, ``artifacts`` and ``links`` of `Catalog.save_batch` for ``batch``."""
     contents: list[dict[str, Any]] = []
@@ -104,7 +84,7 @@ def catalog_rows(batch: list[DeclarativeContent]) -> dict[str, list[Any]]:
             "kind": content.kind,
             "natural_key": dc.identity[1],
             "key": dc.key,
-            "fields": _fields(content),
+            "fields": content_fields(content),
             "depth": dc.depth,
             "status": unit_status(dc),
             "size": size,
@@ -112,12 +92,11 @@ def catalog_rows(batch: list[DeclarativeContent]) -> dict[str, list[Any]]:
     return {"contents": contents, "artifacts": list(artifacts.values()), "links": links}
 
 
-def _save_rows(catalog: BaseCatalog, run_id: int, batch: list[DeclarativeContent]) -> list[Any]:
-    """Save ``batch`` (`catalog_rows`) in one transaction; its content rows."""
-    rows = catalog_rows(batch)
-    catalog.save_batch(run_id, **rows)
-    contents: list[Any] = rows["contents"]
-    return contents
+def _save_units(catalog: BaseCatalog, run_id: int, batch: list[DeclarativeContent]) -> list[str]:
+    """Save ``batch`` in one transaction (the rows of `catalog_rows`); its units' statuses."""
+    statuses = [unit_status(dc) for dc in batch]
+    catalog.save_declared(run_id, batch, statuses)
+    return statuses
 
 
 class ContentSaver(Stage):
@@ -135,11 +114,11 @@ class ContentSaver(Stage):
             self.run_id = await asyncio.to_thread(catalog.start_run, "pipeline", {})
         async for batch in self.batches(self.minsize):
             # The rows are built in the thread too: a batch of them would hold the loop.
-            contents, cancelled = await to_thread_to_the_end(
-                functools.partial(_save_rows, catalog, self.run_id, batch))
+            statuses, cancelled = await to_thread_to_the_end(
+                functools.partial(_save_units, catalog, self.run_id, batch))
             # Saved even when the run was cancelled meanwhile: report them all the same.
-            for dc, row in zip(batch, contents, strict=True):
-                report_saved(self, dc, row["status"])
+            for dc, status in zip(batch, statuses, strict=True):
+                report_saved(self, dc, status)
             if cancelled:
                 raise asyncio.CancelledError
             await self._put_batch(batch)

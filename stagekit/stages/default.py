@@ -13,7 +13,7 @@ from stagekit.stages.content import ContentSaver, QueryExistingContents
 from stagekit.stages.resolve import ResolveContentFutures
 from stagekit.storage import Store
 
-__all__ = ["default_stages"]
+__all__ = ["default_stages", "run_engine"]
 
 
 def default_stages(
@@ -36,10 +36,9 @@ def default_stages(
     into the store's temporary directory), so `create_pipeline(default_stages(...))`
     wires a remote exactly as `stagekit.explore` does.
     """
-    check_concurrency("max_concurrent_content", max_concurrent_content)
-    shared = SharedDownloader(download_config, tmp_root=store.tmp_dir, downloader=downloader)
-    engine = DiscoveryEngine(remote, store=store, downloader=shared, policy=policy,
-                             on_error=on_error, max_depth=max_depth, run_id=run_id)
+    engine, shared = run_engine(remote, store, policy, on_error, max_depth=max_depth,
+                                run_id=run_id, max_concurrent_content=max_concurrent_content,
+                                downloader=downloader, download_config=download_config)
     stored_by_run: set[str] = set()  # tells "shared within this run" from "existing"
     return [
         engine,
@@ -57,3 +56,28 @@ def default_stages(
         ResolveContentFutures(),
         EndStage(),
     ]
+
+
+def run_engine(
+    remote: Remote,
+    store: Store,
+    policy: Policy = "immediate",
+    on_error: OnError | None = None,
+    *,
+    max_depth: int | None = None,
+    run_id: int | None = None,
+    max_concurrent_content: int = 200,
+    downloader: Downloader | None = None,
+    download_config: DownloadConfig | None = None,
+) -> tuple[DiscoveryEngine, SharedDownloader]:
+    """The discovery engine of a run, and the downloader its stages share.
+
+    The first stage of `default_stages` and of a cluster run (`stagekit.cluster`): the
+    settings are checked, and the downloader is ``downloader`` or one opened for the
+    pipeline that writes into the store's temporary directory.
+    """
+    check_concurrency("max_concurrent_content", max_concurrent_content)
+    shared = SharedDownloader(download_config, tmp_root=store.tmp_dir, downloader=downloader)
+    engine = DiscoveryEngine(remote, store=store, downloader=shared, policy=policy,
+                             on_error=on_error, max_depth=max_depth, run_id=run_id)
+    return engine, shared

@@ -29,9 +29,10 @@ class ResolveContentFutures(Stage):
     """
 
     async def run(self) -> None:
-        """Resolve and pass on."""
-        async for dc in self.items():
-            if dc.status is None:
-                report_saved(self, dc, "downloaded")
-            dc.resolve()
-            await self.put(dc)
+        """Resolve and pass on, what arrived together handed on together."""
+        async for units in self.available():
+            for dc in units:
+                if dc.status is None:
+                    report_saved(self, dc, "downloaded")
+                dc.resolve()
+            await self._put_batch(units)

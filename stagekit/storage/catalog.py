@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from stagekit.errors import StoreError
-from stagekit.storage import _children, _known, _reads, _writes
+from stagekit.models import DeclarativeContent
+from stagekit.storage import _children, _declared, _known, _reads, _writes
 from stagekit.storage._dialect import SQLITE, Db
 from stagekit.storage._known import KnownChildren, KnownUnit
 from stagekit.storage._reads import RunRecords
@@ -169,6 +170,15 @@ class BaseCatalog:
         parts = _listed(contents), _listed(artifacts), _listed(links), _listed(edges)
         self._write(lambda conn: _writes.save_batch(conn, run_id, *parts))
 
+    def save_declared(
+        self, run_id: int, batch: Sequence[DeclarativeContent], statuses: Sequence[str]
+    ) -> None:
+        """Save a pipeline batch whose units have ``statuses``, in one transaction: the
+        same rows as `save_batch` of `stagekit.stages.content.catalog_rows` (``batch``),
+        without building them as dicts first."""
+        rows = _declared.declared_rows(batch, statuses)
+        self._write(lambda conn: _declared.save_declared(conn, run_id, rows))
+
     # Reads
 
     def complete_keys(self, kind: str) -> set[str]:
@@ -213,24 +223,36 @@ class BaseCatalog:
                                             relation, child_kind)
 
     def known_units(
-        self, parent_key: str, sha256: str, *, remote: str, relation: str, child_kind: str
+        self, parent_key: str, sha256: str, *, remote: str, relation: str, child_kind: str,
+        deferring: bool = False,
     ) -> KnownChildren | None:
-        """The ``child_kind`` units (keys, statuses, artifacts) a finished run of ``remote``
-        saved below ``parent_key`` when it had the artifact ``sha256``; None if no such
-        run, or a child was not saved whole (see `stagekit.storage._known`)."""
+        """The ``child_kind`` units a finished run of ``remote`` saved below ``parent_key``
+        when it had the artifact ``sha256`` (keys; in full those whose outcome may differ
+        now); None if no such run, or a child was not saved whole (see
+        `stagekit.storage._known`)."""
         with self._snapshot(f"reading the units below {parent_key}") as conn:
             return _known.known_units(conn, parent_key, sha256, redact_url(remote), relation,
-                                      child_kind)
+                                      child_kind, deferring=deferring)
 
     def copy_known_units(
         self, run_id: int, known: KnownChildren, depth: int,
         units: Iterable[tuple[KnownUnit, str, int, list[str]]],
     ) -> None:
-        """Record ``known``'s units in run ``run_id`` at ``depth``, in one transaction, from
-        the earlier run's rows; ``units``: the new ones with their status, size and
-        artifact statuses in this run (see `stagekit.storage._known.copy_known_units`)."""
+        """Record ``known``'s units and edges in run ``run_id`` at ``depth``, in one
+        transaction, from the earlier run's rows; ``units``: those worked out now, with
+        their status, size and artifact statuses in this run (see
+        `stagekit.storage._known.copy_known_units`)."""
         rows = _listed(units)
         self._write(lambda conn: _known.copy_known_units(conn, run_id, known, depth, rows))
+
+    def known_block_rows(
+        self, run_id: int, source_run: int, parent_key: str, relation: str, kind: str
+    ) -> tuple[dict[str, tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Run ``run_id``'s rows of the units ``source_run`` found below ``parent_key``
+        (see `stagekit.storage._known.known_block_rows`)."""
+        with self._snapshot(f"reading the units below {parent_key}") as conn:
+            return _known.known_block_rows(conn, run_id, source_run, parent_key, relation,
+                                           kind)
 
     def load_run(self, run_id: int) -> RunRecords:
         """Everything recorded about one run: its row, units, artifacts and edges."""

@@ -44,7 +44,7 @@ async def test_cancelled_run_reports_what_reached_store_and_catalog(tmp_path, mo
     if where == "store commit":
         cancel_from_thread(monkeypatch, Store, "commit_many", 2, holder)
     else:
-        cancel_from_thread(monkeypatch, Catalog, "save_batch", 1, holder)
+        cancel_from_thread(monkeypatch, Catalog, "save_declared", 1, holder)
         # Batches smaller than the run, so the cancel lands in the middle of it.
         real_init = ContentSaver.__init__
         monkeypatch.setattr(ContentSaver, "__init__", lambda self, store, run_id=None, **_:

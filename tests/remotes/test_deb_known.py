@@ -72,7 +72,13 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
 
 
 def results(run: stagekit.Run) -> dict[str, Any]:
-    """What a user reads of a run (times and row ids left out), and its catalog rows."""
+    """What a user reads of a run (times and row ids left out), and its catalog rows.
+
+    What needs no unit's row (counts, depths, edges) is read first: a bulk re-sync
+    answers it from its blocks, before reading any row back from the catalog."""
+    lazy = {"edges": run.records.edge_set(), "depths": run.depths(),
+            "statuses": run.stats["statuses"], "units_count": run.stats["units"],
+            "by_depth": run.stats["depths"], "bytes": run.stats["bytes"]}
     units = (run.to_dataframe().drop(columns=["discovered_at", "finished_at", "seconds"])
              .sort_values("key").reset_index(drop=True))
     artifacts = (run.artifacts_dataframe().drop(columns=["finished_at"])
@@ -80,12 +86,12 @@ def results(run: stagekit.Run) -> dict[str, Any]:
     saved = run.store.catalog.load_run(run.run_id)
     untimed = {"started_at", "finished_at"}
     return {
+        **lazy,
         "units": units.to_dict("records"),
         "artifacts": artifacts.to_dict("records"),
-        "edges": run.records.edge_set(),
-        "depths": run.depths(),
-        "statuses": run.stats["statuses"],
-        "bytes": run.stats["bytes"],
+        "read_edges": run.records.edge_set(),
+        "read_depths": run.depths(),
+        "graph": sorted(run.graph.nodes(data=True), key=lambda node: node[0]),
         "catalog_units": sorted(sorted((k, repr(v)) for k, v in u.items() if k not in untimed)
                                  for u in saved.units),
         "catalog_artifacts": sorted(sorted((k, repr(v)) for k, v in a.items())
@@ -94,13 +100,27 @@ def results(run: stagekit.Run) -> dict[str, Any]:
     }
 
 
+def count_block_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The parents whose known units the run reads back from the catalog, in order."""
+    reads: list[str] = []
+    real = type(store.catalog).known_block_rows
+
+    def reading(self: Any, run_id: int, source: int, parent: str, *args: Any) -> Any:
+        reads.append(parent)
+        return real(self, run_id, source, parent, *args)
+
+    monkeypatch.setattr(type(store.catalog), "known_block_rows", reading)
+    return reads
+
+
 @pytest.mark.parametrize(("first", "again"), [
     ("metadata-only", "metadata-only"),  # packages deferred
     ("immediate", "metadata-only"),      # .deb files stored: packages existing
     ("immediate", "immediate"),
 ])
 async def test_bulk_resync_gives_the_results_of_a_parsing_resync(
-        tmp_path: Path, paths: Paths, backend: Backend, first: str, again: str) -> None:
+        tmp_path: Path, paths: Paths, backend: Backend, first: str, again: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_deb_repo(packages=8, expected_release="InRelease", seed=31)
     store = backend.store(tmp_path / "store")
     async with serve(repo) as server:
@@ -112,9 +132,13 @@ async def test_bulk_resync_gives_the_results_of_a_parsing_resync(
         paths.clear()
         paths.force_parse = False
         server.counters.reset()
+        reads = count_block_reads(store, monkeypatch)
         bulk = await explore(server.url, store, again)
         assert set(server.counters.by_path) == {"dists/stable/InRelease"}
     assert paths.parsed == [] and paths.declared == []
+    # Nothing read back per unit: the counts, depths and edges come from the blocks.
+    assert bulk.depths() == parsing.depths() and reads == []
+    assert bulk.records.edge_set() == parsing.records.edge_set() and reads == []
     assert sorted(paths.bulk) == sorted(f"deb.packages:{c}:{a}" for c in ("main", "contrib")
                                         for a in ("amd64", "arm64"))
     packages = len(repo.expected.units) - 5  # the release and 4 indexes: existing
@@ -123,6 +147,7 @@ async def test_bulk_resync_gives_the_results_of_a_parsing_resync(
     assert bulk.errors == [] and bulk.depths() == repo.expected.depths()
     assert bulk.records.edge_set() == repo.expected.edges
     assert results(bulk) == results(parsing)
+    assert len(reads) == 4  # then each index's units once, when the frame was asked for
     store.close()
 
 

@@ -1,13 +1,15 @@
-"""The lean stanza reader keeps what python-debian would, for the fields asked for."""
+"""The lean stanza readers keep what python-debian would, for the fields asked for."""
 
 from __future__ import annotations
 
 import io
+import random
 
+import pytest
 from debian import deb822
 
 from stagekit.remotes.deb_index import STANZA_FIELDS
-from stagekit.remotes.deb_stanzas import iter_stanzas
+from stagekit.remotes.deb_stanzas import StanzaParser, StanzaTooLarge, iter_stanzas
 from stagekit.testing.debian_packages import generate_packages
 
 TEXT = (
@@ -48,4 +50,41 @@ def test_same_values_as_python_debian_on_a_generated_index():
                                                               use_apt_pkg=False)]
     assert len(ours) == len(packages) > 100
     assert ours == theirs
+    assert _fed_in_blocks(text, STANZA_FIELDS, random.Random(1)) == theirs
     assert list(iter_stanzas(io.StringIO(text))) == full
+
+
+def _fed_in_blocks(text: str, fields: list[str] | None, rng: random.Random
+                   ) -> list[dict[str, str]]:
+    """`StanzaParser` fed ``text`` in blocks of 1-5 whole lines."""
+    pieces = text.split("\n")
+    lines = [piece + "\n" for piece in pieces[:-1]] + ([pieces[-1] + "\n"] if pieces[-1] else [])
+    parser = StanzaParser(fields)
+    got: list[dict[str, str]] = []
+    start = 0
+    while start < len(lines):
+        stop = start + rng.randint(1, 5)
+        got += parser.feed("".join(lines[start:stop]))
+        start = stop
+    return got + parser.finish()
+
+
+def test_block_parser_gives_what_the_line_reader_gives_however_the_text_is_cut():
+    rng = random.Random(5)
+    odd_lines = ["Package: x", "package: y", "Version: 1", " cont", "\t", " ", "", "#c",
+                 "no colon", ":v", "\r", " x\r", "Size: 3\r", "SHA256:  z ", " \xa0",
+                 "\x0bfoo: 1", "Description: d", " .", "Filename: f"]
+    texts = [TEXT] + ["\n".join(rng.choice(odd_lines) for _ in range(rng.randint(0, 12)))
+                      + rng.choice(["", "\n"]) for _ in range(3000)]
+    for text in texts:
+        for fields in (STANZA_FIELDS, None):
+            assert _fed_in_blocks(text, fields, rng) == list(
+                iter_stanzas(io.StringIO(text), fields)), (text, fields)
+
+
+def test_block_parser_bounds_a_stanza_that_never_ends():
+    parser = StanzaParser(STANZA_FIELDS, max_chars=1000)
+    assert parser.feed("Package: a\n\nPackage: b\n") == [{"Package": "a"}]
+    with pytest.raises(StanzaTooLarge):
+        for _ in range(100):
+            parser.feed("Description: more and more text without an empty line\n")

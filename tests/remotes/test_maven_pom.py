@@ -18,7 +18,11 @@ from stagekit.remotes.maven.coords import (
     pom_path,
     sidecar_path,
 )
-from stagekit.remotes.maven.effective import build_effective
+from stagekit.remotes.maven.effective import (
+    build_effective,
+    finish_effective,
+    prepare_effective,
+)
 from stagekit.remotes.maven.pom import parse_pom
 from stagekit.remotes.maven.resolver import PomResolver
 
@@ -238,6 +242,22 @@ def test_bom_imports_own_management_first_then_imports_in_order():
                          ("x:c:3", "dependency:runtime")]
     with pytest.raises(MetadataError, match="1 BOMs given for 2 imports"):
         eff_chain(app, imports=[bom1])
+
+
+def test_a_prepared_model_finished_with_its_boms_equals_two_builds_and_stays_unchanged():
+    bom = eff_chain(pom(coords_xml("b", "bom", "1", "<packaging>pom</packaging>")
+                        + deps(dep("x", "a", "9"), managed=True)))
+    raw = parse_pom(pom(coords_xml("g", "app", "1")
+                        + deps(dep("b", "bom", "1", type="pom", scope="import"), managed=True)
+                        + deps(dep("x", "a"))), url="u")
+    base = prepare_effective(raw)
+    assert base.import_coordinates == [C("b", "bom", "1")] and base.management == {}
+    without, once = finish_effective(base), finish_effective(base, [bom])
+    assert base.management == {}  # finishing copies what the BOMs add
+    assert without.dependencies[0].problem and once.dependencies[0].version == "9"
+    twice = build_effective(raw, None, [bom])
+    assert (once.dependencies, once.management, once.imports) == \
+        (twice.dependencies, twice.management, twice.imports)
 
 
 # --- children_of --------------------------------------------------------------------------

@@ -22,7 +22,15 @@ from stagekit.remotes.maven.coords import Coordinates
 from stagekit.remotes.maven.interpolation import InterpolationError, Interpolator
 from stagekit.remotes.maven.pom import RawDependency, RawPom
 
-__all__ = ["Dependency", "EffectivePom", "build_effective", "management_key"]
+__all__ = [
+    "Dependency",
+    "EffectivePom",
+    "ModelBase",
+    "build_effective",
+    "finish_effective",
+    "management_key",
+    "prepare_effective",
+]
 
 ManagementKey = tuple[str, str, str, str | None]
 
@@ -94,7 +102,13 @@ def _inherit(own: Iterable[RawDependency], parent: Iterable[RawDependency]):
     return tuple(merged)
 
 
-def _interpolate_dependency(raw: RawDependency, interp: Interpolator) -> Dependency:
+# A dependency's fields in `Dependency` order, before management is applied.
+_Fields = tuple[str, str, str | None, str, str | None, str | None, bool | None,
+                frozenset[tuple[str, str]], str, str, str | None]
+
+
+def _interpolated(raw: RawDependency, interp: Interpolator) -> _Fields:
+    """The fields of ``raw`` interpolated (problems recorded in the last one)."""
     problems: list[str] = []
 
     def value(text: str | None, part: str) -> str | None:
@@ -116,25 +130,22 @@ def _interpolate_dependency(raw: RawDependency, interp: Interpolator) -> Depende
          value(a, "exclusions/exclusion/artifactId") or "*")
         for g, a in raw.exclusions
     )
-    return Dependency(
-        group=group or "",
-        artifact=artifact or "",
-        version=value(raw.version, "version"),
-        type=value(raw.type, "type") or "jar",
-        classifier=value(raw.classifier, "classifier"),
-        scope=value(raw.scope, "scope"),
-        optional=None if optional is None else optional.lower() == "true",
-        exclusions=exclusions,
-        where=raw.where,
-        source_url=raw.source_url,
-        problem="; ".join(problems) or None,
-    )
+    return (group or "", artifact or "", value(raw.version, "version"),
+            value(raw.type, "type") or "jar", value(raw.classifier, "classifier"),
+            value(raw.scope, "scope"), None if optional is None else optional.lower() == "true",
+            exclusions, raw.where, raw.source_url, "; ".join(problems) or None)
 
 
-def _manage(dep: Dependency, management: dict[ManagementKey, Dependency]) -> Dependency:
-    managed = management.get(dep.key)
-    version, scope, optional, exclusions = dep.version, dep.scope, dep.optional, dep.exclusions
-    problem = dep.problem
+def _interpolate_dependency(raw: RawDependency, interp: Interpolator) -> Dependency:
+    return Dependency(*_interpolated(raw, interp))
+
+
+def _managed_dependency(raw: RawDependency, interp: Interpolator,
+                        management: dict[ManagementKey, Dependency]) -> Dependency:
+    """``raw`` interpolated, with management applied (one `Dependency` made, not two)."""
+    (group, artifact, version, type_, classifier, scope, optional, exclusions, where,
+     source_url, problem) = _interpolated(raw, interp)
+    managed = management.get((group, artifact, type_, classifier))
     if managed is not None:
         if version is None:
             version = managed.version
@@ -144,20 +155,9 @@ def _manage(dep: Dependency, management: dict[ManagementKey, Dependency]) -> Dep
         optional = managed.optional if optional is None else optional
         exclusions = exclusions or managed.exclusions
     if version is None and problem is None:
-        problem = f"{dep.where}/version: is missing and not managed"
-    return Dependency(
-        group=dep.group,
-        artifact=dep.artifact,
-        version=version,
-        type=dep.type,
-        classifier=dep.classifier,
-        scope=scope or "compile",
-        optional=bool(optional),
-        exclusions=exclusions,
-        where=dep.where,
-        source_url=dep.source_url,
-        problem=problem,
-    )
+        problem = f"{where}/version: is missing and not managed"
+    return Dependency(group, artifact, version, type_, classifier, scope or "compile",
+                      bool(optional), exclusions, where, source_url, problem)
 
 
 def _coordinate(raw: RawPom, interp: Interpolator, text: str | None, part: str) -> str:
@@ -173,6 +173,28 @@ def _coordinate(raw: RawPom, interp: Interpolator, text: str | None, part: str) 
         raise MetadataError(f"{raw.url}: project/{part}: {e}", url=raw.url, field=part) from e
 
 
+@dataclass(slots=True)
+class ModelBase:
+    """What `build_effective` knows before the imported BOMs: ``imports`` says which
+    BOMs the model needs (own and inherited, interpolated); `finish_effective` applies them."""
+
+    raw: RawPom
+    parent: EffectivePom | None
+    properties: dict[str, str]
+    interp: Interpolator
+    coords: Coordinates
+    packaging: str
+    raw_management: tuple[RawDependency, ...]
+    raw_dependencies: tuple[RawDependency, ...]
+    management: dict[ManagementKey, Dependency]
+    imports: tuple[Dependency, ...]
+
+    @property
+    def import_coordinates(self) -> list[Coordinates]:
+        """Coordinates of the BOMs to import, in declaration order (versions may be ranges)."""
+        return [Coordinates(d.group, d.artifact, d.version or "") for d in self.imports]
+
+
 def build_effective(
     raw: RawPom, parent: EffectivePom | None = None, imports: Sequence[EffectivePom] = (),
     *, limits: Limits = DEFAULT_LIMITS,
@@ -180,10 +202,19 @@ def build_effective(
     """Build the effective model of ``raw`` from its (effective) parent and imported BOMs.
 
     ``imports`` are the effective BOMs for ``.imports`` of the model built without them,
-    in the same order (build once without, resolve them, build again with them).
+    in the same order (build once without, resolve them, build again with them; or
+    `prepare_effective`, then `finish_effective` with them, which reads the POM once).
     Raises `MetadataError` naming ``raw.url`` and the element for a missing parent, missing
     or undefined coordinates, or an import without a version.
     """
+    return finish_effective(prepare_effective(raw, parent, limits=limits), imports)
+
+
+def prepare_effective(
+    raw: RawPom, parent: EffectivePom | None = None, *, limits: Limits = DEFAULT_LIMITS,
+) -> ModelBase:
+    """The first half of `build_effective`: coordinates, inheritance, own and inherited
+    management, and the BOM imports the model needs (``.imports``)."""
     if raw.parent is not None and parent is None:
         raise MetadataError(f"{raw.url}: the parent POM is needed to build this model", url=raw.url)
     if raw.parent is None and parent is not None:
@@ -222,19 +253,30 @@ def build_effective(
             declared_imports.append(dep)
         else:
             management.setdefault(dep.key, dep)
+    return ModelBase(raw, parent, properties, interp, coords, packaging, raw_management,
+                     raw_dependencies, management, tuple(declared_imports))
+
+
+def finish_effective(base: ModelBase, imports: Sequence[EffectivePom] = ()) -> EffectivePom:
+    """The effective model from ``base`` and the effective BOMs of ``base.imports`` (in
+    order; none to build it without them). ``base`` is not changed: it may be finished again."""
+    raw, parent, interp = base.raw, base.parent, base.interp
+    management = base.management
     if imports:
-        if len(imports) != len(declared_imports):
+        if len(imports) != len(base.imports):
             raise MetadataError(
-                f"{raw.url}: {len(imports)} BOMs given for {len(declared_imports)} imports",
+                f"{raw.url}: {len(imports)} BOMs given for {len(base.imports)} imports",
                 url=raw.url,
             )
+        management = dict(management)
         for bom in imports:
             for key, dep in bom.management.items():
                 management.setdefault(key, dep)
 
     dependencies = tuple(
-        _manage(_interpolate_dependency(d, interp), management) for d in raw_dependencies
+        _managed_dependency(d, interp, management) for d in base.raw_dependencies
     )
+    coords = base.coords
     relocation = None
     if raw.relocation is not None:
         r = raw.relocation
@@ -246,15 +288,15 @@ def build_effective(
     return EffectivePom(
         url=raw.url,
         coords=coords,
-        packaging=packaging,
+        packaging=base.packaging,
         parent=parent.coords if parent else None,
         relocation=relocation,
-        imports=tuple(declared_imports),
+        imports=base.imports,
         management=management,
         dependencies=dependencies,
         raw=raw,
-        raw_properties=properties,
-        raw_management=raw_management,
-        raw_dependencies=raw_dependencies,
+        raw_properties=base.properties,
+        raw_management=base.raw_management,
+        raw_dependencies=base.raw_dependencies,
         interpolator=interp,
     )

@@ -69,7 +69,7 @@ class PomFiles:
         self.checksums = check_mode(checksums)
         self._get_response = get_response
         self.temp_dir = temp_dir
-        self._temp_prefix = Path(temp_dir or ".", f"pom-{secrets.token_hex(6)}-")
+        self._temp_prefix = os.path.join(temp_dir or ".", f"pom-{secrets.token_hex(6)}-")
         self._written = 0
         self.max_size = max_size
         self.habit = HeaderHabit()
@@ -206,9 +206,10 @@ class PomFiles:
         """The verified bytes as a temporary file for the pipeline (a POM is a few KiB:
         written here, not through a worker thread)."""
         assert self.temp_dir is not None
-        path = self._new_temp_path()
+        name = self._new_temp_name()
         # O_EXCL: never an existing file. Plain os calls: no buffered file object per POM.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)
+        path = Path(name)
         try:
             view = memoryview(data)
             while view:
@@ -222,11 +223,11 @@ class PomFiles:
                               digests={**digests, "sha256": hashlib.sha256(data).hexdigest()},
                               url=redact_url(url), tries=1, status=200, headers={})
 
-    def _new_temp_path(self) -> Path:
+    def _new_temp_name(self) -> str:
         # A counter under a random per-run prefix: unique in the run's own temporary
         # folder without mkstemp's random name per file; O_EXCL still refuses to reuse one.
         self._written += 1
-        return self._temp_prefix.with_name(f"{self._temp_prefix.name}{self._written}.part")
+        return f"{self._temp_prefix}{self._written}.part"
 
     async def aclose(self) -> int:
         """Cancel fetches still running and remove temporary files no unit took.

@@ -19,7 +19,7 @@ import logging
 import warnings
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from stagekit.context import RunContext
 from stagekit.errors import (
@@ -38,7 +38,7 @@ from stagekit.models import (
 )
 from stagekit.options import OnError
 from stagekit.remote import HTTPRemote, check_remote_url
-from stagekit.remotes.completion import as_done, relay, retrieve_exception
+from stagekit.remotes.completion import retrieve_exception
 from stagekit.remotes.maven.checksums import check_algorithms, check_mode
 from stagekit.remotes.maven.children import Child, children_of, revisit_exclusions
 from stagekit.remotes.maven.coords import Coordinates, artifact_path, metadata_path, pom_path
@@ -47,6 +47,7 @@ from stagekit.remotes.maven.metadata import pick_version
 from stagekit.remotes.maven.pomfiles import PomFiles
 from stagekit.remotes.maven.resolver import PomResolver
 from stagekit.remotes.maven.sidecars import Sidecars
+from stagekit.remotes.maven.waiting import settled
 from stagekit.urls import redact_url
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ __all__ = ["MavenPom", "MavenRemote"]
 log = logging.getLogger(__name__)
 
 Exclusions = frozenset[tuple[str, str]]
-F = TypeVar("F", bound="asyncio.Future[Any]")
 # Parents and BOMs are nearly always pom-packaged: do not guess a jar sidecar for them.
 _MODEL_RELATIONS = ("parent", "import")
 
@@ -219,15 +219,15 @@ class MavenRemote(HTTPRemote):
 
     async def roots(self, ctx: RunContext) -> AsyncIterator[DeclarativeContent]:
         """The root POMs, each fetched (with its sidecars) before it is put."""
-        tasks: dict[asyncio.Task[_Found], str] = {}
+        tasks: list[tuple[asyncio.Future[Any], str]] = []
         for text in self.root_specs:
             try:
                 group, artifact, version = _parse_root(text)
             except MetadataError as exc:
                 ctx.fail(exc, key=f"maven.pom:{text}", kind=MavenPom.kind)
                 continue
-            tasks[self._spawn_local(self._root(group, artifact, version))] = text
-        async for text, found, error in self._as_done(tasks):
+            tasks.append((self._spawn_local(self._root(group, artifact, version)), text))
+        async for text, found, error in self._settled(tasks, [t for t, _ in tasks]):
             if error is not None:
                 ctx.fail(error, key=f"maven.pom:{text}", kind=MavenPom.kind)
             else:
@@ -273,10 +273,12 @@ class MavenRemote(HTTPRemote):
             kids = self._follow(effective, exclusions, problems) \
                 if len(effective.dependencies) < 1000 else \
                 await asyncio.to_thread(self._follow, effective, exclusions, problems)
-        waits: dict[asyncio.Future[Any], Child] = {}
+        waits: list[tuple[asyncio.Future[Any], Child]] = []
+        owned: list[asyncio.Future[Any]] = []
         for kid in kids:
             if kid.is_range:
-                waits[self._spawn_local(self._child(kid, url))] = kid
+                owned.append(self._spawn_local(self._child(kid, url)))
+                waits.append((owned[-1], kid))
             elif kid.coords in self._claimed:
                 # Declared already (so its path was checked): a bare link, no task.
                 yield self._declare(_Found(kid.coords, kid.relation, kid.exclusions, None))
@@ -289,9 +291,9 @@ class MavenRemote(HTTPRemote):
                 recipe = self._recipe_task(kid.coords, kid.relation not in _MODEL_RELATIONS)
                 if recipe.done() and not recipe.cancelled() and recipe.exception() is None:
                     yield self._declare(self._found(kid, recipe.result()))
-                else:  # one plain future per edge, not a task: the recipe is shared
-                    waits[relay(recipe)] = kid
-        async for kid, result, error in self._as_done(waits):
+                else:  # the shared recipe itself: a callback per edge, no task
+                    waits.append((recipe, kid))
+        async for kid, result, error in self._settled(waits, owned):
             if error is not None:
                 problems.append(error)
             else:
@@ -438,8 +440,10 @@ class MavenRemote(HTTPRemote):
         artifact and its digests) stands for the sidecars, and nothing is requested.
         """
         store = self._run.store
+        if store is None or not self._saved_before:  # a first run: no key to build per POM
+            return None, None
         key = MavenPom(coords.group, coords.artifact, coords.version).key
-        if store is None or key not in self._saved_before:
+        if key not in self._saved_before:
             return None, None
         row = store.catalog.existing_contents([key]).get(key)
         rel = pom_path(coords)
@@ -516,11 +520,13 @@ class MavenRemote(HTTPRemote):
         task.add_done_callback(retrieve_exception)
         return task
 
-    async def _as_done(self, tasks: Mapping[F, Any]) -> AsyncIterator[
-        tuple[Any, Any, StagekitError | None]
-    ]:
-        """``(label, result, error)`` per task as each finishes; cancels the rest on exit."""
-        async for label, result, error in as_done(tasks):
+    async def _settled(
+        self, waits: Sequence[tuple[asyncio.Future[Any], Any]],
+        owned: Sequence[asyncio.Future[Any]],
+    ) -> AsyncIterator[tuple[Any, Any, StagekitError | None]]:
+        """``(label, result, error)`` per future as each finishes (`settled`); an error
+        that is not a `StagekitError` is raised."""
+        async for label, result, error in settled(waits, owned):
             if error is not None and not isinstance(error, StagekitError):
                 raise error
             yield label, result, error

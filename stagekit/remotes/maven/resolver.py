@@ -14,7 +14,11 @@ from stagekit.limits import DEFAULT_LIMITS, Limits
 from stagekit.remotes.completion import retrieve_exception
 from stagekit.remotes.maven.children import Child
 from stagekit.remotes.maven.coords import Coordinates, metadata_path, pom_path
-from stagekit.remotes.maven.effective import EffectivePom, build_effective
+from stagekit.remotes.maven.effective import (
+    EffectivePom,
+    finish_effective,
+    prepare_effective,
+)
 from stagekit.remotes.maven.metadata import MavenMetadata, parse_metadata, resolve_range
 from stagekit.remotes.maven.pom import RawPom, parse_pom
 from stagekit.remotes.maven.versions import is_range
@@ -187,16 +191,16 @@ class PomResolver:
     def _build_now(self, raw: RawPom, parent: EffectivePom | None) -> EffectivePom:
         """`build_effective` when the parent is built already; imports must be built too,
         else `_build_now` raises `_NotReady` and the caller takes the long way."""
-        effective = build_effective(raw, parent, limits=self.limits)
-        if not effective.imports:
-            return effective
+        base = prepare_effective(raw, parent, limits=self.limits)
+        if not base.imports:
+            return finish_effective(base)
         boms: list[EffectivePom] = []
-        for c in effective.import_coordinates:
+        for c in base.import_coordinates:
             bom = self._effective.get(c)
             if bom is None or not bom.done() or bom.exception() is not None:
                 raise _NotReady
             boms.append(bom.result())
-        return build_effective(raw, parent, boms, limits=self.limits)
+        return finish_effective(base, boms)
 
     async def metadata(self, group: str, artifact: str) -> MavenMetadata:
         """The artifact-level maven-metadata.xml of ``group:artifact`` (fetched once)."""
@@ -299,12 +303,12 @@ class PomResolver:
                 pc = await self._pin(Coordinates(rp.group, rp.artifact, rp.version))
                 (parent,) = await self._need(coords, [pc], "parent")
             size = 64 * (len(raw.dependencies) + len(raw.management))
-            effective = await _off_loop(size, build_effective, raw, parent, limits=self.limits)
-            if not effective.imports:
-                return effective
-            pinned = [await self._pin(c) for c in effective.import_coordinates]
+            base = await _off_loop(size, prepare_effective, raw, parent, limits=self.limits)
+            if not base.imports:
+                return await _off_loop(size, finish_effective, base)
+            pinned = [await self._pin(c) for c in base.import_coordinates]
             boms = await self._need(coords, pinned, "import")
-            return await _off_loop(size, build_effective, raw, parent, boms, limits=self.limits)
+            return await _off_loop(size, finish_effective, base, boms)
         finally:
             self._waits.pop(coords, None)
 
