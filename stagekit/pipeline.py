@@ -45,6 +45,17 @@ def _not_resolved(reason: str) -> Any:
     return make
 
 
+
+def _gather(item: Any, units: list[DeclarativeContent]) -> bool:
+    """Add a channel's ``item`` (a unit or a `Bulk` of them) to ``units``; True at the end."""
+    if item is _END:
+        return True
+    if type(item) is Bulk:
+        units.extend(item)
+    else:
+        units.append(item)
+    return False
+
 class Stage:
     """One step of a pipeline: subclass it and implement ``async def run(self)``.
 
@@ -196,35 +207,15 @@ class Stage:
         queue = self._in_q
         assert queue is not None, f"stage {self.name} has no input queue"
         name = self.name
-        pipeline = self._pipeline
-        pending = pipeline.registry.pending if pipeline is not None else ()
         backlog = self._backlog
         while True:
             units: list[DeclarativeContent] = list(backlog)
             backlog.clear()
             ended = False
             if not units and not queue.qsize():
-                self._idle = True
-                if pending:
-                    pipeline.check_stall()  # type: ignore[union-attr]
-                try:
-                    item = await queue.get()
-                finally:
-                    self._idle = False
-                if item is _END:
-                    ended = True
-                elif type(item) is Bulk:
-                    units.extend(item)
-                else:
-                    units.append(item)
+                ended = _gather(await self._get(), units)  # once per list: no inlining
             while not ended and queue.qsize():
-                item = queue.get_nowait()
-                if item is _END:
-                    ended = True
-                elif type(item) is Bulk:
-                    units.extend(item)
-                else:
-                    units.append(item)
+                ended = _gather(queue.get_nowait(), units)
             if units:
                 for dc in units:
                     dc.owner = name
