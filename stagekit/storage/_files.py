@@ -24,9 +24,37 @@ def _load_syncfs() -> Callable[[int], int] | None:
 _SYNCFS = _load_syncfs()
 
 
-def sync_filesystem(path: Path) -> bool:
-    """Flush the whole filesystem holding ``path`` (syncfs); False where unavailable."""
+_MEMINFO = Path("/proc/meminfo")
+
+#: Unwritten data in the page cache (besides a batch's own) above which a flush of the
+#: whole filesystem is not used: it would wait for every other process's writes, so on
+#: a busy machine each batch (and a Ctrl-C waiting for one) took seconds.
+OTHERS_DIRTY_LIMIT = 32 << 20
+
+
+def dirty_bytes() -> int | None:
+    """The machine's unwritten page-cache data (``Dirty:`` in /proc/meminfo), if known."""
+    try:
+        text = _MEMINFO.read_bytes()
+    except OSError:
+        return None
+    start = text.find(b"\nDirty:")
+    if start < 0:
+        return None
+    fields = text[start + 7:text.find(b"\n", start + 1)].split()
+    try:
+        return int(fields[0]) * 1024  # kB
+    except (IndexError, ValueError):
+        return None
+
+
+def sync_filesystem(path: Path, own_bytes: int = 0) -> bool:
+    """Flush the whole filesystem holding ``path`` (syncfs), unless unavailable or other
+    processes' unwritten data would make it slow: False then, and nothing is flushed."""
     if _SYNCFS is None:
+        return False
+    dirty = dirty_bytes()
+    if dirty is None or dirty > own_bytes + OTHERS_DIRTY_LIMIT:
         return False
     fd = os.open(path, os.O_RDONLY)
     try:

@@ -27,7 +27,8 @@ def _temp(store: Store, data: bytes) -> Path:
 def flushes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records every flush the store asks for (and makes none)."""
     calls: list[str] = []
-    monkeypatch.setattr(store_module, "sync_filesystem", lambda p: calls.append("syncfs") or True)
+    monkeypatch.setattr(store_module, "sync_filesystem",
+                        lambda p, own=0: calls.append("syncfs") or True)
     monkeypatch.setattr(store_module, "fsync_file", lambda p: calls.append("fsync"))
     monkeypatch.setattr(store_module, "fsync_dir", lambda p: calls.append("fsync_dir"))
     return calls
@@ -88,3 +89,47 @@ def test_a_file_under_a_linked_folder_in_tmp_is_refused(tmp_path: Path) -> None:
         with pytest.raises(StoreError, match="temporary directory"):
             store.commit_temp(store.tmp_dir / "sub" / "x.bin", _sha(b"data"), 4)
     assert (elsewhere / "x.bin").read_bytes() == b"data"
+
+
+def test_a_whole_filesystem_flush_is_not_used_while_others_have_unwritten_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """syncfs would wait for every other process's writes: past the limit, each file of
+    the batch is fsynced instead (and a Ctrl-C waiting for the batch is not held up)."""
+    import stagekit.storage._files as files_module
+
+    syncs: list[int] = []
+    monkeypatch.setattr(files_module, "_SYNCFS", lambda fd: syncs.append(fd) or 0)
+    own = 5 << 20
+    monkeypatch.setattr(files_module, "dirty_bytes",
+                        lambda: own + files_module.OTHERS_DIRTY_LIMIT)
+    assert files_module.sync_filesystem(tmp_path, own) and len(syncs) == 1
+    assert not files_module.sync_filesystem(tmp_path, own - 1) and len(syncs) == 1
+    monkeypatch.setattr(files_module, "dirty_bytes", lambda: None)  # not Linux
+    assert not files_module.sync_filesystem(tmp_path) and len(syncs) == 1
+
+    fsynced: list[str] = []
+    monkeypatch.setattr(files_module, "dirty_bytes", lambda: 1 << 40)
+    monkeypatch.setattr(store_module, "fsync_file", lambda p: fsynced.append(Path(p).name))
+    blobs = [b"one", b"two", b"three"]
+    with Store(tmp_path / "store") as store:
+        items = [(_temp(store, b), _sha(b), len(b), None) for b in blobs]
+        artifacts = store.commit_many(items)
+        assert [a.path.read_bytes() for a in artifacts if a.path] == blobs
+    assert sorted(fsynced) == sorted(Path(item[0]).name for item in items)
+    assert len(syncs) == 1
+
+
+def test_dirty_bytes_reads_the_machines_unwritten_data(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import stagekit.storage._files as files_module
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nDirty:              136 kB\n"
+                       "Writeback:          0 kB\n")
+    monkeypatch.setattr(files_module, "_MEMINFO", meminfo)
+    assert files_module.dirty_bytes() == 136 * 1024
+    meminfo.write_text("MemTotal:       24000000 kB\n")
+    assert files_module.dirty_bytes() is None
+    monkeypatch.setattr(files_module, "_MEMINFO", tmp_path / "missing")
+    assert files_module.dirty_bytes() is None
