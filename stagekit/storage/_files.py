@@ -33,19 +33,23 @@ OTHERS_DIRTY_LIMIT = 32 << 20
 
 
 def dirty_bytes() -> int | None:
-    """The machine's unwritten page-cache data (``Dirty:`` in /proc/meminfo), if known."""
+    """The machine's page-cache data not yet on disk (``Dirty:`` plus ``Writeback:`` in
+    /proc/meminfo), if known."""
     try:
         text = _MEMINFO.read_bytes()
     except OSError:
         return None
-    start = text.find(b"\nDirty:")
-    if start < 0:
-        return None
-    fields = text[start + 7:text.find(b"\n", start + 1)].split()
-    try:
-        return int(fields[0]) * 1024  # kB
-    except (IndexError, ValueError):
-        return None
+    total = 0
+    for name in (b"\nDirty:", b"\nWriteback:"):
+        start = text.find(name)
+        if start < 0:
+            return None
+        fields = text[start + len(name):text.find(b"\n", start + 1)].split()
+        try:
+            total += int(fields[0]) * 1024  # kB
+        except (IndexError, ValueError):
+            return None
+    return total
 
 
 def sync_filesystem(path: Path, own_bytes: int = 0) -> bool:

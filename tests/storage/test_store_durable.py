@@ -129,6 +129,10 @@ def test_dirty_bytes_reads_the_machines_unwritten_data(tmp_path: Path,
                        "Writeback:          0 kB\n")
     monkeypatch.setattr(files_module, "_MEMINFO", meminfo)
     assert files_module.dirty_bytes() == 136 * 1024
+    meminfo.write_text("Dirty:              100 kB\nWriteback:         28 kB\n")
+    assert files_module.dirty_bytes() is None  # no line before the first: not the format
+    meminfo.write_text("MemTotal: 1 kB\nDirty:  100 kB\nWriteback:  28 kB\n")
+    assert files_module.dirty_bytes() == 128 * 1024  # both count: neither is on disk yet
     meminfo.write_text("MemTotal:       24000000 kB\n")
     assert files_module.dirty_bytes() is None
     monkeypatch.setattr(files_module, "_MEMINFO", tmp_path / "missing")
