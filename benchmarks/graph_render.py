@@ -36,6 +36,7 @@ from live_view import Flat
 import stagekit
 from stagekit.notebook import graph_html, graph_widget
 from stagekit.notebook.graph_view import bundle_path
+from stagekit.testing.browser import FIRST_FRAME, FIRST_FRAME_PROBE
 
 TARGET = "<= 1.05"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -51,20 +52,6 @@ _FRAME_TIME = """() => {
   window.__stop = true;
   const f = window.__frames;
   return f.length > 1 ? (f[f.length - 1] - f[0]) / (f.length - 1) : 0;
-}"""
-# Installed before the page loads: the time of the first frame drawn once the view has
-# built its graph (it sets data-nodes then): a frame begins only after the one before it
-# was drawn, so the second frame's start is when the first is on screen. Measured in the
-# page, so what the view does after that frame (and the polling) does not count.
-_FIRST_FRAME = """() => {
-  window.__stagekitFirstFrame = null;
-  const seen = new MutationObserver(() => {
-    seen.disconnect();
-    requestAnimationFrame(() => requestAnimationFrame(() => {
-      window.__stagekitFirstFrame = performance.now();
-    }));
-  });
-  seen.observe(document, {subtree: true, attributes: true, attributeFilter: ["data-nodes"]});
 }"""
 
 
@@ -118,12 +105,12 @@ def _cpu_seconds(session: Any) -> dict[str, float]:
 def open_once(browser: Any, session: Any, page_path: Path, n: int) -> dict[str, float]:
     """Open one page: first render, browser CPU until then, the view's marks, drag frames."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.add_init_script(f"({_FIRST_FRAME})()")
+    page.add_init_script(FIRST_FRAME_PROBE)
     cpu = _cpu_seconds(session)
     page.goto(page_path.as_uri(), wait_until="commit", timeout=600_000)
-    page.wait_for_function("() => window.__stagekitFirstFrame !== null", timeout=900_000,
+    page.wait_for_function(f"() => ({FIRST_FRAME})() !== null", timeout=900_000,
                            polling=50)
-    first = page.evaluate("() => window.__stagekitFirstFrame")
+    first = page.evaluate(FIRST_FRAME)
     page.wait_for_function(_READY, timeout=600_000, polling=50)
     ready = page.evaluate("() => performance.now()")
     after = _cpu_seconds(session)

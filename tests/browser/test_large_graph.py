@@ -13,21 +13,12 @@ from typing import Any
 from PIL import Image  # matplotlib's dependency, in the test extra
 
 from stagekit.notebook import graph_html
+from stagekit.testing.browser import FIRST_FRAME, FIRST_FRAME_PROBE
 from tests.browser.conftest import screenshot
 from tests.notebook.test_draw import layered_graph
 
 UNITS = 16_000  # a tree: 15,997 edges, just past the budget of edges drawn zoomed out
 EDGE_GREY = (0xBB, 0xBB, 0xBB)
-_FIRST_FRAME = """() => {
-  window.__firstFrame = null;
-  const seen = new MutationObserver(() => {
-    seen.disconnect();
-    requestAnimationFrame(() => requestAnimationFrame(() => {
-      window.__firstFrame = performance.now();
-    }));
-  });
-  seen.observe(document, {subtree: true, attributes: true, attributeFilter: ["data-nodes"]});
-}"""
 
 
 def grey_pixels(page: Any) -> int:
@@ -53,12 +44,12 @@ def test_a_large_graph_draws_its_nodes_first_then_its_edges_once_zoomed_in(brows
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.add_init_script(f"({_FIRST_FRAME})()")
+    page.add_init_script(FIRST_FRAME_PROBE)
     page.goto(path.as_uri())
     page.wait_for_function("() => document.querySelector('.sk-graph[data-ready]')",
                            timeout=120_000)
     # The first frame was on screen before the deferred labels and edges were added.
-    first = page.evaluate("() => window.__firstFrame")
+    first = page.evaluate(FIRST_FRAME)
     ready = page.evaluate("() => performance.getEntriesByName('stagekit:ready')[0].startTime")
     assert first is not None and first < ready
     state = view(page)
