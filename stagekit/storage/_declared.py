@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stagekit.errors import StoreError
-from stagekit.models import DeclarativeContent, safe_relative_path
+from stagekit.models import DeclarativeContent, plain_relative_path, safe_relative_path
 from stagekit.storage._dialect import Db
 from stagekit.storage._rows import natural_key_json, to_json, url_text
 from stagekit.storage._statements import (
@@ -75,11 +75,8 @@ def _declared_extra(sha256: Any) -> str:
 
 def _safe_path(path: Any) -> str:
     """`safe_relative_path`, answered without it for the usual plain path."""
-    if type(path) is str and path and "\\" not in path and "\x00" not in path:
-        wrapped = f"/{path}/"
-        if (path[0] != "/" and path[1:2] != ":" and "//" not in wrapped
-                and "/./" not in wrapped and "/../" not in wrapped):
-            return path
+    if plain_relative_path(path):
+        return path  # type: ignore[no-any-return]
     return safe_relative_path(str(path))  # raises the error naming what is wrong
 
 
