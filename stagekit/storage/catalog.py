@@ -176,7 +176,7 @@ class BaseCatalog:
         """Save a pipeline batch whose units have ``statuses``, in one transaction: the
         same rows as `save_batch` of `stagekit.stages.content.catalog_rows` (``batch``),
         without building them as dicts first."""
-        rows = _declared.declared_rows(batch, statuses)
+        rows = _declared.declared_rows(batch, statuses, run_id)
         self._write(lambda conn: _declared.save_declared(conn, run_id, rows))
 
     # Reads
