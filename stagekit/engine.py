@@ -178,14 +178,14 @@ class DiscoveryEngine(Stage):
                 self._pipeline.check_stall()
 
     async def _put_roots(self, ctx: RunContext) -> None:
-        declare, put = self._declare, self.put
+        declare, put, put_at_once = self._declare, self.put, self._put_at_once
         async for dc in self.remote.roots(ctx):
-            if declare(dc, None, 0):
+            if declare(dc, None, 0) and not put_at_once(dc):
                 await put(dc)
 
     async def _submit(self, dc: DeclarativeContent, parent: _Node | None, depth: int) -> None:
         """Declare ``dc`` and put it on, unless it was known already."""
-        if self._declare(dc, parent, depth):
+        if self._declare(dc, parent, depth) and not self._put_at_once(dc):
             await self.put(dc)
 
     def _declare(self, dc: DeclarativeContent, parent: _Node | None, depth: int) -> bool:
@@ -394,10 +394,10 @@ class DiscoveryEngine(Stage):
     async def _put_children(self, node: _Node, unit: Content, dc: DeclarativeContent) -> None:
         assert self._ctx is not None
         try:
-            declare, put = self._declare, self.put
+            declare, put, put_at_once = self._declare, self.put, self._put_at_once
             async for child in self.remote.discover(self._ctx, unit, dc):
                 child.parent = dc
-                if declare(child, node, node.depth + 1):
+                if declare(child, node, node.depth + 1) and not put_at_once(child):
                     await put(child)
         except asyncio.CancelledError:
             raise

@@ -372,9 +372,10 @@ class ArtifactSaver(Stage):
                                 events.emit(_artifact_event(dc, da))
                 raise asyncio.CancelledError
             if events.active:
+                emit = events.emit
                 for dc in batch:
                     for da in dc.d_artifacts:
-                        events.emit(_artifact_event(dc, da))
+                        emit(_artifact_event(dc, da))
             await self._put_batch(batch)
 
     def _mark_known(self, downloads: list[DeclarativeArtifact], held: set[str]) -> None:
