@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypeGuard
 from urllib.parse import urlsplit
 
 from stagekit.errors import UnsafePathError
@@ -57,7 +57,7 @@ def safe_relative_path(path: str, *, what: str = "relative_path") -> str:
     return path
 
 
-def plain_relative_path(path: Any) -> bool:
+def plain_relative_path(path: Any) -> TypeGuard[str]:
     """Whether ``path`` is a plain relative path `safe_relative_path` accepts, told
     without it (the usual path; anything else takes the full check)."""
     if type(path) is not str or not path or "\\" in path or "\x00" in path:

@@ -83,7 +83,7 @@ def _declared_extra(sha256: Any) -> str:
 def _safe_path(path: Any) -> str:
     """`safe_relative_path`, answered without it for the usual plain path."""
     if plain_relative_path(path):
-        return path  # type: ignore[no-any-return]
+        return path
     return safe_relative_path(str(path))  # raises the error naming what is wrong
 
 
@@ -115,8 +115,8 @@ def declared_rows(batch: Sequence[DeclarativeContent], statuses: Sequence[str],
         for da in dc.d_artifacts:
             artifact = da.artifact
             relative_path = _safe_path(da.relative_path)
-            url = da.urls[0]
-            url = redact_url(url) if type(url) is str else url_text(url)
+            first: Any = da.urls[0]
+            url = redact_url(first) if type(first) is str else url_text(first)
             if artifact is not None:
                 size += artifact.size
                 sha256 = artifact.sha256
