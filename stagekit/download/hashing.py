@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import os
-import tempfile
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Executor
@@ -38,6 +38,8 @@ def normalize_algorithm(name: str) -> str:
 
 def _hashers(algorithms: Iterable[str]) -> dict[str, hashlib._Hash]:
     names = {"sha256", *(normalize_algorithm(a) for a in algorithms)}
+    if len(names) == 1:  # the usual download: one hasher, made without a lookup by name
+        return {"sha256": hashlib.sha256()}
     return {name: hashlib.new(name) for name in sorted(names)}
 
 
@@ -132,9 +134,27 @@ class DigestSink:
             remove_quietly(self.path)
 
 
+_TEMP_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+_temp_numbers = itertools.count()
+
+
 def _new_temp_file(temp_dir: Path) -> tuple[Path, BinaryIO]:
-    fd, name = tempfile.mkstemp(dir=temp_dir, prefix="download-", suffix=".part")
-    return Path(name), os.fdopen(fd, "wb")
+    """A new file of this process's own in ``temp_dir``, open for writing (mode 0600).
+
+    Named by the process id and a counter: `tempfile.mkstemp` draws and checks a random
+    name per file, which cost more than the ``open`` itself. ``O_EXCL`` still refuses a
+    name that exists (another process's file, or a link planted there): the next
+    number is tried then.
+    """
+    pid = os.getpid()
+    while True:
+        path = temp_dir / f"download-{pid}-{next(_temp_numbers)}.part"
+        try:
+            fd = os.open(path, _TEMP_FLAGS, 0o600)
+        except FileExistsError:
+            continue
+        return path, os.fdopen(fd, "wb")
 
 
 def remove_quietly(path: Path) -> None:
