@@ -158,7 +158,7 @@ class DebRemote(HTTPRemote):
         *,
         release_files: Iterable[str] = ("InRelease", "Release"),
         concurrency: int = 4,
-        chunk_size: int = 200,
+        chunk_size: int = 100,
         keyring: str | os.PathLike[str] | None = None,
         max_depth: int | None = None,
         on_error: OnError | None = None,
