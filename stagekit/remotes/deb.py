@@ -341,17 +341,25 @@ class DebRemote(HTTPRemote):
         pending: list[DeclarativeContent] = []
         with PackagesReader(path, da.relative_path, where, fields=fields, select=self.select,
                             limits=limits_of(ctx.downloader)) as reader:
-            while not reader.finished:
-                for item in self._read_units(reader, where):
-                    if isinstance(item, DeclarativeContent):
-                        pending.append(item)
-                    else:
-                        ctx.fail(item[1], unit=item[0], parent=dc, relation="package")
-                if len(pending) >= _BULK or (pending and reader.finished):
+            try:
+                while not reader.finished:
+                    for item in self._read_units(reader, where):
+                        if isinstance(item, DeclarativeContent):
+                            pending.append(item)
+                        else:
+                            ctx.fail(item[1], unit=item[0], parent=dc, relation="package")
+                    if len(pending) >= _BULK or (pending and reader.finished):
+                        batch, pending = pending, []
+                        for child in await ctx.record_leaves(dc, batch):
+                            yield child
+                    await asyncio.sleep(0)
+            except MetadataError:
+                # The packages read before the index turned out bad (a cap reached, a
+                # corrupt block) are found all the same, as when each was yielded at once.
+                if pending:
                     for child in await ctx.record_leaves(dc, pending):
                         yield child
-                    pending = []
-                await asyncio.sleep(0)
+                raise
 
     def _read_units(
         self, reader: PackagesReader, where: str
