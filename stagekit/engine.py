@@ -32,6 +32,7 @@ from stagekit.events import (
     UnitFinished,
 )
 from stagekit.known import record_known
+from stagekit.leaves import LeafRecorder
 from stagekit.models import (
     Content,
     DeclarativeArtifact,
@@ -120,6 +121,9 @@ class DiscoveryEngine(Stage):
         #: Set by a next stage that reports each saved unit itself (`settle`) instead of
         #: resolving a future per unit: a cluster's stage, which learns of many at once.
         self.settled_by_next = False
+        #: The digests this run stored, shared with the stages that look for files: set by
+        #: `stagekit.stages.default_stages`, whose stages `stagekit.leaves` stands in for.
+        self.stored_by_run: set[str] | None = None
 
     # -- the stage ----------------------------------------------------------------
 
@@ -136,7 +140,8 @@ class DiscoveryEngine(Stage):
                                  record_known, store=self.store, run_id=self.run_id,
                                  policy=self.policy, events=self.events,
                                  register=self._known_leaves),
-                             _put_late=self._put_late)
+                             _put_late=self._put_late,
+                             _record_leaves=self._leaf_recorder())
             self._ctx = ctx
             await self.remote.open(ctx)
             try:
@@ -403,6 +408,14 @@ class DiscoveryEngine(Stage):
             raise
         except Exception as exc:
             self._discover_failed(node, dc, exc)
+
+    def _leaf_recorder(self) -> LeafRecorder | None:
+        """Records new leaves in bulk, in the default pipeline of a catalogued run."""
+        if self.store is None or self.run_id is None or self.stored_by_run is None:
+            return None
+        return LeafRecorder(store=self.store, run_id=self.run_id, policy=self.policy,
+                            events=self.events, register=self._known_leaves,
+                            stored_by_run=self.stored_by_run)
 
     def _known_leaves(self, parent_dc: DeclarativeContent, identities: Sequence[_Identity],
                       keys: Sequence[str], relation: str | None

@@ -28,7 +28,7 @@ from stagekit.storage._statements import (
     UPSERT_RUN_UNIT,
     execute_rows,
 )
-from stagekit.storage._writes import COMPLETE_STATUSES, check_run, check_sha256
+from stagekit.storage._writes import COMPLETE_STATUSES, check_run, check_sha256, save_edges
 from stagekit.urls import redact_url
 
 __all__ = ["DeclaredRows", "content_fields", "declared_rows", "save_declared"]
@@ -135,10 +135,13 @@ def declared_rows(batch: Sequence[DeclarativeContent], statuses: Sequence[str],
     return DeclaredRows(contents, units, list(artifacts.values()), links)
 
 
-def save_declared(db: Db, run_id: int, rows: DeclaredRows) -> None:
+def save_declared(db: Db, run_id: int, rows: DeclaredRows, edges: Sequence[Any] = ()
+                  ) -> None:
     """Write ``rows`` in run ``run_id`` (inside a transaction): content, per-run units,
-    artifacts, links and per-run artifact records, as `save_batch` would."""
+    artifacts, links and per-run artifact records, then ``edges``, as `save_batch` would."""
     check_run(db, run_id)
+    if edges:
+        save_edges(db, run_id, edges, run_checked=True)
     if not rows.contents:
         return
     # The rows below are put together in C loops (zip, map), not one Python step per unit.
