@@ -119,6 +119,31 @@ def test_what_survives_a_young_collection_in_a_run_is_frozen_until_the_run_ends(
     assert gc.collect() >= 1000  # and is collected as usual after it
 
 
+async def test_cyclic_garbage_frozen_in_a_run_is_collected_once_the_frozen_set_grows(
+        monkeypatch):
+    import weakref
+
+    from stagekit import _gc
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    monkeypatch.setattr(_gc, "FULL_COLLECTION_GROWTH", 1.05)
+    with _gc.relaxed_gc():
+        frozen = gc.get_freeze_count()
+        cycles = [Node() for _ in range(max(1000, frozen // 10))]  # more than 5% of it
+        first = weakref.ref(cycles[0])
+        gc.collect(0)  # frozen: the set grew past its bound, a full collection is due
+        del cycles
+        assert first() is not None and gc.get_freeze_count() > 1.05 * frozen
+        await asyncio.sleep(0)  # the loop's next turn runs it
+        assert first() is None  # the cyclic garbage is gone
+        assert gc.get_freeze_count() < 1.05 * frozen
+        assert gc.get_threshold()[0] >= _gc.RUN_THRESHOLD0  # and the run stays relaxed
+    assert gc.get_freeze_count() == 0
+
+
 async def test_the_run_records_are_saved_with_the_collector_still_relaxed(
         tmp_path, monkeypatch):
     from stagekit.run import Run
