@@ -223,13 +223,18 @@ def discover_batch(token: str, remote_blob: bytes, spec: StoreSpec, options: dic
     opened = open_run(runtime, token, remote_blob, spec, options, config)
     results = runtime.call(_discover_all(opened, items), token)
     failures, opened.failures[:] = list(opened.failures), []
-    return results, failures, worker_address()
+    sent: list[tuple[str, Any]] = [
+        (key, children if isinstance(children, BaseException)
+         else [lite_dc(child) for child in children]) for key, children in results]
+    return sent, failures, worker_address()
 
 
 def _complete(
     opened: _Opened, results: list[tuple[str, list[DeclarativeContent] | BaseException]]
 ) -> list[tuple[str, list[DeclarativeContent] | BaseException]]:
     """The children to send back: downloads stored here, and every unit declared whole.
+
+    The children are the remote's own objects (`discover_batch` sends copies).
 
     A remote may declare a unit with its artifacts once and as a bare link afterwards,
     counting on the engine to meet the whole one first. Across workers and batches that
@@ -240,12 +245,15 @@ def _complete(
                for child in children for da in child.d_artifacts if da.download is not None]
     if pending:
         _commit_claimed(opened, pending)
+    declared = opened.declared
     for _key, children in results:
         if isinstance(children, BaseException):
             continue
         for child in children:
             if child.d_artifacts:
-                opened.declared.setdefault(child.key, lite_dc(child))
+                declared.setdefault(child.key, lite_dc(child))
+    if not declared:  # nothing declared whole, so no bare repeat to complete
+        return results
     out: list[tuple[str, list[DeclarativeContent] | BaseException]] = []
     for key, children in results:
         if isinstance(children, BaseException):
@@ -253,9 +261,9 @@ def _complete(
             continue
         sent = []
         for child in children:
-            whole = opened.declared.get(child.key) if not child.d_artifacts else None
+            whole = declared.get(child.key) if not child.d_artifacts else None
             if whole is None:
-                sent.append(lite_dc(child))
+                sent.append(child)
             else:
                 sent.append(DeclarativeContent(
                     child.content, [lite_da(da) for da in whole.d_artifacts],
