@@ -38,7 +38,7 @@ class HostGate:
     """
 
     def __init__(self, token: str, per_host: int, scheduler: Any, loop: Any, *,
-                 linger: float = 0.25, hold: float = 2.0) -> None:
+                 linger: float = 0.05, hold: float = 0.5) -> None:
         self.token = token
         self.per_host = per_host
         self.linger = linger
@@ -94,7 +94,13 @@ class HostGate:
 
     def _give_back(self, waited: asyncio.Future[Any], semaphore: Any) -> None:
         if not waited.cancelled() and waited.exception() is None and waited.result():
+            self._release(semaphore)
+
+    def _release(self, semaphore: Any) -> None:
+        try:
             self._releasing.submit(semaphore.release)
+        except RuntimeError:  # closed: the run is over; its semaphore times the lease out
+            pass
 
     def release_soon(self, host: str) -> None:
         """Give a lease of ``host`` back (from a callback in that loop: does not wait):
@@ -102,7 +108,7 @@ class HostGate:
         taken = self._taken[host].pop(0)  # leases are alike: the oldest goes first
         now = time.monotonic()
         if now - taken >= self.hold:
-            self._releasing.submit(self._semaphore(host).release)
+            self._release(self._semaphore(host))
         else:
             self._spare.setdefault(host, []).append((taken, now))
             if host not in self._timers:
@@ -121,7 +127,7 @@ class HostGate:
         kept = []
         for lease in spare:
             if now - lease[1] >= self.linger * 0.9:
-                self._releasing.submit(semaphore.release)
+                self._release(semaphore)
             else:
                 kept.append(lease)
         spare[:] = kept
@@ -136,7 +142,7 @@ class HostGate:
         for host, spare in self._spare.items():
             semaphore = self._semaphore(host)
             for _ in spare:
-                self._releasing.submit(semaphore.release)
+                self._release(semaphore)
             spare.clear()
         self._acquiring.shutdown(wait=False, cancel_futures=True)
         self._releasing.shutdown(wait=False, cancel_futures=False)

@@ -37,6 +37,9 @@ class ClusterStage(Stage):
     """Sends the engine's units to the cluster of ``remote`` in adaptive batches."""
 
     name = "Workers"
+    #: Batches in flight per worker thread: a worker runs its batches side by side in
+    #: its event loop (see `_batch._secede`), and a batch mostly waits on the network.
+    slots_per_thread = 4
 
     def __init__(self, remote: ClusterRemote, run_id: int | None, *, min_batch: int = 1,
                  max_batch: int = 2000, coalesce: float = 0.005,
@@ -66,7 +69,7 @@ class ClusterStage(Stage):
 
     async def run(self) -> None:
         """Queue what the engine puts, dispatch, and wait for the last batch."""
-        self._slots = max(2, 2 * await self.remote.total_threads())
+        self._slots = max(2, self.slots_per_thread * await self.remote.total_threads())
         catalog = None
         try:
             while True:
