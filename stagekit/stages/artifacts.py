@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 from stagekit.download import DownloadConfig, Downloader
+from stagekit.download.hashing import INLINE_LIMIT
 from stagekit.download.shared import SharedDownloader
-from stagekit.errors import DownloadError, UnitFailedError, failure_text
+from stagekit.errors import DownloadError, StoreError, UnitFailedError, failure_text
 from stagekit.events import ArtifactFinished, UnitFinished
 from stagekit.models import Artifact, DeclarativeArtifact, DeclarativeContent
 from stagekit.options import OnError, Policy, check_on_error, check_policy
@@ -42,7 +44,10 @@ class QueryExistingArtifacts(Stage):
     async def run(self) -> None:
         """Look up each batch with one catalog query and one stat per digest."""
         async for batch in self.batches(self.minsize):
-            await asyncio.to_thread(self._attach_existing, batch)
+            # A batch with no artifact to look for (units without files, a crawl's
+            # pages under metadata-only) costs no trip to a worker thread.
+            if any(da.artifact is None for dc in batch for da in dc.d_artifacts):
+                await asyncio.to_thread(self._attach_existing, batch)
             await self._put_batch(batch)
 
     def _attach_existing(self, batch: list[DeclarativeContent]) -> None:
@@ -167,60 +172,71 @@ class ArtifactDownloader(Stage):
     async def _loop(self, downloader: Downloader) -> None:
         in_flight = self.in_flight
         limit = self.max_concurrent_content
+        loop = asyncio.get_running_loop()
         getter: asyncio.Future[Any] | None = None
+        # Tasks (and the getter) as they end, in order: each is looked at once, instead
+        # of `asyncio.wait` over every unit in flight each time one of them ends.
+        ended: deque[asyncio.Future[Any]] = deque()
+        wakeup: asyncio.Future[None] | None = None
 
-        async def admit(dc: DeclarativeContent) -> None:
-            """Start ``dc``'s downloads, hold it for a free slot, or pass it straight on."""
+        def on_end(task: asyncio.Future[Any]) -> None:
+            ended.append(task)
+            if wakeup is not None and not wakeup.done():
+                wakeup.set_result(None)
+
+        def start(dc: DeclarativeContent, todo: list[DeclarativeArtifact]) -> None:
+            task = asyncio.create_task(self._fetch_unit(downloader, dc, todo))
+            in_flight.add(task)
+            task.add_done_callback(on_end)
+
+        def admit(dc: DeclarativeContent, ready: list[DeclarativeContent]) -> None:
+            """Start ``dc``'s downloads, hold it for a free slot, or add it to ``ready``."""
             todo = self.wanted(dc)
             if not todo:
-                await self._hand_on(dc)
+                ready.append(dc)
             elif len(in_flight) < limit:
-                in_flight.add(asyncio.create_task(self._fetch_unit(downloader, dc, todo)))
+                start(dc, todo)
             else:
                 self._held = (dc, todo)
 
         try:
             while True:
-                if self._held is not None and len(in_flight) < limit:
-                    held, self._held = self._held[0], None
-                    await admit(held)
-                # Take what is queued without a task per unit; the units with nothing
-                # to download are handed on together (one queue entry). One unit may
-                # wait for a free slot; the units behind it wait with it.
+                # Units are handed on together (one queue entry): those with nothing to
+                # download, and those whose downloads ended since the last turn.
                 ready: list[DeclarativeContent] = []
-                while getter is None and self._held is None and self.has_queued():
-                    dc = self.next_queued()
-                    if dc is None:
-                        continue
-                    todo = self.wanted(dc)
-                    if not todo:
-                        ready.append(dc)
-                    elif len(in_flight) < limit:
-                        in_flight.add(asyncio.create_task(self._fetch_unit(downloader, dc, todo)))
-                    else:
-                        self._held = (dc, todo)
-                if ready:
-                    await self._hand_on_many(ready)
-                if getter is None and not self._input_done and self._held is None:
-                    getter = asyncio.ensure_future(self.next_item())
-                waitables: set[asyncio.Future[Any]] = set(in_flight)
-                if getter is not None:
-                    waitables.add(getter)
-                if not waitables:
-                    return
-                done, _ = await asyncio.wait(waitables, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
+                while ended:
+                    task = ended.popleft()
                     if task is getter:
                         getter = None
                         if (dc := task.result()) is not None:
-                            await admit(dc)
+                            admit(dc, ready)
                         continue
-                    # Counted as busy until it is queued: the stall check relies on it.
-                    self._putting = True
-                    in_flight.discard(task)
+                    in_flight.discard(task)  # counted in `ready` until it is queued
                     if (dc := task.result()) is not None:
-                        await self._hand_on(dc)
-                    self._putting = False
+                        ready.append(dc)
+                if self._held is not None and len(in_flight) < limit:
+                    held, self._held = self._held[0], None
+                    admit(held, ready)
+                # Take what is queued without a task per unit. One unit may wait for a
+                # free slot; the units behind it wait with it.
+                while getter is None and self._held is None and self.has_queued():
+                    if (dc := self.next_queued()) is not None:
+                        admit(dc, ready)
+                if ready:
+                    await self._hand_on_many(ready)  # busy while it waits for room
+                    continue  # more may have ended meanwhile
+                if getter is None and not self._input_done and self._held is None:
+                    getter = asyncio.ensure_future(self.next_item())
+                    getter.add_done_callback(on_end)
+                if ended:
+                    continue
+                if not in_flight and getter is None:
+                    return
+                wakeup = loop.create_future()
+                try:
+                    await wakeup
+                finally:
+                    wakeup = None
         finally:
             pending = [*in_flight, *([getter] if getter is not None else [])]
             for task in pending:
@@ -232,13 +248,6 @@ class ArtifactDownloader(Stage):
         self._putting = True
         try:
             await self._put_batch(units)
-        finally:
-            self._putting = False
-
-    async def _hand_on(self, dc: DeclarativeContent) -> None:
-        self._putting = True
-        try:
-            await self.put(dc)
         finally:
             self._putting = False
 
@@ -272,9 +281,11 @@ class ArtifactDownloader(Stage):
 
     async def _fetch_one(self, downloader: Downloader, da: DeclarativeArtifact) -> None:
         try:
+            # A small file stays in memory until ArtifactSaver's worker thread writes it:
+            # no file made on the loop per download.
             result = await downloader.fetch(
                 da.urls, expected_digests=da.digests, expected_size=da.size,
-                headers=da.extra_data.get("headers"),
+                headers=da.extra_data.get("headers"), in_memory=INLINE_LIMIT,
             )
         except DownloadError as exc:
             da.tries = exc.tries
@@ -312,7 +323,11 @@ def _commit(store: Store, artifacts: list[DeclarativeArtifact]) -> None:
     for da in artifacts:
         result = da.download
         digests = {k: v for k, v in result.digests.items() if k != "sha256"}
-        items.append((result.temp_path, result.digests["sha256"], result.size, digests))
+        try:  # a body held in memory is written here, in the store's worker thread
+            temp = result.ensure_file()
+        except OSError as exc:
+            raise StoreError(f"cannot write {result.url} to {result.temp_path}: {exc}") from exc
+        items.append((temp, result.digests["sha256"], result.size, digests))
     for da, artifact in zip(artifacts, store.commit_many(items), strict=True):
         da.artifact = artifact
         da.download = None
