@@ -361,9 +361,9 @@ class Downloader:
                 tries=tries,
                 status=outcome.status,
                 headers={
-                    name: outcome.headers[name]
+                    name: value
                     for name in INTERESTING_HEADERS
-                    if name in outcome.headers
+                    if (value := outcome.headers.get(name)) is not None
                 },
                 data=data,
             )
@@ -474,8 +474,11 @@ class Downloader:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise AttemptFailed("transient", describe_exception(exc)) from None
         size = len(data)
-        digests = {name: hashlib.new(name, data).hexdigest()
-                   for name in sorted({"sha256", *expected})}
+        if expected.keys() <= {"sha256"}:
+            digests = {"sha256": hashlib.sha256(data).hexdigest()}
+        else:
+            digests = {name: hashlib.new(name, data).hexdigest()
+                       for name in sorted({"sha256", *expected})}
         _check(size, digests, expected_size, expected)
         response.release()
         name = f"{self._memory_prefix}{next(self._memory_count)}.part"

@@ -90,7 +90,7 @@ def fsync_dir(path: Path) -> None:
 
 def regular_file(path: Path) -> tuple[str, int]:
     """``("file", size)`` for a regular file in a real directory, else what it is instead."""
-    if os.path.islink(path.parent):
+    if os.path.islink(os.path.dirname(path)):
         return "inside a linked directory", 0
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode):

@@ -166,8 +166,10 @@ class Store:
         # Checked once per store, not once per file: the resolved temporary directory,
         # the folders under it that hold downloads, and the digest folders made so far.
         self._tmp_resolved: Path | None = None
-        self._temp_parents: set[Path] = set()
-        self._real_dirs: set[Path] = set()
+        self._temp_parents: set[str] = set()
+        self._real_dirs: set[str] = set()  # digest folders checked, by their two hex digits
+        # The 256 digest folders' paths, made once each (pathlib joins cost microseconds).
+        self._digest_folders: dict[str, Path] = {}
         self.catalog_spec = catalog
         self.artifacts_dir = self.path / "artifacts"
         self.tmp_root = self.path / "tmp"
@@ -248,7 +250,10 @@ class Store:
     def artifact_path(self, sha256: str) -> Path:
         """Where the artifact with this sha256 lives; `StoreError` unless it is 64 hex chars."""
         check_sha256(sha256)
-        return self.artifacts_dir / sha256[:2] / sha256
+        folder = self._digest_folders.get(sha256[:2])
+        if folder is None:
+            folder = self._digest_folders.setdefault(sha256[:2], self.artifacts_dir / sha256[:2])
+        return folder / sha256
 
     def _present(self, sha256: str, size: int | None) -> bool:
         """Whether a trustworthy file is stored for ``sha256`` (of ``size`` if known)."""
@@ -374,14 +379,13 @@ class Store:
                 if not synced and self.durable:
                     with open(temp, "rb+") as f:
                         os.fsync(f.fileno())
-                folder = dest.parent
-                if folder not in self._real_dirs:
-                    check_real_directory(folder, "artifact directory")
-                    folder.mkdir(exist_ok=True)
-                    self._real_dirs.add(folder)
+                if sha256[:2] not in self._real_dirs:
+                    check_real_directory(dest.parent, "artifact directory")
+                    dest.parent.mkdir(exist_ok=True)
+                    self._real_dirs.add(sha256[:2])
                 os.replace(temp, dest)  # also replaces a planted link or bad file there
                 if sync_dir and self.durable:
-                    fsync_dir(folder)
+                    fsync_dir(dest.parent)
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise StoreError(f"cannot store sha256:{sha256} at {dest}: {exc}") from exc
@@ -417,13 +421,13 @@ class Store:
         folder holding downloads is resolved once per store, not once per file)."""
         if self._tmp_resolved is None:
             self._tmp_resolved = self.tmp_dir.resolve()
-        parent = temp.parent
-        if parent in self._temp_parents:
+        name = os.path.dirname(temp)  # a string: hashing a Path costs more than the check
+        if name in self._temp_parents:
             return True
-        real = parent.resolve()
+        real = temp.parent.resolve()
         inside = real == self._tmp_resolved or self._tmp_resolved in real.parents
         if inside:
-            self._temp_parents.add(parent)
+            self._temp_parents.add(name)
         return inside
 
     def add_bytes(self, data: bytes, digests: dict[str, str] | None = None) -> Artifact:
