@@ -43,9 +43,9 @@ class QueryExistingArtifacts(Stage):
     async def run(self) -> None:
         """Look up each batch with one catalog query and one stat per digest."""
         async for batch in self.batches(self.minsize):
-            # A batch with no artifact to look for (units without files, a crawl's
-            # pages under metadata-only) costs no trip to a worker thread.
-            if any(da.artifact is None for dc in batch for da in dc.d_artifacts):
+            # A batch of units without files (a crawl's pages under metadata-only)
+            # costs no trip to a worker thread.
+            if any(dc.d_artifacts for dc in batch):
                 await asyncio.to_thread(self._attach_existing, batch)
             await self._put_batch(batch)
 
