@@ -351,7 +351,7 @@ class Downloader:
                 rurl,
                 outcome.size,
                 tries,
-                outcome.final_url,
+                outcome.final_url or rurl,
             )
             return DownloadResult(
                 temp_path=temp_path,
@@ -424,7 +424,7 @@ class Downloader:
     ) -> tuple[Outcome, Path, bytes | None]:
         if is_file_url(url):
             return (*await self._file_once(url, expected, expected_size, cap, setting), None)
-        response, final_url, _redirected = await open_followed(self.session, url, headers)
+        response, final_url, redirected = await open_followed(self.session, url, headers)
         sink: DigestSink | None = None
         try:
             announced = response.content_length
@@ -434,7 +434,7 @@ class Downloader:
             if cap is not None and announced is not None and announced > cap:
                 raise too_large(cap, setting)
             if announced is not None and announced <= in_memory:
-                return await self._read_in_memory(response, final_url, expected,
+                return await self._read_in_memory(response, final_url, redirected, expected,
                                                   expected_size)
             # The file is made only for a response worth keeping, and after the request
             # went out, so requests leave in the order they were asked for.
@@ -453,18 +453,15 @@ class Downloader:
                 await sink.discard()
             raise
         response.release()
-        outcome = Outcome(
-            size,
-            digests,
-            response.status,
-            response.headers,  # a read-only view that outlives the connection
-            redact_url(str(final_url)),
-        )
+        # The response's own headers (a read-only view that outlives the connection);
+        # the final URL is worth a string only when a redirect led elsewhere.
+        outcome = Outcome(size, digests, response.status, response.headers,
+                          redact_url(str(final_url)) if redirected else "")
         return outcome, sink.path, None
 
     async def _read_in_memory(
-        self, response: aiohttp.ClientResponse, final_url: URL, expected: Mapping[str, str],
-        expected_size: int | None,
+        self, response: aiohttp.ClientResponse, final_url: URL, redirected: bool,
+        expected: Mapping[str, str], expected_size: int | None,
     ) -> tuple[Outcome, Path, bytes]:
         """A small body with a declared length, read whole (the HTTP parser delivers no
         byte past it) and verified here; no file is made (see `fetch`'s ``in_memory``).
@@ -483,7 +480,7 @@ class Downloader:
         response.release()
         name = f"{self._memory_prefix}{next(self._memory_count)}.part"
         outcome = Outcome(size, digests, response.status, response.headers,
-                          redact_url(str(final_url)))
+                          redact_url(str(final_url)) if redirected else "")
         return outcome, self.temp_dir / name, data
 
     async def _file_once(

@@ -166,10 +166,11 @@ class Store:
         # Checked once per store, not once per file: the resolved temporary directory,
         # the folders under it that hold downloads, and the digest folders made so far.
         self._tmp_resolved: Path | None = None
-        self._temp_parents: set[str] = set()
-        self._real_dirs: set[str] = set()  # digest folders checked, by their two hex digits
-        # The 256 digest folders' paths, made once each (pathlib joins cost microseconds).
-        self._digest_folders: dict[str, Path] = {}
+        self._temp_parents: set[Path] = set()
+        self._real_dirs: set[Path] = set()
+        # Each digest folder as a Path and as a string, made once (two path joins per
+        # lookup were most of a stat's cost).
+        self._folders: dict[str, tuple[Path, str]] = {}
         self.catalog_spec = catalog
         self.artifacts_dir = self.path / "artifacts"
         self.tmp_root = self.path / "tmp"
@@ -250,24 +251,36 @@ class Store:
     def artifact_path(self, sha256: str) -> Path:
         """Where the artifact with this sha256 lives; `StoreError` unless it is 64 hex chars."""
         check_sha256(sha256)
-        folder = self._digest_folders.get(sha256[:2])
+        return self._folder(sha256[:2])[0] / sha256
+
+    def _folder(self, prefix: str) -> tuple[Path, str]:
+        """The digest folder ``artifacts/<prefix>``, as a Path and as a string."""
+        folder = self._folders.get(prefix)
         if folder is None:
-            folder = self._digest_folders.setdefault(sha256[:2], self.artifacts_dir / sha256[:2])
-        return folder / sha256
+            path = self.artifacts_dir / prefix
+            folder = self._folders[prefix] = (path, str(path))
+        return folder
 
     def _present(self, sha256: str, size: int | None) -> bool:
         """Whether a trustworthy file is stored for ``sha256`` (of ``size`` if known)."""
-        path = self.artifact_path(sha256)
+        check_sha256(sha256)
+        folder, folder_name = self._folder(sha256[:2])
+        name = os.path.join(folder_name, sha256)
         try:
-            mode, actual = regular_file(path)
+            # A folder this store made or checked is a real directory: only the file
+            # is looked at then.
+            mode, actual = regular_file(name, folder_name,
+                                        folder_checked=folder in self._real_dirs)
         except (FileNotFoundError, NotADirectoryError):
             return False
         if mode != "file":
-            log.warning("%s is %s, not a file the store wrote; treated as missing", path, mode)
+            log.warning("%s is %s, not a file the store wrote; treated as missing",
+                        folder / sha256, mode)
             return False
         if size is not None and actual != size:
             return False
         if self.verify_existing and sha256 not in self._verified:
+            path = folder / sha256
             try:
                 got = hash_regular(path)
             except OSError as exc:
@@ -344,7 +357,7 @@ class Store:
         of a file and a directory fsync after another. All or nothing is not promised: a
         failing item raises after the ones before it were stored.
         """
-        paths = [Path(item[0]) for item in items]
+        paths = [p if isinstance(p := item[0], Path) else Path(p) for item in items]
         durable = self.durable
         # Measured on 50 files of 64 KiB: one syncfs 5-8 ms, 50 fsyncs 25-30 ms.
         whole_fs = durable and len(paths) > 1 and sync_filesystem(
@@ -379,13 +392,14 @@ class Store:
                 if not synced and self.durable:
                     with open(temp, "rb+") as f:
                         os.fsync(f.fileno())
-                if sha256[:2] not in self._real_dirs:
-                    check_real_directory(dest.parent, "artifact directory")
-                    dest.parent.mkdir(exist_ok=True)
-                    self._real_dirs.add(sha256[:2])
+                folder = self._folder(sha256[:2])[0]
+                if folder not in self._real_dirs:
+                    check_real_directory(folder, "artifact directory")
+                    folder.mkdir(exist_ok=True)
+                    self._real_dirs.add(folder)
                 os.replace(temp, dest)  # also replaces a planted link or bad file there
                 if sync_dir and self.durable:
-                    fsync_dir(dest.parent)
+                    fsync_dir(folder)
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise StoreError(f"cannot store sha256:{sha256} at {dest}: {exc}") from exc
@@ -421,13 +435,13 @@ class Store:
         folder holding downloads is resolved once per store, not once per file)."""
         if self._tmp_resolved is None:
             self._tmp_resolved = self.tmp_dir.resolve()
-        name = os.path.dirname(temp)  # a string: hashing a Path costs more than the check
-        if name in self._temp_parents:
+        parent = temp.parent
+        if parent in self._temp_parents:
             return True
-        real = temp.parent.resolve()
+        real = parent.resolve()
         inside = real == self._tmp_resolved or self._tmp_resolved in real.parents
         if inside:
-            self._temp_parents.add(name)
+            self._temp_parents.add(parent)
         return inside
 
     def add_bytes(self, data: bytes, digests: dict[str, str] | None = None) -> Artifact:
