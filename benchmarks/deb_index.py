@@ -2,8 +2,9 @@
 
 The parent generates an archive with one ``Packages`` index of N stanzas (served as
 ``.xz``, ``.gz`` and plain; no ``.deb`` files) and serves it on 127.0.0.1. A fresh
-subprocess explores it with ``DebRemote`` under ``policy="metadata-only"`` (the Release,
-the index and N package units through the whole pipeline and catalog), sampling the
+subprocess explores it with ``DebRemote`` under ``policy="metadata-only"`` (the Release
+and the index through the pipeline, the N package units recorded in bulk into the
+catalog: `stagekit.leaves`), sampling the
 event loop's lag, the loop thread's CPU time between ticks and garbage-collection pauses
 meanwhile; then, in the same process, it decompresses the stored index
 to a file and times python-debian parsing it alone (``iter_paragraphs``, pure Python):

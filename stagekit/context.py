@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from stagekit.storage import Store
     from stagekit.storage._known import KnownChildren
 
-__all__ = ["FailureSink", "KnownSink", "LateSink", "RunContext"]
+__all__ = ["FailureSink", "KnownSink", "LateSink", "LeavesSink", "RunContext"]
 
 #: Records a unit that failed before it was put: (error, unit or key and kind, parent,
 #: relation, artifacts). Supplied by the discovery engine.
@@ -33,6 +33,10 @@ FailureSink = Callable[
 
 #: Records children an earlier run saved below a parent (`stagekit.known.record_known`).
 KnownSink = Callable[["DeclarativeContent", "KnownChildren"], Awaitable[bool]]
+#: Records new leaves below a parent in bulk; returns those it did not record
+#: (`stagekit.leaves.LeafRecorder`).
+LeavesSink = Callable[["DeclarativeContent", "Sequence[DeclarativeContent]"],
+                      Awaitable["list[DeclarativeContent]"]]
 #: Puts a unit found outside `roots`/`discover` (parent or None for a root). Supplied by
 #: the discovery engine.
 LateSink = Callable[["DeclarativeContent", "DeclarativeContent | None"], None]
@@ -54,6 +58,7 @@ class RunContext:
     _record_failure: FailureSink = field(repr=False)
     _record_known: KnownSink | None = field(default=None, repr=False)
     _put_late: LateSink | None = field(default=None, repr=False)
+    _record_leaves: LeavesSink | None = field(default=None, repr=False)
 
     async def get_bytes(self, url: str, headers: Mapping[str, str] | None = None) -> bytes:
         """The body of a small metadata file at ``url``, retried like any download."""
@@ -96,6 +101,20 @@ class RunContext:
         if self._record_known is None:
             return False
         return await self._record_known(parent, known)
+
+    async def record_leaves(self, parent: DeclarativeContent,
+                            leaves: Sequence[DeclarativeContent]) -> list[DeclarativeContent]:
+        """Record ``leaves`` (new children of ``parent``, of one kind and relation) in
+        bulk where the stages would only defer their files and save them
+        (`stagekit.leaves`); returns the others, in order, which the remote yields.
+
+        Everything is returned under a policy other than metadata-only, or in a pipeline
+        without the engine's support. The recorded units are counted, linked and saved as
+        if yielded; the run's records keep them as blocks instead of one record each.
+        """
+        if self._record_leaves is None:
+            return list(leaves)
+        return await self._record_leaves(parent, leaves)
 
     def declare(self, dc: DeclarativeContent, *, parent: DeclarativeContent | None = None) -> None:
         """Put ``dc`` as a child of ``parent`` (a unit already put), or as a root.

@@ -32,6 +32,7 @@ from stagekit.events import (
     UnitFinished,
 )
 from stagekit.known import record_known
+from stagekit.leaves import LeafRecorder
 from stagekit.models import (
     Content,
     DeclarativeArtifact,
@@ -120,6 +121,9 @@ class DiscoveryEngine(Stage):
         #: Set by a next stage that reports each saved unit itself (`settle`) instead of
         #: resolving a future per unit: a cluster's stage, which learns of many at once.
         self.settled_by_next = False
+        #: The digests this run stored, shared with the stages that look for files: set by
+        #: `stagekit.stages.default_stages`, whose stages `stagekit.leaves` stands in for.
+        self.stored_by_run: set[str] | None = None
 
     # -- the stage ----------------------------------------------------------------
 
@@ -136,7 +140,8 @@ class DiscoveryEngine(Stage):
                                  record_known, store=self.store, run_id=self.run_id,
                                  policy=self.policy, events=self.events,
                                  register=self._known_leaves),
-                             _put_late=self._put_late)
+                             _put_late=self._put_late,
+                             _record_leaves=self._leaf_recorder())
             self._ctx = ctx
             await self.remote.open(ctx)
             try:
@@ -178,14 +183,14 @@ class DiscoveryEngine(Stage):
                 self._pipeline.check_stall()
 
     async def _put_roots(self, ctx: RunContext) -> None:
-        declare, put = self._declare, self.put
+        declare, put, put_at_once = self._declare, self.put, self._put_at_once
         async for dc in self.remote.roots(ctx):
-            if declare(dc, None, 0):
+            if declare(dc, None, 0) and not put_at_once(dc):
                 await put(dc)
 
     async def _submit(self, dc: DeclarativeContent, parent: _Node | None, depth: int) -> None:
         """Declare ``dc`` and put it on, unless it was known already."""
-        if self._declare(dc, parent, depth):
+        if self._declare(dc, parent, depth) and not self._put_at_once(dc):
             await self.put(dc)
 
     def _declare(self, dc: DeclarativeContent, parent: _Node | None, depth: int) -> bool:
@@ -394,15 +399,23 @@ class DiscoveryEngine(Stage):
     async def _put_children(self, node: _Node, unit: Content, dc: DeclarativeContent) -> None:
         assert self._ctx is not None
         try:
-            declare, put = self._declare, self.put
+            declare, put, put_at_once = self._declare, self.put, self._put_at_once
             async for child in self.remote.discover(self._ctx, unit, dc):
                 child.parent = dc
-                if declare(child, node, node.depth + 1):
+                if declare(child, node, node.depth + 1) and not put_at_once(child):
                     await put(child)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             self._discover_failed(node, dc, exc)
+
+    def _leaf_recorder(self) -> LeafRecorder | None:
+        """Records new leaves in bulk, in the default pipeline of a catalogued run."""
+        if self.store is None or self.run_id is None or self.stored_by_run is None:
+            return None
+        return LeafRecorder(store=self.store, run_id=self.run_id, policy=self.policy,
+                            events=self.events, register=self._known_leaves,
+                            stored_by_run=self.stored_by_run)
 
     def _known_leaves(self, parent_dc: DeclarativeContent, identities: Sequence[_Identity],
                       keys: Sequence[str], relation: str | None

@@ -27,10 +27,6 @@ __all__ = [
 ]
 
 
-def _now() -> float:
-    return time.time()
-
-
 @dataclass(slots=True)
 class UnitDiscovered:
     """A unit seen for the first time (``parent`` is None for roots)."""
@@ -42,7 +38,7 @@ class UnitDiscovered:
     relation: str | None
     n_artifacts: int = 0
     natural_key: tuple[Any, ...] = ()
-    time: float = field(default_factory=_now)
+    time: float = field(default_factory=time.time)
 
 
 @dataclass(slots=True)
@@ -70,7 +66,7 @@ class UnitFinished:
     status: str
     error: str | None = None
     size: int | None = None
-    time: float = field(default_factory=_now)
+    time: float = field(default_factory=time.time)
 
 
 @dataclass(slots=True)
@@ -86,7 +82,7 @@ class ArtifactFinished:
     error: str | None = None
     tries: int = 0
     verified: bool = True
-    time: float = field(default_factory=_now)
+    time: float = field(default_factory=time.time)
 
 
 #: Reads a block's rows from the catalog: ``{key: (status, error, size, n_artifacts)}``
@@ -112,7 +108,7 @@ class KnownBlock:
     keys: list[str]
     natural_keys: list[tuple[Any, ...]]
     load: BlockLoader
-    discovered_at: float = field(default_factory=_now)
+    discovered_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     statuses: dict[str, int] = field(default_factory=dict)
     #: Shorter depths some of them got later, by key.

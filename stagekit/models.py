@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, TypeGuard
 from urllib.parse import urlsplit
 
 from stagekit.errors import UnsafePathError
@@ -30,8 +30,12 @@ __all__ = [
 ]
 
 _HEX = re.compile(r"^[0-9a-f]+$")
+_HEX_DIGITS = "0123456789abcdef"
 _DRIVE = re.compile(r"[A-Za-z]:")
 _DIGEST_LENGTHS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
+# The lengths of the algorithms this Python has, by the name a digest is kept under.
+_KEPT_LENGTHS = {name: n for name, n in _DIGEST_LENGTHS.items()
+                 if name in hashlib.algorithms_available}
 
 
 def safe_relative_path(path: str, *, what: str = "relative_path") -> str:
@@ -53,8 +57,24 @@ def safe_relative_path(path: str, *, what: str = "relative_path") -> str:
     return path
 
 
+def plain_relative_path(path: Any) -> TypeGuard[str]:
+    """Whether ``path`` is a plain relative path `safe_relative_path` accepts, told
+    without it (the usual path; anything else takes the full check)."""
+    if type(path) is not str or not path or "\\" in path or "\x00" in path:
+        return False
+    wrapped = f"/{path}/"
+    return (path[0] != "/" and path[1:2] != ":" and "//" not in wrapped
+            and "/./" not in wrapped and "/../" not in wrapped)
+
+
 def unit_key(kind: str, natural_key: Iterable[Any]) -> str:
     """The display and graph key of a unit: ``"kind:part1:part2"``."""
+    if type(natural_key) is tuple:
+        for part in natural_key:
+            if type(part) is not str:
+                break
+        else:  # plain strings (the usual key): str() of each would change nothing
+            return kind + ":" + ":".join(natural_key)
     return kind + ":" + ":".join(str(part) for part in natural_key)
 
 
@@ -137,6 +157,12 @@ def _check_url(url: str) -> str:
 def _check_digests(digests: Mapping[str, str] | None) -> dict[str, str]:
     checked: dict[str, str] = {}
     for algorithm, value in (digests or {}).items():
+        expected = _KEPT_LENGTHS.get(algorithm)
+        # A digest already spelled as it is kept (the usual one) needs no normalising.
+        if (expected is not None and type(value) is str and len(value) == expected
+                and not value.strip(_HEX_DIGITS)):
+            checked[algorithm] = value
+            continue
         name = algorithm.lower().replace("-", "")
         if name not in hashlib.algorithms_available:
             raise ValueError(f"unknown digest algorithm {algorithm!r}")
@@ -180,21 +206,29 @@ class DeclarativeArtifact:
         deferred: bool = False,
         extra_data: dict[str, Any] | None = None,
     ) -> None:
-        urls = (url,) if isinstance(url, str) else tuple(url)
-        if not urls:
-            raise ValueError(f"artifact {relative_path!r} needs at least one url")
-        self.urls: tuple[str, ...] = tuple(_check_url(u) for u in urls)
-        try:
-            self.relative_path = safe_relative_path(relative_path)
-        except UnsafePathError as exc:
-            # Name the remote-provided artifact too: the path alone rarely says where it came from.
-            raise UnsafePathError(f"{exc} (artifact at {redact_url(self.urls[0])})") from None
-        self.digests = _check_digests(digests)
+        if isinstance(url, str):
+            self.urls: tuple[str, ...] = (_check_url(url),)
+        else:
+            urls = tuple(url)
+            if not urls:
+                raise ValueError(f"artifact {relative_path!r} needs at least one url")
+            self.urls = tuple([_check_url(u) for u in urls])
+        if plain_relative_path(relative_path):
+            self.relative_path = relative_path
+        else:
+            try:
+                self.relative_path = safe_relative_path(relative_path)
+            except UnsafePathError as exc:
+                # Name the remote-provided artifact too: the path alone rarely says where
+                # it came from.
+                raise UnsafePathError(
+                    f"{exc} (artifact at {redact_url(self.urls[0])})") from None
+        self.digests = _check_digests(digests) if digests else {}
         if size is not None and (not isinstance(size, int) or size < 0):
             raise ValueError(f"size of {relative_path!r} must be a non-negative int, got {size!r}")
         self.size = size
         self.deferred = deferred
-        self.extra_data = dict(extra_data or {})
+        self.extra_data = {} if extra_data is None else dict(extra_data)
         self.artifact: Artifact | None = None
         self.download: Any = None  # a verified temporary file, until ArtifactSaver stores it
         self.status: str | None = None
@@ -247,15 +281,18 @@ class DeclarativeContent:
             raise TypeError(f"content must be a stagekit.Content, got {type(content).__name__}")
         self.content = content
         natural = tuple(content.natural_key())
+        kind = content.kind
         #: The unit's ``(kind, natural key)`` and ``"kind:natural key"`` (content is not to
         #: change once declared).
-        self.identity = (content.kind, natural)
-        self.key = unit_key(content.kind, natural)
+        self.identity = (kind, natural)
+        self.key = unit_key(kind, natural)
         self.d_artifacts: list[DeclarativeArtifact] = list(d_artifacts)
-        paths = [da.relative_path for da in self.d_artifacts]
-        if len(set(paths)) != len(paths):
-            raise ValueError(f"unit {self.key} declares the same relative_path twice: {paths}")
-        self.extra_data: dict[str, Any] = dict(extra_data or {})
+        if len(self.d_artifacts) > 1:
+            paths = [da.relative_path for da in self.d_artifacts]
+            if len(set(paths)) != len(paths):
+                raise ValueError(
+                    f"unit {self.key} declares the same relative_path twice: {paths}")
+        self.extra_data: dict[str, Any] = {} if extra_data is None else dict(extra_data)
         self.relation = relation
         self.parent: DeclarativeContent | None = None
         self.depth = 0

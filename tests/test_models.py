@@ -7,7 +7,12 @@ import asyncio
 import pytest
 
 from stagekit.errors import UnsafePathError
-from stagekit.models import DeclarativeArtifact, DeclarativeContent, safe_relative_path
+from stagekit.models import (
+    DeclarativeArtifact,
+    DeclarativeContent,
+    safe_relative_path,
+    unit_key,
+)
 from tests.graphs import GraphNode
 
 
@@ -24,6 +29,9 @@ from tests.graphs import GraphNode
         ("a//b", "'empty' segment"),
         ("./a", "'.' segment"),
         ("a/", "'empty' segment"),
+        ("a/./b", "'.' segment"),
+        ("a/..", "'..' segment"),
+        ("c:x", "absolute"),
     ],
 )
 def test_unsafe_relative_paths_are_rejected_with_the_reason(path, reason):
@@ -44,12 +52,31 @@ def test_digests_are_normalised_and_checked():
     assert da.url == "http://127.0.0.1/a" and len(da.urls) == 2
     with pytest.raises(ValueError, match="not a valid hex digest"):
         DeclarativeArtifact("http://127.0.0.1/a", "a", digests={"sha256": "xyz"})
+    # Spelled as kept but one character short or long, or with a non-hex character.
+    for bad in ("a" * 63, "a" * 65, "a" * 63 + "g", "a" * 62 + " a"):
+        with pytest.raises(ValueError, match="not a valid hex digest"):
+            DeclarativeArtifact("http://127.0.0.1/a", "a", digests={"sha256": bad})
+    # Whitespace around a digest is dropped, as before it was spelled as kept.
+    spaced = DeclarativeArtifact("http://127.0.0.1/a", "a", digests={"sha-1": f" {'F' * 40}\n"})
+    assert spaced.digests == {"sha1": "f" * 40}
     with pytest.raises(ValueError, match="unknown digest algorithm"):
         DeclarativeArtifact("http://127.0.0.1/a", "a", digests={"crc99": "00"})
     with pytest.raises(ValueError, match="must be http"):
         DeclarativeArtifact("ftp://127.0.0.1/a", "a")
     with pytest.raises(ValueError, match="non-negative"):
         DeclarativeArtifact("http://127.0.0.1/a", "a", size=-1)
+
+
+def test_unit_key_calls_str_on_parts_that_are_not_plain_strings():
+    class Shade(str):
+        def __str__(self) -> str:
+            return "Shade.DARK"
+
+    assert unit_key("k", ("a", "b")) == "k:a:b"
+    assert unit_key("k", ("a", 1, None)) == "k:a:1:None"
+    assert unit_key("k", (Shade("dark"),)) == "k:Shade.DARK"  # str(), as for any part
+    assert unit_key("k", iter(["a", "b"])) == "k:a:b"
+    assert unit_key("k", ()) == "k:"
 
 
 def test_a_unit_cannot_declare_the_same_path_twice():

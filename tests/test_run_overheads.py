@@ -95,3 +95,70 @@ async def test_metadata_only_still_finds_a_catalogued_deferred_artifact_stored(t
         assert run.stats["statuses"] == {"existing": 1}
     finally:
         store.close()
+
+
+def test_what_survives_a_young_collection_in_a_run_is_frozen_until_the_run_ends():
+    from stagekit._gc import relaxed_gc
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    before = gc.get_threshold()
+    with relaxed_gc():
+        assert gc.get_threshold()[0] > before[0]
+        frozen = gc.get_freeze_count()
+        cycles = [Node() for _ in range(1000)]
+        gc.collect(0)  # survivors of a young collection are frozen: no older one scans them
+        assert gc.get_freeze_count() >= frozen + 1000
+        assert sum(gc.get_count()[1:]) == 0
+        del cycles  # cyclic garbage that survived a collection waits for the run's end
+        assert gc.collect(0) == 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    assert gc.collect() >= 1000  # and is collected as usual after it
+
+
+async def test_cyclic_garbage_frozen_in_a_run_is_collected_once_the_frozen_set_grows(
+        monkeypatch):
+    import weakref
+
+    from stagekit import _gc
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    monkeypatch.setattr(_gc, "FULL_COLLECTION_GROWTH", 1.05)
+    with _gc.relaxed_gc():
+        frozen = gc.get_freeze_count()
+        cycles = [Node() for _ in range(max(1000, frozen // 10))]  # more than 5% of it
+        first = weakref.ref(cycles[0])
+        gc.collect(0)  # frozen: the set grew past its bound, a full collection is due
+        del cycles
+        assert first() is not None and gc.get_freeze_count() > 1.05 * frozen
+        await asyncio.sleep(0)  # the loop's next turn runs it
+        assert first() is None  # the cyclic garbage is gone
+        assert gc.get_freeze_count() < 1.05 * frozen
+        assert gc.get_threshold()[0] >= _gc.RUN_THRESHOLD0  # and the run stays relaxed
+    assert gc.get_freeze_count() == 0
+
+
+async def test_the_run_records_are_saved_with_the_collector_still_relaxed(
+        tmp_path, monkeypatch):
+    from stagekit.run import Run
+
+    seen: list[tuple[int, ...]] = []
+    original = Run._save_records
+
+    def save_records(self):
+        seen.append(gc.get_threshold())
+        original(self)
+
+    monkeypatch.setattr(Run, "_save_records", save_records)
+    before = gc.get_threshold()
+    async with asyncio.timeout(TIMEOUT):
+        run = await stagekit.explore(Deferred(20), store=tmp_path, policy="metadata-only")
+    run.store.close()
+    assert len(seen) == 1 and seen[0][0] > before[0]
+    assert gc.get_threshold() == before

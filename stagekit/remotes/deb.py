@@ -29,9 +29,12 @@ units, edges, depths and statuses a full re-run would give them.
 A Packages index is parsed from the stored file, decompressed as a stream, in chunks of
 a few milliseconds on the event loop (`stagekit.remotes.deb_index.PackagesReader`), so a
 60,000-stanza index is never held in memory whole and never holds the loop for long;
-units are put as chunks come, under the pipeline's back-pressure. A stanza without
-SHA256 (or another needed field) fails that package unit with a message naming the
-index, the stanza and the field.
+units are put as chunks come, under the pipeline's back-pressure. Under
+``policy="metadata-only"`` the packages whose ``.deb`` the stages would only defer are
+recorded in bulk instead, a few thousand at a time (`RunContext.record_leaves`: the same
+catalog rows, counts and records, without seven stages and three events per package).
+A stanza without SHA256 (or another needed field) fails that package unit with a message
+naming the index, the stanza and the field.
 """
 
 from __future__ import annotations
@@ -81,6 +84,9 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")  # matched in full, lowercased
 # A Filename of plain segments (none starting with "."; no "%", so nothing to decode) is a
 # safe relative path, and only its "+" needs quoting in a URL; others get the full checks.
 _PLAIN_FILENAME = re.compile(r"[\w+~-][\w+.~-]*(?:/[\w+~-][\w+.~-]*)*", re.ASCII)
+# Packages recorded at once (`RunContext.record_leaves`): their rows are saved in one
+# transaction, while the loop waits.
+_BULK = 2000
 PackageFilter = Iterable[str] | Callable[[Mapping[str, str]], bool]
 
 
@@ -152,7 +158,7 @@ class DebRemote(HTTPRemote):
         *,
         release_files: Iterable[str] = ("InRelease", "Release"),
         concurrency: int = 4,
-        chunk_size: int = 200,
+        chunk_size: int = 100,
         keyring: str | os.PathLike[str] | None = None,
         max_depth: int | None = None,
         on_error: OnError | None = None,
@@ -330,15 +336,30 @@ class DebRemote(HTTPRemote):
         # Parsed on the loop, a bounded chunk at a time with a yield between chunks: a
         # thread parsing beside the loop would take the GIL at each of the loop's system
         # calls and make it lag by hundreds of milliseconds.
+        # Packages are recorded in bulk where the stages would only defer their .deb
+        # (`RunContext.record_leaves`), a few thousand at a time; the others are yielded.
+        pending: list[DeclarativeContent] = []
         with PackagesReader(path, da.relative_path, where, fields=fields, select=self.select,
                             limits=limits_of(ctx.downloader)) as reader:
-            while not reader.finished:
-                for item in self._read_units(reader, where):
-                    if isinstance(item, DeclarativeContent):
-                        yield item
-                    else:
-                        ctx.fail(item[1], unit=item[0], parent=dc, relation="package")
-                await asyncio.sleep(0)
+            try:
+                while not reader.finished:
+                    for item in self._read_units(reader, where):
+                        if isinstance(item, DeclarativeContent):
+                            pending.append(item)
+                        else:
+                            ctx.fail(item[1], unit=item[0], parent=dc, relation="package")
+                    if len(pending) >= _BULK or (pending and reader.finished):
+                        batch, pending = pending, []
+                        for child in await ctx.record_leaves(dc, batch):
+                            yield child
+                    await asyncio.sleep(0)
+            except MetadataError:
+                # The packages read before the index turned out bad (a cap reached, a
+                # corrupt block) are found all the same, as when each was yielded at once.
+                if pending:
+                    for child in await ctx.record_leaves(dc, pending):
+                        yield child
+                raise
 
     def _read_units(
         self, reader: PackagesReader, where: str

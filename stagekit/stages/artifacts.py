@@ -54,36 +54,40 @@ class QueryExistingArtifacts(Stage):
 
     def _attach_existing(self, batch: list[DeclarativeContent]) -> None:
         store = self.store
-        wanted = {
-            da.digests["sha256"]
-            for dc in batch
-            for da in dc.d_artifacts
-            if da.artifact is None and "sha256" in da.digests
-        }
+        deferring = self.policy == "metadata-only"
+        # One pass over the batch: the declared digests, those of deferred files under
+        # metadata-only, and the units with a file known only through the catalog's link.
+        wanted: set[str] = set()
+        deferred: set[str] = set()
+        by_link: list[DeclarativeContent] = []
+        for dc in batch:
+            linked = False
+            for da in dc.d_artifacts:
+                if da.artifact is not None:
+                    continue
+                sha256 = da.digests.get("sha256")
+                if sha256 is None:
+                    linked = linked or not da.extra_data.get("mutable")
+                    continue
+                wanted.add(sha256)
+                if deferring and da.deferred:
+                    deferred.add(sha256)
+            if linked:
+                by_link.append(dc)
         missing: set[str] = set()
-        if wanted and self.policy == "metadata-only":
-            deferred = {
-                da.digests["sha256"]
-                for dc in batch
-                for da in dc.d_artifacts
-                if da.deferred and da.artifact is None and "sha256" in da.digests
-            }
-            if deferred:
-                for digest in deferred:
-                    check_sha256(digest)
-                # This run's own files may not be catalogued yet: those are still stat'ed.
-                uncatalogued = (deferred - store.catalog.artifact_rows(deferred).keys()
-                                - self.stored_by_run)
-                missing |= uncatalogued
-                wanted -= uncatalogued
+        if deferred:
+            for digest in deferred:
+                check_sha256(digest)
+            # This run's own files may not be catalogued yet: those are still stat'ed.
+            uncatalogued = (deferred - store.catalog.artifact_rows(deferred).keys()
+                            - self.stored_by_run)
+            missing |= uncatalogued
+            wanted -= uncatalogued
         if wanted:
             missing |= store.missing(wanted)
-        by_link = [
-            dc for dc in batch
-            if any(da.artifact is None and "sha256" not in da.digests
-                   and not da.extra_data.get("mutable") for da in dc.d_artifacts)
-        ]
         known = store.catalog.existing_contents([dc.key for dc in by_link]) if by_link else {}
+        if not known and wanted <= missing:
+            return  # nothing to attach (a metadata-only run's new units): no second pass
         for dc in batch:
             stored = known.get(dc.key, {}).get("artifacts", {})
             for da in dc.d_artifacts:

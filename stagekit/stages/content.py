@@ -9,7 +9,7 @@ from typing import Any
 from stagekit.models import DeclarativeContent
 from stagekit.pipeline import Stage
 from stagekit.stages._finish import to_thread_to_the_end
-from stagekit.stages.resolve import report_saved
+from stagekit.stages.resolve import report_saved_batch
 from stagekit.status import ARTIFACT_STATUSES, unit_status_of
 from stagekit.storage import Store
 from stagekit.storage._declared import content_fields
@@ -117,8 +117,7 @@ class ContentSaver(Stage):
             statuses, cancelled = await to_thread_to_the_end(
                 functools.partial(_save_units, catalog, self.run_id, batch))
             # Saved even when the run was cancelled meanwhile: report them all the same.
-            for dc, status in zip(batch, statuses, strict=True):
-                report_saved(self, dc, status)
+            report_saved_batch(self, batch, statuses)
             if cancelled:
                 raise asyncio.CancelledError
             await self._put_batch(batch)

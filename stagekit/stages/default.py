@@ -40,6 +40,7 @@ def default_stages(
                                 run_id=run_id, max_concurrent_content=max_concurrent_content,
                                 downloader=downloader, download_config=download_config)
     stored_by_run: set[str] = set()  # tells "shared within this run" from "existing"
+    engine.stored_by_run = stored_by_run  # leaves it records in bulk are looked for alike
     return [
         engine,
         QueryExistingArtifacts(store, stored_by_run=stored_by_run, policy=engine.policy),

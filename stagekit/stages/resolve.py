@@ -6,7 +6,7 @@ from stagekit.events import UnitFinished
 from stagekit.models import DeclarativeContent
 from stagekit.pipeline import Stage
 
-__all__ = ["ResolveContentFutures", "report_saved"]
+__all__ = ["ResolveContentFutures", "report_saved", "report_saved_batch"]
 
 
 def report_saved(stage: Stage, dc: DeclarativeContent, status: str) -> None:
@@ -19,6 +19,24 @@ def report_saved(stage: Stage, dc: DeclarativeContent, status: str) -> None:
             if da.artifact is not None:
                 size += da.artifact.size
         events.emit(UnitFinished(dc.key, status, None, size))
+
+
+def report_saved_batch(stage: Stage, batch: list[DeclarativeContent], statuses: list[str]
+                       ) -> None:
+    """`report_saved` of each unit of ``batch`` with its status in ``statuses``."""
+    events = stage.events
+    if not events.active:
+        for dc, status in zip(batch, statuses, strict=True):
+            dc.status = status
+        return
+    emit = events.emit
+    for dc, status in zip(batch, statuses, strict=True):
+        dc.status = status
+        size = 0
+        for da in dc.d_artifacts:
+            if da.artifact is not None:
+                size += da.artifact.size
+        emit(UnitFinished(dc.key, status, None, size))
 
 
 class ResolveContentFutures(Stage):

@@ -12,10 +12,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from stagekit.errors import StoreError
-from stagekit.models import DeclarativeContent, safe_relative_path
+from stagekit.models import DeclarativeContent, plain_relative_path, safe_relative_path
 from stagekit.storage._dialect import Db
 from stagekit.storage._rows import natural_key_json, to_json, url_text
 from stagekit.storage._statements import (
@@ -26,10 +28,14 @@ from stagekit.storage._statements import (
     UPSERT_RUN_UNIT,
     execute_rows,
 )
-from stagekit.storage._writes import COMPLETE_STATUSES, check_run, check_sha256
+from stagekit.storage._writes import COMPLETE_STATUSES, check_run, check_sha256, save_edges
+from stagekit.urls import redact_url
 
 __all__ = ["DeclaredRows", "content_fields", "declared_rows", "save_declared"]
 
+
+_IDENTITY = itemgetter(0, 1)  # (kind, natural_key JSON) of a content row
+_ID = itemgetter(2)  # the id the content upsert returns after (kind, natural_key JSON)
 
 # Field names per dataclass, looked up once per class rather than once per unit.
 _FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
@@ -56,7 +62,8 @@ def content_fields(content: Any) -> dict[str, Any]:
 class DeclaredRows:
     """The bound values of one batch: what `save_declared` writes."""
 
-    #: ``(kind, natural_key JSON, key, fields JSON, complete)`` per unit.
+    #: ``(kind, natural_key JSON, key, fields JSON, complete, run id)`` per unit: the
+    #: content upsert's rows.
     contents: list[tuple[Any, ...]]
     #: ``(depth, status, size)`` per unit, in the order of ``contents``.
     units: list[tuple[Any, ...]]
@@ -75,11 +82,8 @@ def _declared_extra(sha256: Any) -> str:
 
 def _safe_path(path: Any) -> str:
     """`safe_relative_path`, answered without it for the usual plain path."""
-    if type(path) is str and path and "\\" not in path and "\x00" not in path:
-        wrapped = f"/{path}/"
-        if (path[0] != "/" and path[1:2] != ":" and "//" not in wrapped
-                and "/./" not in wrapped and "/../" not in wrapped):
-            return path
+    if plain_relative_path(path):
+        return path
     return safe_relative_path(str(path))  # raises the error naming what is wrong
 
 
@@ -92,9 +96,10 @@ def _artifact_row(artifact: Any) -> tuple[str, int, str]:
     return sha256, size, to_json(digests)
 
 
-def declared_rows(batch: Sequence[DeclarativeContent], statuses: Sequence[str]) -> DeclaredRows:
-    """The rows of ``batch``, whose units have ``statuses``: the values `save_batch` binds
-    for `stagekit.stages.content.catalog_rows` of the same batch."""
+def declared_rows(batch: Sequence[DeclarativeContent], statuses: Sequence[str],
+                  run_id: int) -> DeclaredRows:
+    """The rows of ``batch``, whose units have ``statuses``, in run ``run_id``: the values
+    `save_batch` binds for `stagekit.stages.content.catalog_rows` of the same batch."""
     contents: list[tuple[Any, ...]] = []
     units: list[tuple[Any, ...]] = []
     artifacts: dict[str, tuple[str, int, str]] = {}
@@ -110,7 +115,8 @@ def declared_rows(batch: Sequence[DeclarativeContent], statuses: Sequence[str]) 
         for da in dc.d_artifacts:
             artifact = da.artifact
             relative_path = _safe_path(da.relative_path)
-            url = url_text(da.url)
+            first: Any = da.urls[0]
+            url = redact_url(first) if type(first) is str else url_text(first)
             if artifact is not None:
                 size += artifact.size
                 sha256 = artifact.sha256
@@ -124,28 +130,36 @@ def declared_rows(batch: Sequence[DeclarativeContent], statuses: Sequence[str]) 
                               "{}" if declared is None else _declared_extra(declared)))
         contents.append((kind, natural_key_json(dc.identity[1], key), key,
                          to_json(fields) if fields else "{}",
-                         1 if status is None or status in COMPLETE_STATUSES else 0))
+                         1 if status is None or status in COMPLETE_STATUSES else 0, run_id))
         units.append((dc.depth, status, size))
     return DeclaredRows(contents, units, list(artifacts.values()), links)
 
 
-def save_declared(db: Db, run_id: int, rows: DeclaredRows) -> None:
+def save_declared(db: Db, run_id: int, rows: DeclaredRows, edges: Sequence[Any] = ()
+                  ) -> None:
     """Write ``rows`` in run ``run_id`` (inside a transaction): content, per-run units,
-    artifacts, links and per-run artifact records, as `save_batch` would."""
+    artifacts, links and per-run artifact records, then ``edges``, as `save_batch` would."""
     check_run(db, run_id)
+    if edges:
+        save_edges(db, run_id, edges, run_checked=True)
     if not rows.contents:
         return
-    returned = execute_rows(db, UPSERT_CONTENT, [(*row, run_id) for row in rows.contents])
-    ids = {(kind, nk_json): cid for kind, nk_json, cid in returned}
-    cids = [ids[row[0], row[1]] for row in rows.contents]
-    execute_rows(db, UPSERT_RUN_UNIT, [
-        (run_id, cid, depth, status, None, size, None, None, "{}")
-        for cid, (depth, status, size) in zip(cids, rows.units, strict=True)])
+    # The rows below are put together in C loops (zip, map), not one Python step per unit.
+    returned = execute_rows(db, UPSERT_CONTENT, rows.contents)
+    ids = dict(zip(map(_IDENTITY, returned), map(_ID, returned), strict=True))
+    cids = list(map(ids.__getitem__, map(_IDENTITY, rows.contents)))
+    depths, statuses, sizes = zip(*rows.units, strict=True)
+    execute_rows(db, UPSERT_RUN_UNIT, list(zip(
+        repeat(run_id), cids, depths, statuses, repeat(None), sizes, repeat(None),
+        repeat(None), repeat("{}"))))
     execute_rows(db, UPSERT_ARTIFACT, rows.artifacts)
-    links = rows.links
-    execute_rows(db, UPSERT_LINK, [
-        (cids[index], relative_path, url, sha256, deferred)
-        for index, relative_path, url, sha256, _size, _status, _tries, deferred, _extra in links])
-    execute_rows(db, UPSERT_RUN_ARTIFACT, [
-        (run_id, cids[index], relative_path, url, sha256, size, status, None, tries, extra)
-        for index, relative_path, url, sha256, size, status, tries, _deferred, extra in links])
+    if not rows.links:
+        return
+    units, paths, urls, sha256s, link_sizes, link_statuses, tries, deferred, extras = zip(
+        *rows.links, strict=True)
+    link_cids = list(map(cids.__getitem__, units))
+    execute_rows(db, UPSERT_LINK, list(zip(link_cids, paths, urls, sha256s, deferred,
+                                            strict=True)))
+    execute_rows(db, UPSERT_RUN_ARTIFACT, list(zip(
+        repeat(run_id), link_cids, paths, urls, sha256s, link_sizes, link_statuses,
+        repeat(None), tries, extras)))

@@ -136,8 +136,15 @@ def from_json(text: str | None) -> Any:
 
 def natural_key_json(natural_key: Any, unit: str) -> str:
     """The natural key as a JSON array: the stored half of content's unique key."""
-    if type(natural_key) is tuple and all(type(p) is str for p in natural_key):
-        return _ENCODE_KEY(natural_key)  # the usual key: strings only
+    if type(natural_key) is tuple:
+        for part in natural_key:
+            if type(part) is not str:
+                break
+            # What JSON escapes (with ensure_ascii off) is never printable.
+            if not part.isprintable() or '"' in part or "\\" in part:
+                return _ENCODE_KEY(natural_key)  # strings only, one to escape
+        else:  # the usual key: plain strings, written out as the encoder would
+            return '["' + '","'.join(natural_key) + '"]' if natural_key else "[]"
     if isinstance(natural_key, (str, bytes)) or not isinstance(natural_key, Iterable):
         raise StoreError(f"unit {unit}: natural_key must be a tuple, got {natural_key!r}")
     parts = [

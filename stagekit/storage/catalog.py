@@ -171,13 +171,15 @@ class BaseCatalog:
         self._write(lambda conn: _writes.save_batch(conn, run_id, *parts))
 
     def save_declared(
-        self, run_id: int, batch: Sequence[DeclarativeContent], statuses: Sequence[str]
+        self, run_id: int, batch: Sequence[DeclarativeContent], statuses: Sequence[str],
+        *, edges: Iterable[Any] = (),
     ) -> None:
         """Save a pipeline batch whose units have ``statuses``, in one transaction: the
         same rows as `save_batch` of `stagekit.stages.content.catalog_rows` (``batch``),
-        without building them as dicts first."""
-        rows = _declared.declared_rows(batch, statuses)
-        self._write(lambda conn: _declared.save_declared(conn, run_id, rows))
+        without building them as dicts first; and ``edges``, as `save_batch` would."""
+        rows = _declared.declared_rows(batch, statuses, run_id)
+        listed = _listed(edges)
+        self._write(lambda conn: _declared.save_declared(conn, run_id, rows, listed))
 
     # Reads
 

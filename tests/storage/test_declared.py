@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from stagekit.errors import StoreError, UnsafePathError
 from stagekit.models import Artifact, Content, DeclarativeArtifact, DeclarativeContent
 from stagekit.stages.content import catalog_rows, unit_status
+from stagekit.storage._rows import natural_key_json
 from stagekit.storage.catalog import BaseCatalog
 from tests.backends import Backend
 
@@ -163,3 +165,14 @@ def test_the_quick_path_check_agrees_with_safe_relative_path() -> None:
             except UnsafePathError as exc:
                 got = str(exc)
             assert got == expected, path
+
+
+@pytest.mark.parametrize("natural_key", [
+    (), ("a",), ("a", "b"), ("é", "日本"), ('q"uote',), ("back\\slash",), ("tab\there",),
+    ("nul\x00",), ("del\x7f",), ("line\u2028sep",), ("a", 1), ("a", None, 2.5, True),
+])
+def test_natural_key_json_is_the_encoders_text(natural_key: tuple[Any, ...]) -> None:
+    # Plain strings are written out without the encoder: the text must be the same,
+    # since it is half of content's unique key.
+    expected = json.dumps(list(natural_key), separators=(",", ":"), ensure_ascii=False)
+    assert natural_key_json(natural_key, "unit") == expected
