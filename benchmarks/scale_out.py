@@ -10,6 +10,7 @@
    that does no work) on the same cluster: units per second the coordinator dispatches
    to the workers and absorbs back (goal >= 20,000/s), next to the same tree in one
    process, and the coordinator's CPU time per unit (what bounds it on a quiet machine).
+   The CPU time of the scheduler's process and of the workers is printed next to it.
 
     python benchmarks/scale_out.py [--quick] [--poms N] [--latency S] [--noop N]
 """
@@ -81,16 +82,25 @@ async def _workers_cpu(client: Any) -> float:
     return float(sum((await client.run(time.process_time)).values()))
 
 
+async def _scheduler_cpu(client: Any) -> float:
+    """The CPU time of the process holding the scheduler (the worker processes are apart)."""
+    if client is None:
+        return 0.0
+    return float(await client.run_on_scheduler(time.process_time))
+
+
 async def _explore(remote: Any, cluster: Any, policy: str = "metadata-only"
                    ) -> tuple[Any, dict[str, float]]:
     """The run, its wall time, this process's CPU time and the workers' CPU time."""
     with tempfile.TemporaryDirectory(prefix="scale-bench-") as store:
-        workers0 = await _workers_cpu(cluster)
+        workers0, scheduler0 = await _workers_cpu(cluster), await _scheduler_cpu(cluster)
         cpu0, started = time.process_time(), time.perf_counter()
         run = await stagekit.explore(remote, store=store, policy=policy, cluster=cluster)
         wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
         workers = await _workers_cpu(cluster) - workers0
-        return run, {"wall": wall, "cpu": cpu, "workers_cpu": workers}
+        scheduler = await _scheduler_cpu(cluster) - scheduler0
+        return run, {"wall": wall, "cpu": cpu, "workers_cpu": workers,
+                     "scheduler_cpu": scheduler}
 
 
 async def _measure(repo: MavenRepo, url: str, noop: int, address: str) -> dict[str, Any]:
@@ -135,14 +145,17 @@ def main(argv: list[str] | None = None) -> int:
                 target_on="value",
                 notes=(f"1 process {alone['wall']:.1f} s wall, {alone['cpu']:.1f} s CPU; "
                        f"cluster {spread['wall']:.1f} s wall, coordinator "
-                       f"{spread['cpu']:.1f} s CPU, workers {spread['workers_cpu']:.1f} s CPU")),
+                       f"{spread['cpu']:.1f} s CPU, workers {spread['workers_cpu']:.1f} s CPU, "
+                       f"scheduler {spread['scheduler_cpu']:.1f} s CPU")),
         Measure(f"coordinator ceiling, no-op workers ({noop} units, wall)", noop / ns["wall"],
                 "units/s", baseline=noop / na["wall"], target=">= 20000", target_on="value",
                 notes="baseline = the same tree in one process"),
         Measure("coordinator CPU per unit, no-op workers", ns["cpu"] / noop * 1e6, "us/unit",
                 baseline=na["cpu"] / noop * 1e6,
                 notes=(f"= {noop / ns['cpu']:,.0f} units per coordinator CPU-second; "
-                       "baseline = one process doing all the work")),
+                       "baseline = one process doing all the work; workers "
+                       f"{ns['workers_cpu'] / noop * 1e6:.0f} us, scheduler "
+                       f"{ns['scheduler_cpu'] / noop * 1e6:.0f} us per unit")),
     ]
     details: dict[str, Any] = {k: {m: round(x, 3) for m, x in v.items()} for k, v in t.items()}
     # Wall figures on a shared machine say little without it.

@@ -128,4 +128,20 @@ def process_batch(token: str, remote_blob: bytes, spec: StoreSpec, options: dict
     """
     runtime = _get_runtime()
     opened = open_run(runtime, token, remote_blob, spec, options, config)
+    _secede()
     return worker_address(), runtime.call(_process(opened, run_id, blob), token)
+
+
+def _secede() -> None:
+    """Give this task's thread slot back to the worker while the batch runs.
+
+    A batch mostly waits (on the network, the store, the catalog) in the worker's one
+    event loop, which runs every batch of the worker; holding a Dask thread meanwhile
+    would keep the worker's next batch queued until this one's slowest unit is done.
+    """
+    try:
+        from distributed import secede
+
+        secede()
+    except (ImportError, ValueError, KeyError):  # not in a Dask worker's task
+        pass

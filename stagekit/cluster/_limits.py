@@ -6,12 +6,19 @@ after the run and the host, ``DownloadConfig.per_host`` leases), and gives it ba
 the connection is released. So all the workers of a run together keep at most
 ``per_host`` requests open to one host. A worker that dies loses its leases after the
 scheduler's lease timeout (``distributed.scheduler.locks.lease-timeout``).
+
+A lease costs two round trips to the scheduler (and a thread hop each way), more than
+the request it guards when requests are small. So a lease given back by a connection
+is kept a little while (``linger``) for the worker's next request to that host, and
+goes back to the scheduler once it has gone unused that long or has been held for
+``hold`` seconds in all, so that other workers waiting for the host get their turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -30,9 +37,17 @@ class HostGate:
     never takes the threads the store and the hashing use.
     """
 
-    def __init__(self, token: str, per_host: int, scheduler: Any, loop: Any) -> None:
+    def __init__(self, token: str, per_host: int, scheduler: Any, loop: Any, *,
+                 linger: float = 0.05, hold: float = 0.5) -> None:
         self.token = token
         self.per_host = per_host
+        self.linger = linger
+        self.hold = hold
+        #: Per host, the leases held and not in use: when each was taken and given back.
+        self._spare: dict[str, list[tuple[float, float]]] = {}
+        #: Per host, when each lease in use was taken (oldest first).
+        self._taken: dict[str, list[float]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
         self._scheduler = scheduler
         self._loop = loop
         self._semaphores: dict[str, Any] = {}
@@ -62,6 +77,10 @@ class HostGate:
         if local is None:
             local = self._local[host] = asyncio.Semaphore(self.per_host)
         await local.acquire()
+        spare = self._spare.get(host)
+        if spare:  # a lease this worker holds already: no round trip
+            self._taken.setdefault(host, []).append(spare.pop()[0])
+            return
         semaphore = self._semaphore(host)
         waiting = asyncio.get_running_loop().run_in_executor(self._acquiring, semaphore.acquire)
         try:
@@ -71,17 +90,60 @@ class HostGate:
             # The thread goes on: a lease it gets after all goes straight back.
             waiting.add_done_callback(lambda f: self._give_back(f, semaphore))
             raise
+        self._taken.setdefault(host, []).append(time.monotonic())
 
     def _give_back(self, waited: asyncio.Future[Any], semaphore: Any) -> None:
         if not waited.cancelled() and waited.exception() is None and waited.result():
+            self._release(semaphore)
+
+    def _release(self, semaphore: Any) -> None:
+        try:
             self._releasing.submit(semaphore.release)
+        except RuntimeError:  # closed: the run is over; its semaphore times the lease out
+            pass
 
     def release_soon(self, host: str) -> None:
-        """Give a lease of ``host`` back (from a callback in that loop: does not wait)."""
+        """Give a lease of ``host`` back (from a callback in that loop: does not wait):
+        kept for a next request unless it was held ``hold`` seconds already."""
+        taken = self._taken[host].pop(0)  # leases are alike: the oldest goes first
+        now = time.monotonic()
+        if now - taken >= self.hold:
+            self._release(self._semaphore(host))
+        else:
+            self._spare.setdefault(host, []).append((taken, now))
+            if host not in self._timers:
+                self._timers[host] = asyncio.get_running_loop().call_later(
+                    self.linger, self._linger_over, host)
         self._local[host].release()
-        self._releasing.submit(self._semaphore(host).release)
+
+    def _linger_over(self, host: str) -> None:
+        """Give back the leases of ``host`` that no request took for ``linger`` seconds."""
+        del self._timers[host]
+        spare = self._spare.get(host)
+        if not spare:
+            return
+        now = time.monotonic()
+        semaphore = self._semaphore(host)
+        kept = []
+        for lease in spare:
+            if now - lease[1] >= self.linger * 0.9:
+                self._release(semaphore)
+            else:
+                kept.append(lease)
+        spare[:] = kept
+        if kept:
+            self._timers[host] = asyncio.get_running_loop().call_later(
+                self.linger, self._linger_over, host)
 
     def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        for host, spare in self._spare.items():
+            semaphore = self._semaphore(host)
+            for _ in spare:
+                self._release(semaphore)
+            spare.clear()
         self._acquiring.shutdown(wait=False, cancel_futures=True)
         self._releasing.shutdown(wait=False, cancel_futures=False)
 

@@ -75,6 +75,8 @@ class ClusterRemote(Remote):
                 f"remote {type(remote).__name__} must pickle to run on a cluster: {exc}"
             ) from exc
         self.inner = remote
+        # Asked once per unit the engine declares: the remote's own method, no hop.
+        self.has_children = remote.has_children  # type: ignore[method-assign]
         self.client = client
         self.batch_size = batch_size
         self.batch_delay = batch_delay

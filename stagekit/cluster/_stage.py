@@ -37,6 +37,9 @@ class ClusterStage(Stage):
     """Sends the engine's units to the cluster of ``remote`` in adaptive batches."""
 
     name = "Workers"
+    #: Batches in flight per worker thread: a worker runs its batches side by side in
+    #: its event loop (see `_batch._secede`), and a batch mostly waits on the network.
+    slots_per_thread = 4
 
     def __init__(self, remote: ClusterRemote, run_id: int | None, *, min_batch: int = 1,
                  max_batch: int = 2000, coalesce: float = 0.005,
@@ -66,7 +69,7 @@ class ClusterStage(Stage):
 
     async def run(self) -> None:
         """Queue what the engine puts, dispatch, and wait for the last batch."""
-        self._slots = max(2, 2 * await self.remote.total_threads())
+        self._slots = max(2, self.slots_per_thread * await self.remote.total_threads())
         catalog = None
         try:
             while True:
@@ -136,9 +139,10 @@ class ClusterStage(Stage):
     async def _run_batch(self, part: list[DeclarativeContent]) -> None:
         remote = self.remote
         max_depth = remote.max_depth_of_run
-        awaited = self._awaited
-        blob = dumps([(dc_out(dc), awaited(dc)
-                       and (max_depth is None or dc.depth < max_depth)) for dc in part])
+        # Which units the engine awaits: fixed until they are settled, so asked once.
+        waits = [self._awaited(dc) for dc in part]
+        blob = dumps([(dc_out(dc), wait and (max_depth is None or dc.depth < max_depth))
+                      for dc, wait in zip(part, waits, strict=True)])
         # What a revisit may change meanwhile: children found with other extra_data are
         # found again (see `ClusterRemote.discover`).
         extras = [dict(dc.extra_data) for dc in part] if remote.revisits else None
@@ -149,15 +153,16 @@ class ClusterStage(Stage):
         try:
             address, answer = await remote.result_of(future)
         except Exception as exc:  # the task failed for good (e.g. its workers kept dying)
-            await self._lost(part, exc)
+            await self._lost(part, waits, exc)
             return
         finally:
             self._futures.discard(future)
         remote.workers.add(address)
-        await self._absorb(part, loads(answer), extras)
+        await self._absorb(part, waits, loads(answer), extras)
 
-    async def _absorb(self, part: list[DeclarativeContent], result: BatchResult,
-                      extras: list[dict[str, Any]] | None = None) -> None:
+    async def _absorb(self, part: list[DeclarativeContent], waits: list[bool],
+                      result: BatchResult, extras: list[dict[str, Any]] | None = None
+                      ) -> None:
         saved, failed, events, failures = result
         engine = self.engine
         bus = self.events
@@ -187,35 +192,35 @@ class ClusterStage(Stage):
         for i, text in failed:
             part[i].fail(UnitFailedError(text, unit_key=part[i].key))
         if engine is not None:
-            self._settle(part, saved, failed, extras)
+            self._settle(part, waits, saved, failed, extras)
         done = [part[i] for i, _status, _records, _children in saved]
         done.extend(part[i] for i, _text in failed)
         await self._put_batch(done)
 
-    def _settle(self, part: list[DeclarativeContent], saved: list[Any],
+    def _settle(self, part: list[DeclarativeContent], waits: list[bool], saved: list[Any],
                 failed: list[tuple[int, str]], extras: list[dict[str, Any]] | None) -> None:
         """Hand the engine each awaited unit with its children; queue the new ones."""
         engine = self.engine
         assert engine is not None
-        awaits = engine.awaits
         units: list[tuple[DeclarativeContent, Any]] = []
         for i, _status, _records, children in saved:
-            dc = part[i]
-            if not awaits(dc):
+            if not waits[i]:
                 continue
+            dc = part[i]
             if isinstance(children, list):
                 if extras is not None and extras[i] != dc.extra_data:
                     children = None  # a revisit widened it meanwhile: explore it again
                 else:
                     children = [dc_in(wire) for wire in children]
             units.append((dc, children))
-        units.extend((part[i], None) for i, _text in failed if awaits(part[i]))
+        units.extend((part[i], None) for i, _text in failed if waits[i])
         if units:
             self._queue.extend(engine.settle(units))
         if self._queue:
             self._schedule()
 
-    async def _lost(self, part: list[DeclarativeContent], exc: Exception) -> None:
+    async def _lost(self, part: list[DeclarativeContent], waits: list[bool],
+                    exc: Exception) -> None:
         """Fail the units of a batch whose Dask task failed; stop the run under abort."""
         text = f"cluster task failed: {type(exc).__name__}: {exc}"
         bus = self.events
@@ -226,7 +231,7 @@ class ClusterStage(Stage):
         if self.remote.options.get("on_error") == "abort" and self._error is None:
             self._error = exc
         if self.engine is not None:
-            self._settle(part, [], [(i, text) for i in range(len(part))], None)
+            self._settle(part, waits, [], [(i, text) for i in range(len(part))], None)
         await self._put_batch(part)
 
     async def _stop(self) -> None:

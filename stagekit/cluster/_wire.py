@@ -4,7 +4,9 @@ Units, artifacts and events travel as tuples of plain values (a dataclass unit a
 class and its field values), and a whole batch as one ``bytes`` blob: Dask then neither
 walks the arguments of a task looking for nested tasks nor pickles object by object,
 and unpickling builds no dataclass through ``__setstate__``. Both sides rebuild the
-objects the engine and the stages use.
+objects the engine and the stages use, without checking again what the other side's
+constructors checked (paths, URLs, digests) and without computing a unit's key again:
+a unit travels with its key and natural key.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from stagekit.models import Artifact, Content, DeclarativeArtifact, DeclarativeC
 
 __all__ = ["da_in", "da_out", "dc_in", "dc_out", "dumps", "events_in", "events_out", "loads"]
 
+_new = object.__new__
 _EVENT_TYPES: tuple[type, ...] = (UnitDiscovered, EdgeAdded, UnitDepthChanged, UnitFinished,
                                   ArtifactFinished)
 _EVENT_CODE = {cls: i for i, cls in enumerate(_EVENT_TYPES)}
@@ -80,13 +83,22 @@ def da_out(da: DeclarativeArtifact) -> tuple[Any, ...]:
 
 
 def da_in(wire: tuple[Any, ...]) -> DeclarativeArtifact:
-    """The `DeclarativeArtifact` of a `da_out` tuple."""
+    """The `DeclarativeArtifact` of a `da_out` tuple (checked when it was declared)."""
     urls, path, digests, size, deferred, extra, status, tries, stored = wire
-    da = DeclarativeArtifact(urls if len(urls) > 1 else urls[0], path, digests=digests,
-                             size=size, deferred=deferred, extra_data=extra)
+    da = _new(DeclarativeArtifact)
+    da.urls = urls
+    da.relative_path = path
+    da.digests = digests or {}
+    da.size = size
+    da.deferred = deferred
+    da.extra_data = extra or {}
     da.status = status
     da.tries = tries
-    if stored is not None:
+    da.download = None
+    da.error = None
+    if stored is None:
+        da.artifact = None
+    else:
         sha256, stored_size, stored_digests, where = stored
         da.artifact = Artifact(sha256, stored_size, stored_digests, Path(where))
     return da
@@ -95,18 +107,29 @@ def da_in(wire: tuple[Any, ...]) -> DeclarativeArtifact:
 def dc_out(dc: DeclarativeContent) -> tuple[Any, ...]:
     """A unit's declaration (no future, no parent) as a tuple."""
     das = [da_out(da) for da in dc.d_artifacts] if dc.d_artifacts else None
-    return (_content_out(dc.content), dc.depth, dc.relation, dc.extra_data or None, das,
-            dc.status)
+    return (_content_out(dc.content), dc.identity[1], dc.key, dc.depth, dc.relation,
+            dc.extra_data or None, das, dc.status)
 
 
 def dc_in(wire: tuple[Any, ...]) -> DeclarativeContent:
-    """The `DeclarativeContent` of a `dc_out` tuple."""
-    content, depth, relation, extra, das, status = wire
-    dc = DeclarativeContent(_content_in(content),
-                            [da_in(t) for t in das] if das else (),
-                            extra_data=extra, relation=relation)
+    """The `DeclarativeContent` of a `dc_out` tuple (checked when it was declared)."""
+    content, natural, key, depth, relation, extra, das, status = wire
+    unit = _content_in(content)
+    dc = _new(DeclarativeContent)
+    dc.content = unit
+    dc.identity = (unit.kind, natural)
+    dc.key = key
+    dc.d_artifacts = [da_in(t) for t in das] if das else []
+    dc.extra_data = extra or {}
+    dc.relation = relation
+    dc.parent = None
     dc.depth = depth
     dc.status = status
+    dc.error = None
+    dc.owner = None
+    dc._future = None
+    dc._registry = None
+    dc._thaw_event = None
     return dc
 
 

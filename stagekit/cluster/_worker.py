@@ -64,7 +64,8 @@ class _Opened:
     max_concurrent_content: int = 200
     session: Any = None
     gate: HostGate | None = None
-    #: Children this worker declared with their artifacts, by key (see `_complete`).
+    #: Children this worker declared with their artifacts, by key, as `discover` yielded
+    #: them (see `_complete`).
     declared: dict[str, DeclarativeContent] = field(default_factory=dict)
     complete_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     #: The run's claims on the files it stores (None: a run without a catalog run id).
@@ -200,11 +201,18 @@ async def _discover_all(opened: _Opened, items: list[tuple[Content, DeclarativeC
                     a = da.artifact
                     path = await asyncio.to_thread(opened.store.artifact_path, a.sha256)
                     da.artifact = Artifact(a.sha256, a.size, a.digests, path)
-            children = [child async for child in opened.remote.discover(opened.ctx, unit, dc)]
+            children = []
+            async for child in opened.remote.discover(opened.ctx, unit, dc):
+                if child.d_artifacts:
+                    # Known whole from now on: a bare repeat in a batch of this worker
+                    # that completes first is sent whole (see `_complete`).
+                    declared.setdefault(child.key, child)
+                children.append(child)
         except Exception as exc:
             return dc.key, exc
         return dc.key, children
 
+    declared = opened.declared
     results = list(await asyncio.gather(*(one(u, d) for u, d in items)))
     async with opened.complete_lock:
         return await asyncio.to_thread(_complete, opened, results)
@@ -223,7 +231,10 @@ def discover_batch(token: str, remote_blob: bytes, spec: StoreSpec, options: dic
     opened = open_run(runtime, token, remote_blob, spec, options, config)
     results = runtime.call(_discover_all(opened, items), token)
     failures, opened.failures[:] = list(opened.failures), []
-    return results, failures, worker_address()
+    sent: list[tuple[str, Any]] = [
+        (key, children if isinstance(children, BaseException)
+         else [lite_dc(child) for child in children]) for key, children in results]
+    return sent, failures, worker_address()
 
 
 def _complete(
@@ -231,21 +242,22 @@ def _complete(
 ) -> list[tuple[str, list[DeclarativeContent] | BaseException]]:
     """The children to send back: downloads stored here, and every unit declared whole.
 
+    The children are the remote's own objects (`discover_batch` sends copies).
+
     A remote may declare a unit with its artifacts once and as a bare link afterwards,
-    counting on the engine to meet the whole one first. Across workers and batches that
-    order is lost, so a bare repeat goes back as the whole declaration made here.
+    counting on the engine to meet the whole one first. Across workers and batches (a
+    worker runs several side by side) that order is lost, so a bare repeat goes back as
+    the whole declaration made here, with its files if they are stored already (else a
+    batch of the unit's own fetches them: they are claimed in the unit's name either way).
     """
     pending = [(child, da) for _key, children in results
                if not isinstance(children, BaseException)
                for child in children for da in child.d_artifacts if da.download is not None]
     if pending:
         _commit_claimed(opened, pending)
-    for _key, children in results:
-        if isinstance(children, BaseException):
-            continue
-        for child in children:
-            if child.d_artifacts:
-                opened.declared.setdefault(child.key, lite_dc(child))
+    declared = opened.declared
+    if not declared:  # nothing declared whole, so no bare repeat to complete
+        return results
     out: list[tuple[str, list[DeclarativeContent] | BaseException]] = []
     for key, children in results:
         if isinstance(children, BaseException):
@@ -253,9 +265,9 @@ def _complete(
             continue
         sent = []
         for child in children:
-            whole = opened.declared.get(child.key) if not child.d_artifacts else None
+            whole = declared.get(child.key) if not child.d_artifacts else None
             if whole is None:
-                sent.append(lite_dc(child))
+                sent.append(child)
             else:
                 sent.append(DeclarativeContent(
                     child.content, [lite_da(da) for da in whole.d_artifacts],
