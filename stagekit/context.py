@@ -62,8 +62,8 @@ class RunContext:
 
     async def get_bytes(self, url: str, headers: Mapping[str, str] | None = None) -> bytes:
         """The body of a small metadata file at ``url``, retried like any download."""
-        body, _ = await self.downloader.get_bytes(url, headers=dict(headers) if headers else None)
-        return body
+        page = await self.downloader.get_page(url, headers=dict(headers) if headers else None)
+        return page.body
 
     def fail(
         self,

@@ -43,6 +43,8 @@ class ClaimingSaver(ArtifactSaver):
     """`ArtifactSaver` that claims the new files of each batch before storing them."""
 
     def __init__(self, claims: Claims, **kwargs: Any) -> None:
+        # One batch at a time: a batch's claims stay on the stage until it is handed on.
+        kwargs.setdefault("depth", 1)
         super().__init__(claims.store, **kwargs)
         self.claims = claims
         self._owners: dict[str, str] = {}

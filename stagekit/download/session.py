@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import itertools
 import logging
 import os
+import secrets
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +18,7 @@ from typing import Any
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from stagekit.download.auth import Auth
 from stagekit.download.config import INTERESTING_HEADERS, DownloadConfig, DownloadResult
@@ -22,6 +26,7 @@ from stagekit.download.fetch import (
     AttemptFailed,
     Outcome,
     copy_file,
+    describe_exception,
     is_file_url,
     open_followed,
     read_limited,
@@ -128,6 +133,10 @@ class Downloader:
         self._session = session
         self._owns_session = session is None
         self._executor: ThreadPoolExecutor | None = None
+        # Names for bodies kept in memory (written later by the store's worker thread):
+        # a counter under a random prefix, so no name is drawn per download.
+        self._memory_prefix = f"memory-{secrets.token_hex(4)}-"
+        self._memory_count = itertools.count(1)
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -176,6 +185,7 @@ class Downloader:
         headers: Mapping[str, str] | None = None,
         max_size: int | None = None,
         metadata: bool = False,
+        in_memory: int = 0,
     ) -> DownloadResult:
         """Download the first mirror in ``urls`` that works into a verified temporary file.
 
@@ -187,6 +197,10 @@ class Downloader:
         ``metadata=True`` is for a file a remote will read (a manifest, a Release, a POM):
         ``max_size`` then defaults to ``limits.metadata_bytes`` and each try has
         ``config.metadata_timeout`` instead of ``config.request_timeout``.
+        ``in_memory``: an HTTP body whose declared length (Content-Length) is at most this
+        many bytes is read and verified in memory, and no file is made: the result's
+        ``data`` holds it and `DownloadResult.ensure_file` writes it to ``temp_path``
+        (for `ArtifactDownloader`, whose `ArtifactSaver` writes it in its worker thread).
         """
         if metadata and max_size is None:
             max_size = self.config.limits.metadata_bytes
@@ -201,7 +215,7 @@ class Downloader:
         for url in url_list:
             try:
                 result = await self._fetch_one(
-                    url, expected, expected_size, headers or {}, max_size, metadata
+                    url, expected, expected_size, headers or {}, max_size, metadata, in_memory
                 )
             except DownloadError as err:
                 total_tries += err.tries
@@ -284,6 +298,7 @@ class Downloader:
         headers: Mapping[str, str],
         max_size: int | None = None,
         metadata: bool = False,
+        in_memory: int = 0,
     ) -> DownloadResult:
         rurl = redact_url(url)
         cap, setting = self._cap(expected_size, max_size)
@@ -300,9 +315,10 @@ class Downloader:
             request_headers = headers if self.auth is None else \
                 await self._with_auth(url, headers)
             try:
-                outcome, temp_path = await _within(
+                outcome, temp_path, data = await _within(
                     deadline, deadline_setting,
-                    self._try_once(url, expected, expected_size, request_headers, cap, setting),
+                    self._try_once(url, expected, expected_size, request_headers, cap, setting,
+                                   in_memory),
                 )
             except AttemptFailed as failure:
                 if not challenged and await self._challenged(failure, url, request_headers):
@@ -345,10 +361,11 @@ class Downloader:
                 tries=tries,
                 status=outcome.status,
                 headers={
-                    name: outcome.headers[name]
+                    name: value
                     for name in INTERESTING_HEADERS
-                    if name in outcome.headers
+                    if (value := outcome.headers.get(name)) is not None
                 },
+                data=data,
             )
 
     def _cap(self, expected_size: int | None, max_size: int | None) -> tuple[int | None, str]:
@@ -403,9 +420,10 @@ class Downloader:
         headers: Mapping[str, str],
         cap: int | None = None,
         setting: str = "",
-    ) -> tuple[Outcome, Path]:
+        in_memory: int = 0,
+    ) -> tuple[Outcome, Path, bytes | None]:
         if is_file_url(url):
-            return await self._file_once(url, expected, expected_size, cap, setting)
+            return (*await self._file_once(url, expected, expected_size, cap, setting), None)
         response, final_url, redirected = await open_followed(self.session, url, headers)
         sink: DigestSink | None = None
         try:
@@ -415,6 +433,9 @@ class Downloader:
                                 final=announced > expected_size)
             if cap is not None and announced is not None and announced > cap:
                 raise too_large(cap, setting)
+            if announced is not None and announced <= in_memory:
+                return await self._read_in_memory(response, final_url, redirected, expected,
+                                                  expected_size)
             # The file is made only for a response worth keeping, and after the request
             # went out, so requests leave in the order they were asked for.
             sink = await DigestSink.create(
@@ -436,7 +457,31 @@ class Downloader:
         # the final URL is worth a string only when a redirect led elsewhere.
         outcome = Outcome(size, digests, response.status, response.headers,
                           redact_url(str(final_url)) if redirected else "")
-        return outcome, sink.path
+        return outcome, sink.path, None
+
+    async def _read_in_memory(
+        self, response: aiohttp.ClientResponse, final_url: URL, redirected: bool,
+        expected: Mapping[str, str], expected_size: int | None,
+    ) -> tuple[Outcome, Path, bytes]:
+        """A small body with a declared length, read whole (the HTTP parser delivers no
+        byte past it) and verified here; no file is made (see `fetch`'s ``in_memory``).
+        The caller closes the response if this raises."""
+        try:
+            data = await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise AttemptFailed("transient", describe_exception(exc)) from None
+        size = len(data)
+        if expected.keys() <= {"sha256"}:
+            digests = {"sha256": hashlib.sha256(data).hexdigest()}
+        else:
+            digests = {name: hashlib.new(name, data).hexdigest()
+                       for name in sorted({"sha256", *expected})}
+        _check(size, digests, expected_size, expected)
+        response.release()
+        name = f"{self._memory_prefix}{next(self._memory_count)}.part"
+        outcome = Outcome(size, digests, response.status, response.headers,
+                          redact_url(str(final_url)) if redirected else "")
+        return outcome, self.temp_dir / name, data
 
     async def _file_once(
         self, url: str, expected: Mapping[str, str], expected_size: int | None,

@@ -9,17 +9,20 @@ from typing import Any
 
 from stagekit.download import DownloadConfig, Downloader
 from stagekit.download.shared import SharedDownloader
-from stagekit.errors import DownloadError, UnitFailedError, failure_text
+from stagekit.errors import DownloadError, StoreError, UnitFailedError, failure_text
 from stagekit.events import ArtifactFinished, UnitFinished
 from stagekit.models import Artifact, DeclarativeArtifact, DeclarativeContent
 from stagekit.options import OnError, Policy, check_on_error, check_policy
 from stagekit.pipeline import Stage
-from stagekit.stages._finish import to_thread_to_the_end
 from stagekit.storage import Store
 from stagekit.storage.catalog import check_sha256
 from stagekit.urls import redact_url
 
 __all__ = ["ArtifactDownloader", "ArtifactSaver", "QueryExistingArtifacts"]
+
+#: A download up to this size (declared by its Content-Length) is kept in memory until
+#: `ArtifactSaver` writes it in its worker thread: no file is made on the loop for it.
+IN_MEMORY_LIMIT = 64 * 1024
 
 class QueryExistingArtifacts(Stage):
     """Attach artifacts the store already holds, so they are not downloaded again.
@@ -43,7 +46,10 @@ class QueryExistingArtifacts(Stage):
     async def run(self) -> None:
         """Look up each batch with one catalog query and one stat per digest."""
         async for batch in self.batches(self.minsize):
-            await asyncio.to_thread(self._attach_existing, batch)
+            # A batch of units without files (a crawl's pages under metadata-only)
+            # costs no trip to a worker thread.
+            if any(dc.d_artifacts for dc in batch):
+                await asyncio.to_thread(self._attach_existing, batch)
             await self._put_batch(batch)
 
     def _attach_existing(self, batch: list[DeclarativeContent]) -> None:
@@ -309,9 +315,11 @@ class ArtifactDownloader(Stage):
 
     async def _fetch_one(self, downloader: Downloader, da: DeclarativeArtifact) -> None:
         try:
+            # A small file stays in memory until ArtifactSaver's worker thread writes it:
+            # no file made on the loop per download.
             result = await downloader.fetch(
                 da.urls, expected_digests=da.digests, expected_size=da.size,
-                headers=da.extra_data.get("headers"),
+                headers=da.extra_data.get("headers"), in_memory=IN_MEMORY_LIMIT,
             )
         except DownloadError as exc:
             da.tries = exc.tries
@@ -349,7 +357,11 @@ def _commit(store: Store, artifacts: list[DeclarativeArtifact]) -> None:
     for da in artifacts:
         result = da.download
         digests = {k: v for k, v in result.digests.items() if k != "sha256"}
-        items.append((result.temp_path, result.digests["sha256"], result.size, digests))
+        try:  # a body held in memory is written here, in the store's worker thread
+            temp = result.ensure_file()
+        except OSError as exc:
+            raise StoreError(f"cannot write {result.url} to {result.temp_path}: {exc}") from exc
+        items.append((temp, result.digests["sha256"], result.size, digests))
     for da, artifact in zip(artifacts, store.commit_many(items), strict=True):
         da.artifact = artifact
         da.download = None
@@ -379,37 +391,116 @@ def _artifact_event(dc: DeclarativeContent, da: DeclarativeArtifact) -> Artifact
     )
 
 
+_END_OF_BATCHES: Any = object()
+
+
+class _Commit:
+    """One batch of `ArtifactSaver` on its way into the store."""
+
+    __slots__ = ("batch", "downloads", "task")
+
+    def __init__(self, batch: list[DeclarativeContent], store: Store) -> None:
+        self.batch = batch
+        self.downloads = [da for dc in batch for da in dc.d_artifacts if da.download is not None]
+        self.task: asyncio.Future[set[str]]
+        if self.downloads:
+            self.task = asyncio.ensure_future(asyncio.to_thread(_commit_new, store,
+                                                                self.downloads))
+        else:
+            self.task = asyncio.get_running_loop().create_future()
+            self.task.set_result(set())
+
+
 class ArtifactSaver(Stage):
-    """Move verified downloads into the store (atomic renames, off the loop), report them."""
+    """Move verified downloads into the store (atomic renames, off the loop), report them.
+
+    Up to ``depth`` batches are committed at once, each in a worker thread: the next
+    batch's files are written while the previous one waits for its flushes (a flush of
+    a busy disk takes tens of milliseconds, twice per batch). Batches are handed on in
+    the order they came, each once its own files are durable.
+    """
 
     def __init__(self, store: Store, minsize: int = 50, *,
-                 stored_by_run: set[str] | None = None) -> None:
+                 stored_by_run: set[str] | None = None, depth: int = 2) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
         self.store = store
         self.minsize = minsize
+        self.depth = depth
         self.stored_by_run = stored_by_run if stored_by_run is not None else set()
+        self._committing: deque[_Commit] = deque()
+
+    @property
+    def busy(self) -> bool:
+        """Batches are being committed (their units are in no queue meanwhile)."""
+        return bool(self._committing)
 
     async def run(self) -> None:
-        """Commit each batch's downloads in a worker thread, then pass the units on."""
-        async for batch in self.batches(self.minsize):
-            downloads = [da for dc in batch for da in dc.d_artifacts if da.download is not None]
-            cancelled = False
-            if downloads:
-                held, cancelled = await to_thread_to_the_end(_commit_new, self.store, downloads)
-                self._mark_known(downloads, held)
+        """Commit batches in worker threads, then pass their units on, in order."""
+        committing = self._committing
+        batches = aiter(self.batches(self.minsize))
+        getter: asyncio.Future[Any] | None = None
+        ended = False
+        try:
+            while True:
+                if getter is None and not ended and len(committing) < self.depth:
+                    getter = asyncio.ensure_future(anext(batches, _END_OF_BATCHES))
+                if getter is None and not committing:
+                    return
+                waiting = [getter] if getter is not None else []
+                if committing:
+                    waiting.append(committing[0].task)
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if committing and committing[0].task.done():
+                    await self._hand_on(committing.popleft())
+                if getter is not None and getter.done():
+                    batch, getter = getter.result(), None
+                    if batch is _END_OF_BATCHES:
+                        ended = True
+                    else:
+                        committing.append(_Commit(batch, self.store))
+        except asyncio.CancelledError:
+            # A thread cannot be stopped: what reached the store is counted, then stop.
+            await self._settle(committing)
+            raise
+        finally:
+            if getter is not None:
+                getter.cancel()
+                await asyncio.gather(getter, return_exceptions=True)
+            await self._settle(committing)
+
+    async def _hand_on(self, commit: _Commit) -> None:
+        held = commit.task.result()  # a store error stops the pipeline, as it should
+        self._mark_known(commit.downloads, held)
+        events = self.events
+        if events.active:
+            for dc in commit.batch:
+                for da in dc.d_artifacts:
+                    events.emit(_artifact_event(dc, da))
+        await self._put_batch(commit.batch)
+
+    async def _settle(self, committing: deque[_Commit]) -> None:
+        """Wait for the commits still in their threads, even if cancelled meanwhile, and
+        report the files they stored (then re-raise a cancellation)."""
+        cancelled = False
+        while committing:
+            commit = committing.popleft()
+            while not commit.task.done():
+                try:
+                    await asyncio.wait({commit.task})
+                except asyncio.CancelledError:
+                    cancelled = True
+            if commit.task.cancelled() or commit.task.exception() is not None:
+                continue
+            self._mark_known(commit.downloads, commit.task.result())
             events = self.events
-            if cancelled:  # the files are in the store: count them, then stop
-                if events.active:
-                    for dc in batch:
-                        for da in dc.d_artifacts:
-                            if da.artifact is not None:
-                                events.emit(_artifact_event(dc, da))
-                raise asyncio.CancelledError
             if events.active:
-                emit = events.emit
-                for dc in batch:
+                for dc in commit.batch:
                     for da in dc.d_artifacts:
-                        emit(_artifact_event(dc, da))
-            await self._put_batch(batch)
+                        if da.artifact is not None:
+                            events.emit(_artifact_event(dc, da))
+        if cancelled:
+            raise asyncio.CancelledError
 
     def _mark_known(self, downloads: list[DeclarativeArtifact], held: set[str]) -> None:
         """Files the store held already are not "downloaded": "shared" when this run

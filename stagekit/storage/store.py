@@ -46,14 +46,25 @@ __all__ = ["Store", "TempFile"]
 
 log = logging.getLogger(__name__)
 
+_FLUSH_THREADS = 8
+_flush_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
 def _in_parallel(work: Any, paths: Sequence[Path]) -> None:
-    """``work(path)`` for every path, on up to 8 threads (fsyncs wait on the disk)."""
+    """``work(path)`` for every path, on up to 8 threads (fsyncs wait on the disk).
+
+    The threads are kept for the next batch (starting 8 threads per batch cost more
+    than the flushes of a batch of small files); a forked child makes its own.
+    """
+    global _flush_pool
     if len(paths) <= 1:
         for path in paths:
             work(path)
         return
-    with ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:
-        list(pool.map(work, paths))
+    if _flush_pool is None or _flush_pool[0] != os.getpid():
+        _flush_pool = (os.getpid(), ThreadPoolExecutor(max_workers=_FLUSH_THREADS,
+                                                       thread_name_prefix="stagekit-flush"))
+    list(_flush_pool[1].map(work, paths))
 
 
 class TempFile:
