@@ -272,7 +272,7 @@ def _commit_claimed(opened: _Opened,
     for _child, da in pending:
         res = da.download
         digests = {k: v for k, v in res.digests.items() if k != "sha256"}
-        items.append((res.temp_path, res.digests["sha256"], res.size, digests))
+        items.append((res.ensure_file(), res.digests["sha256"], res.size, digests))
     owners: dict[str, str] | None = None
     if opened.claims is not None:
         owners = opened.claims.claim([(item[1], item[2], owner_of(child, da))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,9 +63,18 @@ class DownloadConfig:
     headers: Mapping[str, str] = field(default_factory=default_headers)
 
 
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+
+
 @dataclass(slots=True)
 class DownloadResult:
-    """A verified download waiting in a temporary file; the caller moves or removes it."""
+    """A verified download waiting in a temporary file; the caller moves or removes it.
+
+    ``data`` is set when the verified body is held in memory instead (a small file a
+    remote read, such as a POM): no file exists yet, and `ensure_file` writes it to
+    ``temp_path`` (a new name in the store's temporary directory) where the store's
+    worker thread commits it, so the event loop makes no file per download.
+    """
 
     temp_path: Path
     size: int
@@ -72,3 +83,24 @@ class DownloadResult:
     tries: int  # attempts over all mirrors
     status: int | None  # None for file:// URLs
     headers: dict[str, str]
+    data: bytes | None = None
+
+    def ensure_file(self) -> Path:
+        """``temp_path``, written from ``data`` first if the body is in memory (blocking:
+        call it from a worker thread). ``O_EXCL``: an existing file is never reused."""
+        data = self.data
+        if data is None:
+            return self.temp_path
+        fd = os.open(self.temp_path, _NEW_FILE, 0o600)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(self.temp_path)
+            raise
+        os.close(fd)
+        self.data = None
+        return self.temp_path

@@ -8,7 +8,7 @@ from typing import Any
 
 from stagekit.download import DownloadConfig, Downloader
 from stagekit.download.shared import SharedDownloader
-from stagekit.errors import DownloadError, UnitFailedError, failure_text
+from stagekit.errors import DownloadError, StoreError, UnitFailedError, failure_text
 from stagekit.events import ArtifactFinished, UnitFinished
 from stagekit.models import Artifact, DeclarativeArtifact, DeclarativeContent
 from stagekit.options import OnError, Policy, check_on_error, check_policy
@@ -312,7 +312,11 @@ def _commit(store: Store, artifacts: list[DeclarativeArtifact]) -> None:
     for da in artifacts:
         result = da.download
         digests = {k: v for k, v in result.digests.items() if k != "sha256"}
-        items.append((result.temp_path, result.digests["sha256"], result.size, digests))
+        try:  # a body held in memory is written here, in the store's worker thread
+            temp = result.ensure_file()
+        except OSError as exc:
+            raise StoreError(f"cannot write {result.url} to {result.temp_path}: {exc}") from exc
+        items.append((temp, result.digests["sha256"], result.size, digests))
     for da, artifact in zip(artifacts, store.commit_many(items), strict=True):
         da.artifact = artifact
         da.download = None
