@@ -16,7 +16,7 @@ import stagekit
 from stagekit.download import DownloadConfig
 from stagekit.records import RunRecorder
 from stagekit.storage import Store
-from stagekit.testing import Faults, latency, serve
+from stagekit.testing import Faults, hold, latency, serve
 from tests.notebook.remotes import LinkedPages, make_linked_repo
 
 TIMEOUT = 60
@@ -115,11 +115,11 @@ async def test_cancel_stops_within_a_second_and_leaves_the_store_consistent(tmp_
 
 async def test_snapshots_while_running_are_consistent_and_fresh(tmp_path):
     repo = make_linked_repo(layers=5, width=5, seed=5)
+    gate = asyncio.Event()
     async with serve(repo, faults=Faults()) as server, asyncio.timeout(TIMEOUT):
-        server.faults.add(latency(0.1, path="l3/*"))
+        server.faults.add(hold(gate, path="l3/*"))  # the run waits there until we look
         run = stagekit.start(LinkedPages(server.url), store=tmp_path / "s", download_config=FAST)
-        await server.counters.wait_until(lambda c: c.count("l3/p0.pom") + c.in_flight > 3
-                                         and c.total > 10)
+        await server.counters.wait_until(lambda c: c.faults_applied["hold"] >= 1)
         stats, frame, graph, arts = (run.stats, run.to_dataframe(), run.graph,
                                      run.artifacts_dataframe())
         assert not run.done
@@ -130,6 +130,7 @@ async def test_snapshots_while_running_are_consistent_and_fresh(tmp_path):
         assert set(arts["unit_key"]) <= set(frame["key"])
         frame.loc[:, "depth"] = 99  # a snapshot is the caller's own
         assert (run.to_dataframe()["depth"] != 99).all()
+        gate.set()
         await run
     assert len(run.to_dataframe()) == len(repo.expected.units) > len(frame)
 

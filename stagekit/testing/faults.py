@@ -20,6 +20,7 @@ rules in one call.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
 import fnmatch
@@ -40,6 +41,7 @@ __all__ = [
     "FaultContext",
     "FaultRule",
     "Faults",
+    "Hold",
     "Latency",
     "RateLimit",
     "Redirect",
@@ -48,6 +50,7 @@ __all__ = [
     "Status",
     "Truncate",
     "corrupt",
+    "hold",
     "latency",
     "rate_limit",
     "redirect",
@@ -70,8 +73,9 @@ class FaultContext(Protocol):
         """Base URL of the second listener, with a trailing slash (None if not started)."""
         ...
 
-    async def wait(self, seconds: float | None) -> None:
-        """Sleep ``seconds`` (forever if None); cancelled when the server stops."""
+    async def wait(self, seconds: float | None, until: asyncio.Event | None = None) -> None:
+        """Sleep ``seconds`` (forever if None), or until ``until`` is set if given;
+        cancelled when the server stops."""
         ...
 
 
@@ -217,6 +221,21 @@ class Stall(Fault):
         """Wait forever (the server cancels the wait when it stops)."""
         await ctx.wait(None)
         raise AssertionError("a stall ended without being cancelled")
+
+
+@dataclass(frozen=True, slots=True)
+class Hold(Fault):
+    """Answer normally once ``gate`` is set: holds a run at a known point (e.g. to look at
+    it mid-way) without depending on how fast the machine is."""
+
+    gate: asyncio.Event
+    name: ClassVar[str] = "hold"
+
+    async def respond(self, request: web.Request, handler: Handler,
+                      ctx: FaultContext) -> web.StreamResponse:
+        """Wait for the gate (the server cancels the wait when it stops), then answer."""
+        await ctx.wait(None, until=self.gate)
+        return await handler(request)
 
 
 @dataclass(frozen=True, slots=True)
@@ -439,6 +458,12 @@ def stall(*, path: str | re.Pattern[str] = "*", methods: Iterable[str] | None = 
           rate: float = 1.0, times: int | None = None) -> FaultRule:
     """A rule that never answers."""
     return _rule(Stall(), path, methods, rate, times)
+
+
+def hold(gate: asyncio.Event, *, path: str | re.Pattern[str] = "*",
+         methods: Iterable[str] | None = None, times: int | None = None) -> FaultRule:
+    """A rule that answers only once ``gate`` is set."""
+    return _rule(Hold(gate), path, methods, 1.0, times)
 
 
 def redirect(code: int = 302, *, path: str | re.Pattern[str] = "*",

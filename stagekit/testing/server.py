@@ -217,14 +217,17 @@ class Server:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    async def wait(self, seconds: float | None) -> None:
-        """Sleep ``seconds`` (forever if None) in a way `stop` cancels; used by faults."""
+    async def wait(self, seconds: float | None, until: asyncio.Event | None = None) -> None:
+        """Sleep ``seconds`` (forever if None), or until ``until`` is set if given, in a
+        way `stop` cancels; used by faults."""
         task = asyncio.current_task()
         if self._stopping or task is None:
             raise asyncio.CancelledError
         self._waiting.add(task)
         try:
-            if seconds is None:
+            if until is not None:
+                await until.wait()
+            elif seconds is None:
                 await asyncio.get_running_loop().create_future()
             else:
                 await asyncio.sleep(seconds)

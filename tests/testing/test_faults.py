@@ -21,6 +21,7 @@ from stagekit.testing import (
     Latency,
     Status,
     corrupt,
+    hold,
     latency,
     make_file_repo,
     rate_limit,
@@ -149,6 +150,23 @@ async def test_stall_never_answers_so_the_client_timeout_fires(server, session, 
         await server.counters.wait_until(lambda c: c.in_flight == 0)
     assert server.counters.log[0].status is None
     assert server.counters.faults_applied["stall"] == 1
+
+
+async def test_hold_answers_normally_once_its_gate_opens_and_not_before(server, session,
+                                                                       file_repo):
+    path, body = a_file(file_repo)
+    gate = asyncio.Event()
+    server.faults.add(hold(gate, path=path))
+    async with asyncio.timeout(TIMEOUT):
+        held = asyncio.ensure_future(get(session, server.url_for(path)))
+        await server.counters.wait_until(lambda c: c.faults_applied["hold"] == 1)
+        other = next(p for p in file_repo.files if p not in (path, file_repo.entry_path()))
+        assert await get(session, server.url_for(other)) == (200, file_repo.files[other].body)
+        assert not held.done() and server.counters.in_flight == 1
+        gate.set()
+        assert await held == (200, body)
+        assert await get(session, server.url_for(path)) == (200, body)  # an open gate
+    assert server.counters.faults_applied["hold"] == 2
 
 
 async def test_redirect_lands_on_the_other_origin_without_credentials(server, session,
