@@ -12,7 +12,9 @@ any other unit of the run, and "existing" when nobody in the run claimed it.
 
 The claim is written before the file, so a held file stored by this run always has
 one. Claims live in a table of their own (``cluster_claims``), created by the
-coordinator when a cluster run opens and emptied of the run's rows when it ends.
+coordinator when a cluster run opens and emptied of the run's rows when it ends. A run
+that ends without emptying them (cancelled, or its process killed) leaves them to the
+next cluster run on the catalog, which drops the claims of every run no longer running.
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ _CHUNK = 500
 
 
 def create_claims_table(catalog: Any) -> None:
-    """Create the claims table if the catalog has none (idempotent)."""
+    """Create the claims table if the catalog has none (idempotent), and drop the claims
+    that runs no longer running left behind (other coordinators' running runs keep theirs)."""
     with catalog.transaction() as db:
         db.execute(
             "CREATE TABLE IF NOT EXISTS cluster_claims ("
             " run_id BIGINT NOT NULL, sha256 TEXT NOT NULL, owner TEXT NOT NULL,"
             " PRIMARY KEY (run_id, sha256))")
+        db.execute("DELETE FROM cluster_claims WHERE run_id IN"
+                   " (SELECT id FROM runs WHERE status <> 'running')")
 
 
 def forget_claims(catalog: Any, run_id: int) -> None:

@@ -76,7 +76,7 @@ class Outcome:
     digests: dict[str, str]
     status: int | None
     headers: CIMultiDictProxy[str]
-    final_url: str
+    final_url: str  # redacted; "" when no redirect was followed (the URL asked for)
 
 
 def split_credentials(url: str) -> tuple[URL, str | None]:

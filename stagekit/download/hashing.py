@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import os
-import tempfile
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Executor
@@ -38,11 +38,9 @@ def normalize_algorithm(name: str) -> str:
 
 def _hashers(algorithms: Iterable[str]) -> dict[str, hashlib._Hash]:
     names = {"sha256", *(normalize_algorithm(a) for a in algorithms)}
+    if len(names) == 1:  # the usual download: one hasher, made without a lookup by name
+        return {"sha256": hashlib.sha256()}
     return {name: hashlib.new(name) for name in sorted(names)}
-
-
-#: Bodies up to this size are hashed and written on the loop in one go (see `finish`).
-INLINE_LIMIT = 64 * 1024
 
 
 class DigestSink:
@@ -51,6 +49,10 @@ class DigestSink:
     Use ``await write(chunk)`` for each chunk, then ``await finish()`` (returns size and
     hex digests) or ``await discard()`` (removes the file). ``discard`` is safe to call at
     any time, also after a cancellation, and waits for a batch still in a worker first.
+
+    The file is created, written and closed in a worker thread only, never on the loop:
+    on a disk busy with other writes (the store's own flushes, say) creating a file can
+    block for milliseconds. A body smaller than a batch costs one worker round trip.
     """
 
     def __init__(
@@ -60,9 +62,9 @@ class DigestSink:
         executor: Executor | None,
         *,
         batch_size: int = 256 * 1024,
-        _file: tuple[Path, BinaryIO] | None = None,
     ) -> None:
-        self.path, self._file = _file or _new_temp_file(temp_dir)
+        self.path = _temp_name(temp_dir)
+        self._file: BinaryIO | None = None
         self._hashers = _hashers(algorithms)
         self._executor = executor
         self._batch_size = batch_size
@@ -76,25 +78,28 @@ class DigestSink:
         cls, temp_dir: Path, algorithms: Iterable[str], executor: Executor | None, *,
         batch_size: int = 256 * 1024,
     ) -> DigestSink:
-        """A sink whose file is made here, on the loop: one ``open(O_CREAT | O_EXCL)``
-        costs tens of microseconds, a round trip through a worker thread per download
-        several times that (and the download's first batch goes to a worker anyway)."""
+        """A sink for one download (its file is made by the first batch's worker)."""
         return cls(temp_dir, algorithms, executor, batch_size=batch_size)
 
     def _consume(self, chunks: list[bytes]) -> None:
+        """Write and hash ``chunks`` (in a worker thread), creating the file first."""
+        if self._file is None:
+            self.path, self._file = _new_temp_file(self.path)
         for chunk in chunks:
             self._file.write(chunk)
             for hasher in self._hashers.values():
                 hasher.update(chunk)
 
-    async def _flush(self) -> None:
+    def _consume_and_close(self, chunks: list[bytes]) -> None:
+        self._consume(chunks)
+        assert self._file is not None
+        self._file.close()
+
+    async def _wait_pending(self) -> None:
+        # Cleared only once done: a cancelled wait leaves it for `discard` to wait for.
         if self._pending is not None:
-            pending, self._pending = self._pending, None
-            await pending
-        if self._batch:
-            batch, self._batch, self._batch_bytes = self._batch, [], 0
-            loop = asyncio.get_running_loop()
-            self._pending = loop.run_in_executor(self._executor, self._consume, batch)
+            await self._pending
+            self._pending = None
 
     async def write(self, chunk: bytes) -> None:
         """Queue ``chunk``; waits only when a full batch is ready and the previous is busy."""
@@ -104,21 +109,18 @@ class DigestSink:
         self._batch_bytes += len(chunk)
         self.size += len(chunk)
         if self._batch_bytes >= self._batch_size:
-            await self._flush()
+            await self._wait_pending()
+            batch, self._batch, self._batch_bytes = self._batch, [], 0
+            loop = asyncio.get_running_loop()
+            self._pending = loop.run_in_executor(self._executor, self._consume, batch)
 
     async def finish(self) -> tuple[int, dict[str, str]]:
         """Write what is left, close the file and return ``(size, {algorithm: hex})``."""
-        if self._pending is None and self.size <= INLINE_LIMIT:
-            # A small body, all in memory: two worker round trips would cost more than
-            # hashing and writing it here (well under a millisecond).
-            self._consume(self._batch)
-            self._batch = []
-            self._file.close()
-        else:
-            await self._flush()  # hands over the last partial batch
-            await self._flush()  # waits for it
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self._executor, self._file.close)
+        await self._wait_pending()
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        loop = asyncio.get_running_loop()
+        self._pending = loop.run_in_executor(self._executor, self._consume_and_close, batch)
+        await self._wait_pending()
         return self.size, {name: h.hexdigest() for name, h in self._hashers.items()}
 
     async def discard(self) -> None:
@@ -128,13 +130,35 @@ class DigestSink:
             if pending is not None:
                 await wait_for_worker(pending)
         finally:
-            self._file.close()
+            if self._file is not None:
+                self._file.close()
             remove_quietly(self.path)
 
 
-def _new_temp_file(temp_dir: Path) -> tuple[Path, BinaryIO]:
-    fd, name = tempfile.mkstemp(dir=temp_dir, prefix="download-", suffix=".part")
-    return Path(name), os.fdopen(fd, "wb")
+_TEMP_FLAGS = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+               | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+_temp_numbers = itertools.count()
+
+
+def _temp_name(temp_dir: Path) -> Path:
+    """A name for a new temporary file of this process: its id and a counter
+    (`tempfile.mkstemp` drew and checked a random name per file)."""
+    return temp_dir / f"download-{os.getpid()}-{next(_temp_numbers)}.part"
+
+
+def _new_temp_file(path: Path) -> tuple[Path, BinaryIO]:
+    """``path`` created for writing (mode 0600), or the next free name in its folder.
+
+    ``O_EXCL`` refuses a name that exists (another process's file, or a link planted
+    there): the next number is tried then.
+    """
+    while True:
+        try:
+            fd = os.open(path, _TEMP_FLAGS, 0o600)
+        except FileExistsError:
+            path = _temp_name(path.parent)
+            continue
+        return path, os.fdopen(fd, "wb")
 
 
 def remove_quietly(path: Path) -> None:

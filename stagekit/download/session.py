@@ -24,7 +24,6 @@ from stagekit.download.fetch import (
     copy_file,
     is_file_url,
     open_followed,
-    open_response,
     read_limited,
     read_small_file,
     stream_body,
@@ -298,7 +297,8 @@ class Downloader:
         challenged = False
         while True:
             tries += 1
-            request_headers = await self._with_auth(url, headers)
+            request_headers = headers if self.auth is None else \
+                await self._with_auth(url, headers)
             try:
                 outcome, temp_path = await _within(
                     deadline, deadline_setting,
@@ -335,7 +335,7 @@ class Downloader:
                 rurl,
                 outcome.size,
                 tries,
-                outcome.final_url,
+                outcome.final_url or rurl,
             )
             return DownloadResult(
                 temp_path=temp_path,
@@ -406,7 +406,7 @@ class Downloader:
     ) -> tuple[Outcome, Path]:
         if is_file_url(url):
             return await self._file_once(url, expected, expected_size, cap, setting)
-        response, final_url = await open_response(self.session, url, headers)
+        response, final_url, redirected = await open_followed(self.session, url, headers)
         sink: DigestSink | None = None
         try:
             announced = response.content_length
@@ -432,13 +432,10 @@ class Downloader:
                 await sink.discard()
             raise
         response.release()
-        outcome = Outcome(
-            size,
-            digests,
-            response.status,
-            CIMultiDictProxy(CIMultiDict(response.headers)),
-            redact_url(str(final_url)),
-        )
+        # The response's own headers (a read-only view that outlives the connection);
+        # the final URL is worth a string only when a redirect led elsewhere.
+        outcome = Outcome(size, digests, response.status, response.headers,
+                          redact_url(str(final_url)) if redirected else "")
         return outcome, sink.path
 
     async def _file_once(

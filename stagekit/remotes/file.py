@@ -74,6 +74,10 @@ class FileRemote(HTTPRemote):
         """One unit per valid manifest line; bad lines are reported and skipped."""
         text = (await ctx.get_bytes(self.manifest_url)).decode("utf-8", errors="replace")
         where = redact_url(self.manifest_url)
+        base = self.base_url
+        # A checked relative path, quoted, has no scheme, query, fragment or dot
+        # segment: below a folder URL it resolves by appending (urljoin parses both).
+        append = base.endswith("/") and "?" not in base and "#" not in base
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
@@ -83,8 +87,9 @@ class FileRemote(HTTPRemote):
                 error = MetadataError(f"{where} line {number}: {exc}", url=where, field="line")
                 ctx.fail(error, key=f"file:{where}#line{number}", kind=FileUnit.kind)
                 continue
+            quoted = quote(unit.relative_path)
             artifact = DeclarativeArtifact(
-                urljoin(self.base_url, quote(unit.relative_path)),
+                base + quoted if append else urljoin(base, quoted),
                 unit.relative_path,
                 digests={"sha256": unit.sha256},
                 size=unit.size,

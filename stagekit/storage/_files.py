@@ -88,9 +88,16 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def regular_file(path: Path) -> tuple[str, int]:
-    """``("file", size)`` for a regular file in a real directory, else what it is instead."""
-    if os.path.islink(path.parent):
+def regular_file(path: Path | str, folder: Path | str | None = None, *,
+                 folder_checked: bool = False) -> tuple[str, int]:
+    """``("file", size)`` for a regular file in a real directory, else what it is instead.
+
+    ``folder`` is the file's directory when the caller has it at hand;
+    ``folder_checked=True`` says the caller already knows it is a real directory (the
+    store checks each of its folders once), so only the file itself is looked at.
+    """
+    if not folder_checked and os.path.islink(
+            folder if folder is not None else os.path.dirname(path)):
         return "inside a linked directory", 0
     st = os.lstat(path)
     if stat.S_ISLNK(st.st_mode):

@@ -90,3 +90,19 @@ async def test_a_retry_or_another_worker_classifies_files_as_one_process(
         assert db.execute("SELECT COUNT(*) FROM cluster_claims WHERE run_id = ?",
                           (run_id,)).fetchone()[0] == 0
     store.close()
+
+
+def test_claims_left_by_runs_that_ended_are_dropped_by_the_next_cluster_run(
+        tmp_path: Path, backend: Backend) -> None:
+    store = Store(tmp_path / "s", catalog=backend.spec)
+    create_claims_table(store.catalog)
+    cancelled, running = store.catalog.start_run("cancelled"), store.catalog.start_run("other")
+    with store.catalog.transaction() as db:
+        db.executemany("INSERT INTO cluster_claims (run_id, sha256, owner) VALUES (?, ?, ?)",
+                       [(cancelled, "a" * 64, "file:a\na"), (running, "b" * 64, "file:b\nb")])
+    store.catalog.finish_run(cancelled, "cancelled", {})  # a cancel forgets nothing itself
+    create_claims_table(store.catalog)  # the next cluster run on this catalog opens
+    with store.catalog.transaction() as db:
+        left = db.execute("SELECT run_id, sha256 FROM cluster_claims").fetchall()
+    assert [tuple(row) for row in left] == [(running, "b" * 64)]
+    store.close()

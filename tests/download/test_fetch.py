@@ -257,19 +257,19 @@ async def test_cancelling_mid_body_removes_the_temp_file(
     server, downloader, temp_dir, monkeypatch
 ):
     server.files["big"] = payload(4 * 1024 * 1024, seed=1)
-    sink_made = asyncio.Event()
-    create = DigestSink.create.__func__
+    written = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    consume = DigestSink._consume
 
-    async def create_and_tell(cls, *args, **kwargs):
-        sink = await create(cls, *args, **kwargs)
-        sink_made.set()
-        return sink
+    def consume_and_tell(self, chunks):  # runs in a worker thread
+        consume(self, chunks)
+        loop.call_soon_threadsafe(written.set)
 
-    monkeypatch.setattr(DigestSink, "create", classmethod(create_and_tell))
+    monkeypatch.setattr(DigestSink, "_consume", consume_and_tell)
     async with asyncio.timeout(10), downloader() as d:
         task = asyncio.create_task(d.fetch(server.url("/x/big?mode=stall-body")))
         await server.body_started.wait()
-        await sink_made.wait()
+        await written.wait()  # the first batch is in the temporary file
         assert len(temp_files(temp_dir)) == 1
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

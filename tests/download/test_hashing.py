@@ -49,11 +49,13 @@ async def test_discard_waits_for_the_worker_even_when_cancelled(tmp_path):
         original = sink._consume
 
         def slow(chunks):
+            original(chunks[:1])  # the worker has made the file and is writing it
             release.wait(5)
-            original(chunks)
+            original(chunks[1:])
 
         sink._consume = slow  # type: ignore[method-assign]
-        await sink.write(b"x" * 20)  # a batch is now held in the worker
+        await sink.write(b"x" * 10)
+        await sink.write(b"x" * 10)  # a batch of two chunks is now held in the worker
         async with asyncio.timeout(10):
             task = asyncio.create_task(sink.discard())
             await asyncio.sleep(0)
