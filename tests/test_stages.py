@@ -252,3 +252,51 @@ async def test_metadata_only_records_deferred_artifacts_without_fetching(tmp_pat
     assert frame["status"].tolist() == ["downloaded"]
     assert frame["deferred"].tolist() == [1]
     assert stored_files(store) == {digests["meta"]}
+
+
+async def test_a_body_held_in_memory_is_written_and_stored_by_the_saver(tmp_path):
+    # A remote that read a small file keeps it in memory: no file exists until the
+    # store's worker writes it under its temporary name and moves it into the store.
+    from stagekit.download import DownloadResult
+    from stagekit.remotes.base import prefetched
+
+    store = Store(tmp_path / "store")
+    bodies = {name: f"<project>{name}</project>".encode() * 40 for name in ("a", "b", "c")}
+    results = {}
+
+    def build(name):
+        body = bodies[name]
+        result = DownloadResult(
+            temp_path=store.tmp_dir / f"mem-{name}.part", size=len(body),
+            digests={"sha256": hashlib.sha256(body).hexdigest()}, url=f"http://x/{name}",
+            tries=1, status=200, headers={}, data=body)
+        results[name] = result
+        return [prefetched(f"http://127.0.0.1:9/{name}", name, result)]
+
+    run = await explore(ListRemote(sorted(bodies), build), store)
+    assert run.errors == []
+    arts = run.artifacts_dataframe().set_index("relative_path")
+    for name, body in bodies.items():
+        digest = hashlib.sha256(body).hexdigest()
+        assert arts.loc[name, "status"] == "downloaded"
+        assert arts.loc[name, "sha256"] == digest
+        assert store.artifact_path(digest).read_bytes() == body
+        assert results[name].data is None  # written once, then dropped from memory
+    assert list(store.tmp_dir.iterdir()) == []
+
+
+def test_a_body_in_memory_is_never_written_over_an_existing_file(tmp_path):
+    from stagekit.download import DownloadResult
+
+    planted = tmp_path / "taken.part"
+    planted.write_bytes(b"someone else's")
+    result = DownloadResult(temp_path=planted, size=3, digests={"sha256": "0" * 64},
+                            url="http://x/", tries=1, status=200, headers={}, data=b"new")
+    with pytest.raises(FileExistsError):
+        result.ensure_file()
+    assert planted.read_bytes() == b"someone else's"
+    assert result.data == b"new"
+    fresh = DownloadResult(temp_path=tmp_path / "fresh.part", size=3, digests={},
+                           url="http://x/", tries=1, status=200, headers={}, data=b"new")
+    assert fresh.ensure_file().read_bytes() == b"new"
+    assert fresh.ensure_file() == tmp_path / "fresh.part"  # once: later calls just name it

@@ -4,9 +4,10 @@ A POM must be read before its unit can be declared (the packaging decides the ma
 artifact), and the resolver reads parents and BOMs too. So every POM is fetched here, once,
 and verified against the digest its answer's checksum header or its sidecar gives (see
 `stagekit.remotes.maven.checksums`). With a ``temp_dir`` (the run's downloader's, inside
-the store), the verified bytes are written to a temporary file there and handed to the
-unit's ``.pom`` artifact (``DeclarativeArtifact.download``), which `ArtifactSaver` then
-moves into the store: the pipeline does not fetch the POM a second time.
+the store), the verified bytes are handed to the unit's ``.pom`` artifact
+(``DeclarativeArtifact.download``, a `DownloadResult` holding them in memory under a new
+name in that folder), which `ArtifactSaver` writes and moves into the store in its worker
+thread: the pipeline does not fetch the POM a second time, and the loop makes no file.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stagekit.download import DownloadResult
-from stagekit.download.hashing import remove_quietly
 from stagekit.errors import DownloadError
 from stagekit.remotes.completion import retrieve_exception
 from stagekit.remotes.maven.checksums import HeaderHabit, check_mode, header_digests
@@ -34,16 +34,14 @@ __all__ = ["PomFile", "PomFiles"]
 
 log = logging.getLogger(__name__)
 
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
 GetResponse = Callable[[str], Awaitable[tuple[bytes, Mapping[str, str]]]]
 
 
 @dataclass(slots=True, eq=False)
 class PomFile:
-    """A fetched POM: its bytes, the digests it matched, and its temporary file.
+    """A fetched POM: its bytes, the digests it matched, and its download for the store.
 
-    ``download`` is the verified temporary file until a unit takes it (then None).
+    ``download`` is the verified `DownloadResult` (in memory) until a unit takes it.
     """
 
     url: str
@@ -80,7 +78,7 @@ class PomFiles:
 
     @property
     def handoff(self) -> bool:
-        """Whether fetched POMs come with a temporary file for the pipeline."""
+        """Whether fetched POMs come with a download for the pipeline to store."""
         return self.temp_dir is not None
 
     def url_of(self, coords: Coordinates) -> str:
@@ -118,9 +116,7 @@ class PomFiles:
             if not future.done():
                 future.set_exception(exc)
             raise
-        if future.done():  # cancelled by aclose() meanwhile: nobody takes the file
-            if pom.download is not None:
-                remove_quietly(pom.download.temp_path)
+        if future.done():  # cancelled by aclose() meanwhile: nobody takes the bytes
             raise asyncio.CancelledError
         future.set_result(pom)
         return pom
@@ -156,7 +152,7 @@ class PomFiles:
         self._seeded[coords] = data
 
     def take_download(self, coords: Coordinates) -> DownloadResult | None:
-        """Hand the verified temporary file of ``coords`` to its unit (once)."""
+        """Hand the verified download of ``coords`` to its unit (once)."""
         task = self._tasks.get(coords)
         if task is None or not task.done() or task.cancelled() or task.exception() is not None:
             return None
@@ -203,25 +199,13 @@ class PomFiles:
         return PomFile(url, data, digests, download)
 
     def _write(self, url: str, data: bytes, digests: dict[str, str]) -> DownloadResult:
-        """The verified bytes as a temporary file for the pipeline (a POM is a few KiB:
-        written here, not through a worker thread)."""
-        assert self.temp_dir is not None
-        name = self._new_temp_name()
-        # O_EXCL: never an existing file. Plain os calls: no buffered file object per POM.
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _CLOEXEC, 0o600)
-        path = Path(name)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-        except BaseException:
-            os.close(fd)
-            remove_quietly(path)
-            raise
-        os.close(fd)
-        return DownloadResult(temp_path=path, size=len(data),
+        """The verified bytes for the pipeline, held in memory: the store's worker thread
+        writes them to their temporary name when it commits the unit (no file is made
+        on the event loop)."""
+        return DownloadResult(temp_path=Path(self._new_temp_name()), size=len(data),
                               digests={**digests, "sha256": hashlib.sha256(data).hexdigest()},
-                              url=redact_url(url), tries=1, status=200, headers={})
+                              url=redact_url(url), tries=1, status=200, headers={},
+                              data=data)
 
     def _new_temp_name(self) -> str:
         # A counter under a random per-run prefix: unique in the run's own temporary
@@ -230,23 +214,22 @@ class PomFiles:
         return f"{self._temp_prefix}{self._written}.part"
 
     async def aclose(self) -> int:
-        """Cancel fetches still running and remove temporary files no unit took.
+        """Cancel fetches still running and drop the POMs no unit took.
 
-        Returns how many temporary files were removed.
+        Returns how many fetched POMs no unit took (held in memory: no file to remove).
         """
         running = [t for t in self._tasks.values() if not t.done()]
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
-        removed = 0
+        dropped = 0
         for task in self._tasks.values():
             if task.cancelled() or task.exception() is not None:
                 continue
             pom = task.result()
             if pom.download is not None:
-                remove_quietly(pom.download.temp_path)
                 pom.download = None
-                removed += 1
-        if removed:
-            log.debug("removed %d fetched POM file(s) that no unit took", removed)
-        return removed
+                dropped += 1
+        if dropped:
+            log.debug("dropped %d fetched POM(s) that no unit took", dropped)
+        return dropped

@@ -189,7 +189,7 @@ class MavenRemote(HTTPRemote):
         )
 
     async def close(self) -> None:
-        """Drop what is left of the run (fetches, temporary files nobody took)."""
+        """Drop what is left of the run (fetches, POMs no unit took)."""
         running = [t for t in self._recipes.values() if not t.done()]
         for task in running:
             task.cancel()
