@@ -1,6 +1,6 @@
 """Manual measurement (not a test): how long the event loop stalls during a big download.
 
-Run: ``/work/venv/bin/python tests/download/measure_loop_lag.py [MiB] [algorithms]``.
+Run: ``.venv/bin/python tests/download/measure_loop_lag.py [MiB] [algorithms]``.
 The server runs in another process so that only the client's work shares the loop; a
 ticker task sleeps 1 ms in a loop and records how late it wakes up.
 """
