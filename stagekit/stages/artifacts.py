@@ -196,11 +196,12 @@ class ArtifactDownloader(Stage):
             task.add_done_callback(on_done)
             in_flight.add(task)
 
-        async def admit(dc: DeclarativeContent) -> None:
-            """Start ``dc``'s downloads, hold it for a free slot, or pass it straight on."""
+        def admit(dc: DeclarativeContent, ready: list[DeclarativeContent]) -> None:
+            """Start ``dc``'s downloads, hold it for a free slot, or add it to ``ready``
+            (nothing to download: it is handed on as it is)."""
             todo = self.wanted(dc)
             if not todo:
-                await self._hand_on(dc)
+                ready.append(dc)
             elif len(in_flight) < limit:
                 start(dc, todo)
             else:
@@ -210,22 +211,18 @@ class ArtifactDownloader(Stage):
             while True:
                 if self._held is not None and len(in_flight) < limit:
                     held, self._held = self._held[0], None
-                    await admit(held)
+                    passed: list[DeclarativeContent] = []
+                    admit(held, passed)
+                    for unit in passed:
+                        await self._hand_on(unit)
                 # Take what is queued without a task per unit; the units with nothing
                 # to download are handed on together (one queue entry). One unit may
                 # wait for a free slot; the units behind it wait with it.
                 ready: list[DeclarativeContent] = []
                 while getter is None and self._held is None and self.has_queued():
                     dc = self.next_queued()
-                    if dc is None:
-                        continue
-                    todo = self.wanted(dc)
-                    if not todo:
-                        ready.append(dc)
-                    elif len(in_flight) < limit:
-                        start(dc, todo)
-                    else:
-                        self._held = (dc, todo)
+                    if dc is not None:
+                        admit(dc, ready)
                 if ready:
                     await self._hand_on_many(ready)
                 if getter is None and not self._input_done and self._held is None:
@@ -247,15 +244,8 @@ class ArtifactDownloader(Stage):
                         task = finished.popleft()
                         if task is getter:
                             getter = None
-                            if (dc := task.result()) is None:
-                                continue
-                            todo = self.wanted(dc)
-                            if not todo:
-                                units.append(dc)
-                            elif len(in_flight) < limit:
-                                start(dc, todo)
-                            else:
-                                self._held = (dc, todo)
+                            if (dc := task.result()) is not None:
+                                admit(dc, units)
                             continue
                         in_flight.discard(task)
                         if (dc := task.result()) is not None:
